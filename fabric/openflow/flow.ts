@@ -1,0 +1,214 @@
+/**
+ * The flow IR: typed OpenFlow 1.3 match / instructions / actions / groups / meters.
+ *
+ * One IR, three users: `fabric/openflow` encodes it to the wire (and decodes the wire to it),
+ * the simulated switch in `sim/` executes it, and `ofctl.ts` prints it in `ovs-ofctl` syntax.
+ * Never give it a second meaning anywhere else.
+ *
+ * Values are bigint so that every field (up to ct_label's 128 bits) has one representation.
+ * Field names are OVS's names (as `ovs-fields(7)` and `ovs-ofctl` spell them).
+ */
+
+export type FieldName =
+  | 'in_port'
+  | 'metadata'
+  | 'eth_dst'
+  | 'eth_src'
+  | 'eth_type'
+  | 'vlan_vid'
+  | 'vlan_pcp'
+  | 'ip_dscp'
+  | 'ip_ecn'
+  | 'ip_proto'
+  | 'ipv4_src'
+  | 'ipv4_dst'
+  | 'tcp_src'
+  | 'tcp_dst'
+  | 'udp_src'
+  | 'udp_dst'
+  | 'icmpv4_type'
+  | 'icmpv4_code'
+  | 'arp_op'
+  | 'arp_spa'
+  | 'arp_tpa'
+  | 'arp_sha'
+  | 'arp_tha'
+  | 'tunnel_id'
+  | 'tun_ipv4_src'
+  | 'tun_ipv4_dst'
+  | 'pkt_mark'
+  | 'ct_state'
+  | 'ct_zone'
+  | 'ct_mark'
+  | 'ct_label'
+  | 'dp_hash'
+  | 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7'
+  | 'reg8' | 'reg9' | 'reg10' | 'reg11' | 'reg12' | 'reg13' | 'reg14' | 'reg15';
+
+export interface MaskedValue {
+  value: bigint;
+  /** absent: exact match. Bits outside the mask in `value` must be zero. */
+  mask?: bigint;
+}
+
+/** A match is a set of fields; order is irrelevant here (the codec emits OVS's order). */
+export type Match = Partial<Record<FieldName, MaskedValue>>;
+
+/** Reserved port numbers (OpenFlow 1.3 §7.2.1) */
+export const OFPP = {
+  MAX: 0xffffff00,
+  IN_PORT: 0xfffffff8,
+  TABLE: 0xfffffff9,
+  NORMAL: 0xfffffffa,
+  FLOOD: 0xfffffffb,
+  ALL: 0xfffffffc,
+  CONTROLLER: 0xfffffffd,
+  LOCAL: 0xfffffffe,
+  ANY: 0xffffffff,
+} as const;
+
+/** ct_state bits (ovs-fields(7)) */
+export const CT_STATE = {
+  new: 0x01,
+  est: 0x02,
+  rel: 0x04,
+  rpl: 0x08,
+  inv: 0x10,
+  trk: 0x20,
+  snat: 0x40,
+  dnat: 0x80,
+} as const;
+
+export interface NatSpec {
+  /** absent: plain `nat` (un-NAT an existing connection, or no-op) */
+  kind?: 'src' | 'dst';
+  /** dotted quad */
+  ipMin?: string;
+  ipMax?: string;
+  portMin?: number;
+  portMax?: number;
+  persistent?: boolean;
+  /** 'hash' | 'random' port selection */
+  portSelection?: 'hash' | 'random';
+}
+
+export interface FieldRef {
+  field: FieldName;
+  /** bit offset and width inside the field; default the whole field */
+  ofs?: number;
+  nBits?: number;
+}
+
+export type Action =
+  /** port: a number, or an OFPP reserved value */
+  | { type: 'output'; port: number; maxLen?: number }
+  | { type: 'group'; groupId: number }
+  | { type: 'set_field'; field: FieldName; value: bigint; mask?: bigint }
+  | { type: 'push_vlan'; ethertype: number }
+  | { type: 'pop_vlan' }
+  | { type: 'dec_ttl' }
+  | { type: 'set_queue'; queueId: number }
+  /** NXAST_REG_MOVE: copy bits src -> dst */
+  | { type: 'move'; src: FieldRef; dst: FieldRef }
+  /** NXAST_CT */
+  | {
+      type: 'ct';
+      commit?: boolean;
+      /** zone: an immediate, or a 16-bit field reference */
+      zone?: number | FieldRef;
+      /** recirculate into this table after conntrack; absent: no recirculation */
+      table?: number;
+      nat?: NatSpec;
+      /** actions executed on commit: only set_field of ct_mark / ct_label */
+      exec?: Action[];
+    }
+  | { type: 'ct_clear' }
+  /** NXAST_RESUBMIT(_TABLE): port absent means in_port */
+  | { type: 'resubmit'; table?: number; port?: number }
+  | { type: 'note'; data: Uint8Array }
+  | { type: 'controller'; maxLen?: number; reason?: number; userdata?: Uint8Array }
+  /** An action we do not model, kept raw so that decode -> encode is lossless. */
+  | { type: 'raw'; actionType: number; experimenter?: number; subtype?: number; data: Uint8Array };
+
+/** OpenFlow 1.3 instructions; executed in this order: meter, apply, clear, write, metadata, goto. */
+export interface Instructions {
+  meter?: number;
+  apply?: Action[];
+  clear?: boolean;
+  write?: Action[];
+  writeMetadata?: { value: bigint; mask: bigint };
+  gotoTable?: number;
+}
+
+export interface Flow {
+  table: number;
+  priority: number;
+  match: Match;
+  instructions: Instructions;
+  /** ownership and generation, see controller/cookie.ts */
+  cookie: bigint;
+  idleTimeout?: number;
+  hardTimeout?: number;
+  /** OFPFF_* bits */
+  flags?: number;
+}
+
+export type GroupType = 'all' | 'select' | 'indirect' | 'ff';
+
+export interface Bucket {
+  /** select groups; OVS default 1 */
+  weight?: number;
+  /** fast-failover groups: the bucket is live while this port is up */
+  watchPort?: number;
+  watchGroup?: number;
+  actions: Action[];
+}
+
+export interface Group {
+  groupId: number;
+  type: GroupType;
+  buckets: Bucket[];
+}
+
+export interface MeterBand {
+  type: 'drop' | 'dscp_remark';
+  /** kbps, or pktps when the meter is in packets */
+  rate: number;
+  burstSize: number;
+  precLevel?: number;
+}
+
+export interface Meter {
+  meterId: number;
+  unit: 'kbps' | 'pktps';
+  burst: boolean;
+  stats: boolean;
+  bands: MeterBand[];
+}
+
+/** Everything one switch should hold. */
+export interface SwitchPlan {
+  switch: string;
+  /** 16 hex digits */
+  datapathId: string;
+  flows: Flow[];
+  groups: Group[];
+  meters: Meter[];
+}
+
+/**
+ * One change to a switch, as the reconciler emits it and drivers apply it (in order, atomically
+ * per batch where the switch supports bundles).
+ */
+export type SwitchOp =
+  | { op: 'add-flow'; flow: Flow }
+  /** OFPFC_MODIFY_STRICT: same table, priority and match; new instructions/cookie */
+  | { op: 'modify-flow'; flow: Flow }
+  /** OFPFC_DELETE_STRICT of exactly this flow */
+  | { op: 'delete-flow'; flow: Flow }
+  | { op: 'add-group'; group: Group }
+  | { op: 'modify-group'; group: Group }
+  | { op: 'delete-group'; groupId: number }
+  | { op: 'add-meter'; meter: Meter }
+  | { op: 'modify-meter'; meter: Meter }
+  | { op: 'delete-meter'; meterId: number };

@@ -1,0 +1,249 @@
+/**
+ * The data model shared by every layer: a scenario as the user wrote it (after parsing and defaults),
+ * and the resolved cluster state (addresses, MACs, port numbers, link/node liveness) that the
+ * controller compiles and the simulator runs. Plain data only: no behaviour, no I/O.
+ *
+ * Units: time in seconds (number), bandwidth in Gbit/s, latency in microseconds.
+ * Addresses are dotted-quad strings in the scenario, and in the cluster state too (readable in JSON);
+ * helpers in topology/ip.ts convert them to integers where arithmetic is needed.
+ */
+
+// ---------------------------------------------------------------------------------------------
+// Scenario (CONTRACT.md §1)
+// ---------------------------------------------------------------------------------------------
+
+/** Where a value came from in the YAML file, for `file:line:col` messages. 1-based. */
+export interface SourcePos {
+  file: string;
+  line: number;
+  col: number;
+}
+
+export type ClusterMode = 'routed' | 'overlay';
+export type Encap = 'vxlan' | 'geneve';
+export type RebalancePolicy = 'steer' | 'limit' | 'place';
+export type L4Protocol = 'tcp' | 'udp';
+
+export interface ClusterSpec {
+  mode: ClusterMode;
+  /** overlay only; default vxlan */
+  encap: Encap;
+  podCidr: string;
+  /** default 24 */
+  nodeMaskLen: number;
+  serviceCidr: string;
+  /** default false: true drops pod-to-pod traffic unless an `allow` rule admits it */
+  isolation: boolean;
+  /** pod-to-pod allow rules under isolation (our extension): label selectors, optional port */
+  allow: AllowRule[];
+  rebalance: RebalancePolicy[];
+}
+
+export interface AllowRule {
+  from: Record<string, string>;
+  to: Record<string, string>;
+  port?: number;
+  protocol?: L4Protocol;
+}
+
+export interface SwitchSpec {
+  name: string;
+}
+
+export interface NodeSpec {
+  name: string;
+  ip: string;
+  /** optional in the file; IPAM assigns one when absent */
+  podCidr?: string;
+}
+
+export interface LinkSpec {
+  between: [string, string];
+  /** capacity per direction */
+  gbps: number;
+  /** default 1 */
+  latencyUs: number;
+}
+
+export interface ExternalSpec {
+  name: string;
+  ip: string;
+  /** a fabric switch (or node) name */
+  attach: string;
+}
+
+export interface HostPortSpec {
+  hostPort: number;
+  containerPort: number;
+  protocol: L4Protocol;
+}
+
+export interface PodSpec {
+  name: string;
+  node: string;
+  ip?: string;
+  labels: Record<string, string>;
+  /** Docker-style port mappings from the node IP (our extension) */
+  hostPorts: HostPortSpec[];
+  /** per-pod egress limit (our extension), enforced by an OpenFlow meter on its node switch */
+  egressGbps?: number;
+}
+
+export interface ServiceSpec {
+  name: string;
+  selector: Record<string, string>;
+  port: number;
+  /** default: port */
+  targetPort: number;
+  /** default tcp */
+  protocol: L4Protocol;
+  ip?: string;
+}
+
+export interface TrafficDemand {
+  from: string;
+  to: string;
+  gbps: number;
+  /** seconds; default 0 */
+  at: number;
+  /** seconds; default: the end of the run */
+  until?: number;
+  /** destination port (for services); optional */
+  port?: number;
+}
+
+export type ScenarioEvent =
+  | { at: number; kind: 'link'; action: 'down' | 'up'; between: [string, string] }
+  | { at: number; kind: 'node'; action: 'down' | 'up'; name: string }
+  | { at: number; kind: 'pod'; action: 'add'; name: string; node: string; labels: Record<string, string>; ip?: string; egressGbps?: number }
+  | { at: number; kind: 'pod'; action: 'delete'; name: string }
+  | { at: number; kind: 'pod'; action: 'move'; name: string; to: string }
+  | { at: number; kind: 'service'; action: 'add'; service: ServiceSpec }
+  | { at: number; kind: 'service'; action: 'delete'; name: string };
+
+export interface Endpoints {
+  from: string;
+  /** a name (pod, service, external, node) or an IPv4 address */
+  to: string;
+  port?: number;
+  protocol?: L4Protocol;
+}
+
+export type Expectation =
+  | { at: number; kind: 'reach'; reach: Endpoints; backends?: string[] }
+  | { at: number; kind: 'noReach'; noReach: Endpoints }
+  | { at: number; kind: 'egress'; egress: Endpoints; srcSeenAs: string }
+  | { at: number; kind: 'maxLinkUtilization'; maxLinkUtilization: number }
+  | { at: number; kind: 'fairShare'; fairShare: { demand: number; tolerance?: number } }
+  | { at: number; kind: 'limited'; limited: { pod: string; gbps: number; tolerance?: number } };
+
+export interface Scenario {
+  name: string;
+  seed: number;
+  cluster: ClusterSpec;
+  fabric: {
+    switches: SwitchSpec[];
+    nodes: NodeSpec[];
+    links: LinkSpec[];
+    externals: ExternalSpec[];
+  };
+  pods: PodSpec[];
+  services: ServiceSpec[];
+  traffic: TrafficDemand[];
+  /** sorted by time, file order kept for equal times */
+  events: ScenarioEvent[];
+  expect: Expectation[];
+  /** source positions of every value, keyed by JSON-pointer-like path ("pods/0/node") */
+  positions?: Map<string, SourcePos>;
+  file?: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cluster state: the resolved model the controller compiles (and events update)
+// ---------------------------------------------------------------------------------------------
+
+export type SwitchRole = 'node' | 'fabric';
+
+/** One OpenFlow port on a switch. Numbers are stable: they become `Interface.ofport_request`. */
+export type PortState =
+  | { port: number; name: string; kind: 'link'; linkId: string; peerSwitch: string; peerPort: number }
+  | { port: number; name: string; kind: 'pod'; pod: string }
+  | { port: number; name: string; kind: 'external'; external: string }
+  | { port: number; name: string; kind: 'tunnel' }
+  | { port: number; name: string; kind: 'host' };
+
+export interface SwitchState {
+  name: string;
+  role: SwitchRole;
+  /** 64-bit datapath id, derived from the name (stable), as 16 hex digits */
+  datapathId: string;
+  /** MAC the switch uses as a router (0a:58:... for node gateways; derived from the dpid for fabric) */
+  routerMac: string;
+  /** by port number, ascending */
+  ports: PortState[];
+  up: boolean;
+}
+
+export interface NodeState {
+  name: string;
+  ip: string;
+  podCidr: string;
+  /** first usable address of the block (.1): the pods' default gateway */
+  gatewayIp: string;
+  gatewayMac: string;
+  /** conntrack zone of this node (one vswitchd may host several nodes: LAB-NOTES pitfall 6) */
+  ctZone: number;
+  up: boolean;
+}
+
+export interface PodState {
+  name: string;
+  /** the node it runs on now (after moves) */
+  node: string;
+  /** the node whose block its IP came from (differs from `node` after a move) */
+  homeNode: string;
+  ip: string;
+  mac: string;
+  labels: Record<string, string>;
+  hostPorts: HostPortSpec[];
+  egressGbps?: number;
+}
+
+export interface ServiceState {
+  name: string;
+  vip: string;
+  port: number;
+  targetPort: number;
+  protocol: L4Protocol;
+  selector: Record<string, string>;
+  /** pod names, sorted, that the selector matches now */
+  endpoints: string[];
+}
+
+export interface ExternalState {
+  name: string;
+  ip: string;
+  mac: string;
+  attach: string;
+}
+
+export interface LinkState {
+  /** "a|b" with the names in file order */
+  id: string;
+  a: string;
+  b: string;
+  gbps: number;
+  latencyUs: number;
+  up: boolean;
+}
+
+export interface ClusterState {
+  scenario: string;
+  cluster: ClusterSpec;
+  switches: Map<string, SwitchState>;
+  nodes: Map<string, NodeState>;
+  pods: Map<string, PodState>;
+  services: Map<string, ServiceState>;
+  externals: Map<string, ExternalState>;
+  links: Map<string, LinkState>;
+}
