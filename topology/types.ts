@@ -247,3 +247,20 @@ export interface ClusterState {
   externals: Map<string, ExternalState>;
   links: Map<string, LinkState>;
 }
+
+/**
+ * What one applied event changed, so that the controller recompiles only what it touches.
+ * `applyEvent` (topology/cluster.ts) mutates a ClusterState and returns these.
+ */
+export type ClusterChange =
+  | { kind: 'pod-added'; pod: string }
+  | { kind: 'pod-deleted'; pod: PodState }
+  | { kind: 'pod-moved'; pod: string; from: string; to: string }
+  | { kind: 'service-added'; service: string }
+  | { kind: 'service-deleted'; service: ServiceState }
+  | { kind: 'endpoints-changed'; service: string; before: string[]; after: string[] }
+  | { kind: 'link-state'; link: string; up: boolean }
+  | { kind: 'node-state'; node: string; up: boolean }
+  /** a port appeared on or vanished from a switch (pod add/delete/move) */
+  | { kind: 'port-added'; switch: string; port: number }
+  | { kind: 'port-deleted'; switch: string; port: number };
