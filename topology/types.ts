@@ -246,6 +246,11 @@ export interface ClusterState {
   services: Map<string, ServiceState>;
   externals: Map<string, ExternalState>;
   links: Map<string, LinkState>;
+  /**
+   * Fixed pod IPs and service VIPs that `pod: add` / `service: add` events of the scenario will claim:
+   * automatic allocation at event time skips them (topology/cluster.ts). Optional for hand-built states.
+   */
+  reservedAddresses?: string[];
 }
 
 /**

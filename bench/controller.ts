@@ -1,0 +1,173 @@
+/**
+ * Controller benchmark: full compile of a leaf/spine cluster (default 5,000 nodes, 150,000 pods,
+ * 10,000 services with 3 endpoints each), then three incremental compiles (one pod added, one
+ * service endpoint changed, one leaf-spine link failed), each with the number of switches and
+ * flow/group operations it touches. Prints tables and writes bench/results/controller.json.
+ * Never asserts a time.
+ *
+ *   node --max-old-space-size=8192 dist/bench/controller.js [NODES PODS_PER_NODE SERVICES]
+ */
+import { performance } from 'perf_hooks';
+import { compileCluster, compileIncremental, flowCounts, reconcile } from '../controller';
+import type { FabricPlan } from '../controller';
+import { applyEvent, buildClusterState } from '../topology';
+import type { ClusterChange, ClusterState, ServiceState } from '../topology/types';
+import { BENCH_SERVICE_CIDR, SERVICE_PORT, SERVICE_TARGET_PORT, generateCluster, seededRandom, serviceName } from './cluster-gen';
+import { BenchResult, formatTable, printTable, record, writeResults } from './harness';
+
+const nodes = Number(process.argv[2] ?? 5000);
+const podsPerNode = Number(process.argv[3] ?? 30);
+const services = Number(process.argv[4] ?? 10000);
+const backends = 3;
+
+function intToIp(n: number): string {
+  return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
+}
+
+/** The cluster, with services filled in directly (selector matching 10k x 150k would dominate setup). */
+function buildState(): ClusterState {
+  const scenario = generateCluster({ nodes, podsPerNode, services: 0, backendsPerService: backends, fixedAddresses: true, name: 'bench-controller' });
+  const state = buildClusterState(scenario);
+  const pods = [...state.pods.keys()];
+  const rand = seededRandom(7);
+  const base = (BENCH_SERVICE_CIDR.split('/')[0].split('.').reduce((a, b) => a * 256 + Number(b), 0) >>> 0) + 2;
+  for (let k = 0; k < services; k++) {
+    const chosen = new Set<string>();
+    while (chosen.size < Math.min(backends, pods.length)) chosen.add(pods[Math.floor(rand() * pods.length)]);
+    const name = serviceName(k);
+    const svc: ServiceState = { name, vip: intToIp(base + k), port: SERVICE_PORT, targetPort: SERVICE_TARGET_PORT, protocol: 'tcp', selector: { app: name }, endpoints: [...chosen].sort() };
+    state.services.set(name, svc);
+  }
+  return state;
+}
+
+/** CPU milliseconds (user + system) of the last `ms` call: on a shared 2-core machine wall time mostly measures the neighbours. */
+let lastCpuMs = 0;
+function ms(fn: () => void): number {
+  const c = process.cpuUsage();
+  const t = performance.now();
+  fn();
+  const d = process.cpuUsage(c);
+  lastCpuMs = (d.user + d.system) / 1000;
+  return performance.now() - t;
+}
+
+interface Touch {
+  switches: number;
+  nodeSwitches: number;
+  ops: number;
+  note: string;
+}
+
+/** Which switch plans changed, and how many reconcile operations they need (node switches sharing one change are diffed once). */
+function touched(state: ClusterState, before: FabricPlan, after: FabricPlan): Touch {
+  const changed = [...after.keys()].filter((k) => after.get(k) !== before.get(k));
+  const nodeChanged = changed.filter((k) => state.switches.get(k)!.role === 'node');
+  const fabricChanged = changed.filter((k) => state.switches.get(k)!.role === 'fabric');
+  let ops = 0;
+  let note = '';
+  const diff = (k: string) => reconcile(after.get(k)!, before.get(k)!).length;
+  for (const k of fabricChanged) ops += diff(k);
+  if (nodeChanged.length > 20) {
+    // the shared services part changed: every node switch gets the same operations; diff a sample
+    const sample = nodeChanged.slice(0, 3).map(diff);
+    const per = Math.max(...sample);
+    ops += per * nodeChanged.length;
+    note = `${per} ops on each of ${nodeChanged.length} node switches (the same service change on every node)`;
+  } else for (const k of nodeChanged) ops += diff(k);
+  return { switches: changed.length, nodeSwitches: nodeChanged.length, ops, note };
+}
+
+function main(): void {
+  const out = (s: string) => process.stdout.write(s + '\n');
+  out(`controller bench: ${nodes} nodes, ${nodes * podsPerNode} pods, ${services} services x ${backends} endpoints (leaf/spine)`);
+  let state!: ClusterState;
+  const setupMs = ms(() => (state = buildState()));
+  out(`setup (scenario + cluster state, not part of the figures): ${(setupMs / 1000).toFixed(1)} s`);
+
+  const results: BenchResult[] = [];
+  let plan!: FabricPlan;
+  const fullMs = ms(() => (plan = compileCluster(state)));
+  results.push(record('full compile', 'ms', [fullMs], `${state.switches.size} switches`));
+  results.push(record('full compile (CPU time)', 'ms', [lastCpuMs]));
+  process.stderr.write(`full compile: ${fullMs.toFixed(0)} ms wall, ${lastCpuMs.toFixed(0)} ms CPU\n`);
+
+  // flow counts per switch kind (from the parts, without materialising 5,000 merged plans)
+  const counts = flowCounts(plan);
+  const byKind = new Map<string, { switches: number; flows: number; groups: number; meters: number; maxFlows: number }>();
+  for (const [name, c] of counts) {
+    const sw = state.switches.get(name)!;
+    const kind = sw.role === 'node' ? 'node' : name.startsWith('spine') ? 'spine' : 'leaf';
+    const k = byKind.get(kind) ?? { switches: 0, flows: 0, groups: 0, meters: 0, maxFlows: 0 };
+    k.switches++;
+    k.flows += c.flows;
+    k.groups += c.groups;
+    k.meters += c.meters;
+    k.maxFlows = Math.max(k.maxFlows, c.flows);
+    byKind.set(kind, k);
+  }
+  const kindRows = [...byKind].map(([kind, k]) => [kind, String(k.switches), String(Math.round(k.flows / k.switches)), String(k.maxFlows), String(Math.round(k.groups / k.switches)), String(k.flows)]);
+  out(formatTable(['switch kind', 'switches', 'flows/switch', 'max flows', 'groups/switch', 'total flows'], kindRows));
+  let totalFlows = 0;
+  for (const k of byKind.values()) totalFlows += k.flows;
+  results.push(record('total flows (all switches)', 'flows', [totalFlows]));
+  // materialising one merged plan of each kind (what a driver reads)
+  const firstNode = [...state.nodes.keys()][0];
+  const matNodeMs = ms(() => void plan.get(firstNode)!.flows.length);
+  const matLeafMs = ms(() => void plan.get('leaf1')!.flows.length);
+  results.push(record('materialise one node plan', 'ms', [matNodeMs], `${plan.get(firstNode)!.flows.length} flows`));
+  results.push(record('materialise one leaf plan', 'ms', [matLeafMs], `${plan.get('leaf1')!.flows.length} flows`));
+
+  const incremental = (name: string, change: () => ClusterChange[]) => {
+    const before = plan;
+    const changes = change();
+    let after!: FabricPlan;
+    const t = ms(() => (after = compileIncremental(before, state, changes)));
+    const cpu = lastCpuMs;
+    const touch = touched(state, before, after);
+    process.stderr.write(`incremental ${name}: ${t.toFixed(1)} ms wall, ${cpu.toFixed(1)} ms CPU\n`);
+    results.push(record(`incremental (CPU time): ${name}`, 'ms', [cpu]));
+    results.push(record(`incremental: ${name}`, 'ms', [t], `${touch.switches} switches changed, ${touch.ops} ops${touch.note ? '; ' + touch.note : ''}`));
+    results.push(record(`incremental ops: ${name}`, 'ops', [touch.ops]));
+    plan = after;
+  };
+  // applyEvent would re-match all 10,000 selectors against 150,000 pods (topology's cost, not the
+  // controller's): add the pod the way applyEvent does, and report the same changes
+  incremental('pod add', () => {
+    const sw = state.switches.get(firstNode)!;
+    const used = new Set(sw.ports.map((p) => p.port));
+    let port = 100;
+    while (used.has(port)) port++;
+    const node = state.nodes.get(firstNode)!;
+    const taken = new Set([...state.pods.values()].filter((p) => p.homeNode === firstNode).map((p) => p.ip));
+    const blockBase = node.podCidr.split('/')[0].split('.').map(Number);
+    let host = 2;
+    while (taken.has(`${blockBase[0]}.${blockBase[1]}.${blockBase[2]}.${host}`)) host++;
+    const ip = `${blockBase[0]}.${blockBase[1]}.${blockBase[2]}.${host}`;
+    const mac = '0a:58:' + ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0')).join(':');
+    state.pods.set('bench-new-pod', { name: 'bench-new-pod', node: firstNode, homeNode: firstNode, ip, mac, labels: { app: 'none' }, hostPorts: [] });
+    sw.ports.push({ port, name: 'bench-new-pod', kind: 'pod', pod: 'bench-new-pod' });
+    sw.ports.sort((a, b) => a.port - b.port);
+    return [{ kind: 'pod-added', pod: 'bench-new-pod' }, { kind: 'port-added', switch: firstNode, port }];
+  });
+  incremental('endpoint change', () => {
+    const svc = state.services.get(serviceName(0))!;
+    const before = svc.endpoints;
+    const replacement = [...state.pods.keys()].find((p) => !before.includes(p))!;
+    svc.endpoints = [...before.slice(1), replacement].sort();
+    return [{ kind: 'endpoints-changed', service: svc.name, before, after: svc.endpoints }];
+  });
+  incremental('link failure leaf1-spine1', () => applyEvent(state, { at: 2, kind: 'link', action: 'down', between: ['leaf1', 'spine1'] }));
+
+  printTable(results, out);
+  for (const r of results) if (r.notes) out(`  ${r.name}: ${r.notes}`);
+  const file = writeResults('controller', results, {
+    notes: [
+      `${nodes} nodes, ${nodes * podsPerNode} pods, ${services} services x ${backends} endpoints, leaf/spine`,
+      ...kindRows.map((r) => `${r[0]}: ${r[1]} switches, ${r[2]} flows/switch (max ${r[3]}), ${r[4]} groups/switch`),
+    ],
+  });
+  out(`wrote ${file}`);
+}
+
+main();

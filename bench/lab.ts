@@ -1,0 +1,232 @@
+/**
+ * Lab benchmark on real Open vSwitch (userspace datapath, root): the issue's three figures.
+ * - lab up: namespaces + private OVS + bridges + hosts + plan installed (two-node fixture);
+ * - pod added -> first packet forwarded: namespace, port, agent, reconcile over our OpenFlow channel, then
+ *   TCP probes from the new pod to the external host until one is answered (with the SNAT'ed source);
+ * - link down -> traffic restored: ICMP every 10 ms from a pod to the external host across an ECMP pair
+ *   of spine uplinks; one uplink's veth set down; lost probes x interval = outage; the controller
+ *   (LiveController) reacts to the port status and reconciles;
+ * - flows installed per second into real OVS: one node switch's plan of a generated cluster, through our
+ *   OpenFlow channel (reconcile -> one bundle) and through `ovs-ofctl --bundle add-flows`, same bridge.
+ * Prints a table, writes bench/results/lab.json. Never asserts a time.
+ *
+ *   npx tsc -p tsconfig.json && node dist/bench/lab.js [--runs N]
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { performance } from 'perf_hooks';
+import { BenchResult, printTable, record, writeResults } from './harness';
+import { generateCluster } from './cluster-gen';
+import { applyEvent, buildClusterState, parseScenarioText } from '../topology';
+import type { ClusterState } from '../topology/types';
+import { compileCluster } from '../controller';
+import { Lab, teardownLab, tcpConnect, scenarioLabUp, scenarioPorts } from '../fabric/lab';
+import { connectLab, driverProgrammer, labControllerSocket } from '../fabric/lab/controller';
+import { compilePlans } from '../fabric/lab/compile';
+import { planText } from '../fabric/lab/program';
+import { inNsAsync } from '../fabric/lab/exec';
+import { PYTHON } from '../fabric/lab/agent';
+import { LiveController, OvsDriver } from '../fabric/ovsdriver';
+
+const FIXTURE = path.join(__dirname, '..', '..', 'test', 'lab', 'fixtures', 'two-nodes.yaml');
+const ID = 'bench';
+
+const FAILOVER_YAML = `
+name: bench-failover
+cluster: { mode: routed, podCidr: 10.244.0.0/16, serviceCidr: 10.96.0.0/16 }
+fabric:
+  switches: [ { name: spine1 }, { name: spine2 }, { name: tor1 }, { name: tor2 } ]
+  nodes: [ { name: node1, ip: 198.51.100.11 } ]
+  links:
+    - { between: [node1, tor1], gbps: 10 }
+    - { between: [tor1, spine1], gbps: 40 }
+    - { between: [tor1, spine2], gbps: 40 }
+    - { between: [spine1, tor2], gbps: 40 }
+    - { between: [spine2, tor2], gbps: 40 }
+  externals: [ { name: internet, ip: 203.0.113.1, attach: tor2 } ]
+pods: [ { name: app-1, node: node1 } ]
+`;
+
+function ms(start: number): number {
+  return performance.now() - start;
+}
+
+async function labUpRuns(runs: number): Promise<BenchResult> {
+  const samples: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const start = performance.now();
+    const { lab } = await scenarioLabUp(FIXTURE, { id: ID, program: 'openflow' });
+    samples.push(ms(start));
+    await lab.down();
+  }
+  return record('lab up (2 nodes, 4 hosts, 3 bridges, plan over OpenFlow)', 'ms', samples);
+}
+
+async function podAddRuns(runs: number): Promise<BenchResult[]> {
+  const { lab, loaded } = await scenarioLabUp(FIXTURE, { id: ID, program: 'openflow' });
+  const driver = await OvsDriver.start(`unix:${labControllerSocket(lab)}`);
+  const total: number[] = [];
+  const reconcileMs: number[] = [];
+  try {
+    await connectLab(lab, driver, loaded.state);
+    const program = driverProgrammer(driver, compilePlans);
+    for (let i = 0; i < runs; i++) {
+      const name = `new-${i}`;
+      const start = performance.now();
+      applyEvent(loaded.state, { at: 0, kind: 'pod', action: 'add', name, node: 'node2', labels: {} });
+      await lab.addPod(loaded.state, name);
+      const r0 = performance.now();
+      await program(lab, loaded.state);
+      reconcileMs.push(ms(r0));
+      for (let tries = 0; tries < 100; tries++) {
+        const [reply] = await tcpConnect(lab, name, '203.0.113.1', 80, 1, 0.2, 1);
+        if (reply?.ok) break;
+      }
+      total.push(ms(start));
+    }
+  } finally {
+    await driver.close();
+    await lab.down();
+  }
+  return [
+    record('pod added -> first packet forwarded (egress TCP answered)', 'ms', total, 'namespace + veth + OVS port + agent + reconcile + first TCP round trip'),
+    record('  of which: recompile + reconcile over OpenFlow', 'ms', reconcileMs),
+  ];
+}
+
+async function failoverRuns(runs: number): Promise<BenchResult[]> {
+  const parsed = parseScenarioText(FAILOVER_YAML, 'bench-failover.yaml');
+  if (!parsed.scenario) throw new Error(`bench scenario: ${JSON.stringify(parsed.diagnostics)}`);
+  const state: ClusterState = buildClusterState(parsed.scenario);
+  const lab = await Lab.up(state, { id: ID, extraPorts: scenarioPorts(parsed.scenario) });
+  const driver = await OvsDriver.start(`unix:${labControllerSocket(lab)}`);
+  const outage: number[] = [];
+  const lost: number[] = [];
+  const notes: string[] = [];
+  try {
+    const controller = new LiveController(driver, state, (s) => compileCluster(s), applyEvent);
+    await connectLab(lab, driver, state);
+    await controller.schedule();
+    const ext = state.externals.get('internet')!.ip;
+    const host = lab.host('app-1');
+    const agent = path.join(lab.record.dir, 'agent.py');
+    for (let i = 0; i < runs; i++) {
+      // which uplink carries the probes now: cut that one (the ECMP hash may pick either)
+      const before = portPackets(lab, 'tor1');
+      await inNsAsync(host.ns, PYTHON, [agent, 'ping', ext, '20', '0.01', '0.1']);
+      const after = portPackets(lab, 'tor1');
+      const busy = [2, 3].sort((a, b) => (after.get(b) ?? 0) - (before.get(b) ?? 0) - ((after.get(a) ?? 0) - (before.get(a) ?? 0)))[0];
+      const link = busy === 2 ? 'tor1|spine1' : 'tor1|spine2';
+      const count = 300;
+      const interval = 0.01;
+      const { spawn } = await import('child_process');
+      const probe = spawn('ip', ['netns', 'exec', host.ns, PYTHON, agent, 'ping', ext, String(count), String(interval), '0.05'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      let out = '';
+      probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
+      const done = new Promise<void>((resolve) => probe.on('close', () => resolve()));
+      await new Promise((r) => setTimeout(r, 500));
+      lab.setLink(link, false);
+      await new Promise((r) => setTimeout(r, 1000));
+      await controller.idle();
+      await done;
+      const lines = out.split('\n').filter(Boolean);
+      const lostNow = lines.filter((l) => l.startsWith('lost')).length;
+      lost.push(lostNow);
+      outage.push(lostNow * interval * 1000);
+      notes.push(`run ${i}: cut ${link}: ${lostNow}/${lines.length} probes lost`);
+      lab.setLink(link, true);
+      await new Promise((r) => setTimeout(r, 300));
+      await controller.idle();
+    }
+  } finally {
+    await driver.close();
+    await lab.down();
+  }
+  return [record('link down -> traffic restored (ECMP uplink cut, 10 ms ICMP probes)', 'ms', outage, notes.join('; ')), record('  probes lost', 'count', lost)];
+}
+
+function portPackets(lab: Lab, sw: string): Map<number, number> {
+  const out = lab.ofctl(sw, 'dump-ports');
+  // rx + tx packets per port: a cut link breaks whichever direction used it
+  const m = new Map<number, number>();
+  const re = /port\s+(\d+):\s+rx pkts=(\d+)[^\n]*\n\s+tx pkts=(\d+)/g;
+  for (let x = re.exec(out); x; x = re.exec(out)) m.set(Number(x[1]), Number(x[2]) + Number(x[3]));
+  return m;
+}
+
+async function flowRateRuns(runs: number): Promise<BenchResult[]> {
+  const scenario = generateCluster({ nodes: 50, podsPerNode: 30, services: 500, backendsPerService: 3, fixedAddresses: true });
+  const big = buildClusterState(scenario);
+  const plans = compileCluster(big);
+  const [name, plan] = [...plans.entries()].find(([n]) => big.switches.get(n)!.role === 'node')!;
+  // a lab with one bridge carrying that switch's identity (no hosts: flows need no devices)
+  const tiny: ClusterState = { ...big, switches: new Map([[name, { ...big.switches.get(name)!, ports: [] }]]), links: new Map(), pods: new Map(), externals: new Map(), services: new Map(), nodes: new Map([[name, big.nodes.get(name)!]]) };
+  const lab = await Lab.up(tiny, { id: ID });
+  const driver = await OvsDriver.start(`unix:${labControllerSocket(lab)}`);
+  const ours: number[] = [];
+  const ofctl: number[] = [];
+  try {
+    await connectLab(lab, driver, tiny);
+    const conn = driver.connection(big.switches.get(name)!.datapathId)!;
+    const text = planText(plan);
+    const dir = path.join(lab.record.dir, 'plans');
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'big.flows'), text.flows + '\n');
+    fs.writeFileSync(path.join(dir, 'big.groups'), text.groups + '\n');
+    const wipe = (): void => {
+      lab.ofctl(name, 'del-flows');
+      lab.ofctl(name, 'del-groups');
+    };
+    for (let i = 0; i < runs; i++) {
+      wipe();
+      let start = performance.now();
+      const r = await driver.reconcileSwitch(conn, plan);
+      ours.push(plan.flows.length / (ms(start) / 1000));
+      if (r.ops < plan.flows.length) throw new Error(`reconcile sent ${r.ops} ops for ${plan.flows.length} flows`);
+      wipe();
+      start = performance.now();
+      lab.ovs.ofctl('-O', 'OpenFlow13', 'add-groups', lab.ovs.mgmt(lab.bridge(name)), path.join(dir, 'big.groups'));
+      lab.ovs.ofctl('-O', 'OpenFlow13', '--bundle', 'add-flows', lab.ovs.mgmt(lab.bridge(name)), path.join(dir, 'big.flows'));
+      ofctl.push(plan.flows.length / (ms(start) / 1000));
+    }
+  } finally {
+    await driver.close();
+    await lab.down();
+  }
+  const what = `${plan.flows.length} flows + ${plan.groups.length} groups (switch ${name} of 50 nodes x 30 pods, 500 services)`;
+  return [record('flows/s into real OVS: our OpenFlow channel (read, diff, 1 bundle, barrier)', 'flows/s', ours, what), record('flows/s into real OVS: ovs-ofctl --bundle add-flows (+ add-groups)', 'flows/s', ofctl, what)];
+}
+
+async function main(): Promise<void> {
+  const runsArg = process.argv.indexOf('--runs');
+  const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
+  await teardownLab(ID);
+  const results: BenchResult[] = [];
+  const notes: string[] = [];
+  const step = async (label: string, fn: () => Promise<BenchResult | BenchResult[]>): Promise<void> => {
+    try {
+      const r = await fn();
+      results.push(...(Array.isArray(r) ? r : [r]));
+    } catch (err) {
+      notes.push(`${label} failed: ${(err as Error).message}`);
+      process.stderr.write(`bench lab: ${label} failed: ${(err as Error).message}\n`);
+    } finally {
+      await teardownLab(ID);
+    }
+  };
+  await step('lab up', () => labUpRuns(runs));
+  await step('pod add', () => podAddRuns(runs));
+  await step('failover', () => failoverRuns(runs));
+  await step('flow rate', () => flowRateRuns(runs));
+  printTable(results);
+  for (const n of notes) process.stdout.write(`note: ${n}\n`);
+  const file = writeResults('lab', results, { notes });
+  process.stdout.write(`wrote ${file}\n`);
+}
+
+if (require.main === module) {
+  main().catch((err) => {
+    process.stderr.write(`bench lab: ${(err as Error).message}\n`);
+    process.exitCode = 1;
+  });
+}

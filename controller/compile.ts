@@ -1,0 +1,747 @@
+/**
+ * The compiler: ClusterState -> FabricPlan (one SwitchPlan per switch, canonical order), in full
+ * (`compileCluster`) or incrementally from the previous plan and the changes of applied events
+ * (`compileIncremental`). Pure: no I/O, no clock, no randomness; the previous plan is never mutated.
+ *
+ * A switch's plan is the union of its *parts* (controller/flows.ts). The services part is identical
+ * on every node switch (the ct zone is in reg5), so it is built once and shared; a SwitchPlan's flows,
+ * groups and meters are merged from its parts on first access (then cached), so that a plan of 5,000
+ * nodes x 10,000 services does not hold 50 million flow copies.
+ */
+import type { Flow, Group, Meter, SwitchPlan } from '../fabric/openflow/flow';
+import type { ClusterChange, ClusterState, SwitchState } from '../topology/types';
+import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, podPart, policyPart, routeFlow, routeGroup, servicePart } from './flows';
+import { flowContentKey, flowSortKey, groupKey, meterKey } from './normalize';
+import { Attachment, RouteChoice, Routing, attachmentOf, choiceSignature } from './routing';
+
+/** Every switch's plan, by switch name (sorted). */
+export type FabricPlan = Map<string, SwitchPlan>;
+
+export interface CompileOptions {
+  /** controller generation written into every cookie (default 1) */
+  generation?: number;
+}
+
+/** Two flows with the same identity but different content, or two groups/meters with one id. */
+export interface PlanConflict {
+  switch: string;
+  what: string;
+}
+
+// ---- plan composition -------------------------------------------------------------------------------
+
+const sortKeys = new WeakMap<Flow, string>();
+function keyOf(flow: Flow): string {
+  let k = sortKeys.get(flow);
+  if (k === undefined) {
+    k = flowSortKey(flow);
+    sortKeys.set(flow, k);
+  }
+  return k;
+}
+
+function compareFlows(a: Flow, b: Flow): number {
+  const ka = keyOf(a);
+  const kb = keyOf(b);
+  return ka < kb ? -1 : ka > kb ? 1 : 0;
+}
+
+/** Sorted, de-duplicated flows (identical duplicates dropped; on a conflict the first part wins). */
+export function canonicalFlows(flows: Flow[], conflicts?: (what: string) => void): Flow[] {
+  const sorted = flows.slice().sort(compareFlows);
+  const out: Flow[] = [];
+  for (const f of sorted) {
+    const prev = out[out.length - 1];
+    if (prev && keyOf(prev) === keyOf(f)) {
+      if (conflicts && flowContentKey(prev) !== flowContentKey(f)) conflicts(`two flows at table ${f.table} priority ${f.priority} ${keyOf(f).slice(8)}`);
+      continue;
+    }
+    out.push(f);
+  }
+  return out;
+}
+
+function canonicalById<T>(items: T[], id: (t: T) => number, key: (t: T) => string, conflicts?: (what: string) => void): T[] {
+  const sorted = items.slice().sort((a, b) => id(a) - id(b));
+  const out: T[] = [];
+  for (const it of sorted) {
+    const prev = out[out.length - 1];
+    if (prev !== undefined && id(prev) === id(it)) {
+      if (conflicts && key(prev) !== key(it)) conflicts(`two definitions of id ${id(it)}`);
+      continue;
+    }
+    out.push(it);
+  }
+  return out;
+}
+
+const planConflicts = new WeakMap<SwitchPlan, PlanConflict[]>();
+
+/** A SwitchPlan whose lists are merged from parts when first read (own enumerable getters, so JSON and deep equality see them). */
+function composePlan(name: string, datapathId: string, parts: Part[]): SwitchPlan {
+  let merged: { flows: Flow[]; groups: Group[]; meters: Meter[] } | undefined;
+  const materializeParts = () => {
+    if (merged) return merged;
+    const conflicts: PlanConflict[] = [];
+    const note = (what: string) => conflicts.push({ switch: name, what });
+    const flows: Flow[] = [];
+    const groups: Group[] = [];
+    const meters: Meter[] = [];
+    for (const p of parts) {
+      for (const f of p.flows) flows.push(f);
+      for (const g of p.groups) groups.push(g);
+      for (const m of p.meters) meters.push(m);
+    }
+    merged = {
+      flows: canonicalFlows(flows, note),
+      groups: canonicalById(groups, (g) => g.groupId, groupKey, note),
+      meters: canonicalById(meters, (m) => m.meterId, meterKey, note),
+    };
+    planConflicts.set(plan, conflicts);
+    return merged;
+  };
+  const plan: SwitchPlan = {
+    switch: name,
+    datapathId,
+    get flows() {
+      return materializeParts().flows;
+    },
+    get groups() {
+      return materializeParts().groups;
+    },
+    get meters() {
+      return materializeParts().meters;
+    },
+  };
+  return plan;
+}
+
+/** Conflicts found while merging a plan's parts (for diagnostics and tests). */
+export function conflictsOf(plan: SwitchPlan): PlanConflict[] {
+  void plan.flows;
+  return planConflicts.get(plan) ?? [];
+}
+
+/** A plain (non-lazy) copy of a plan. */
+export function materialize(plan: SwitchPlan): SwitchPlan {
+  return { switch: plan.switch, datapathId: plan.datapathId, flows: [...plan.flows], groups: [...plan.groups], meters: [...plan.meters] };
+}
+
+// ---- routes -----------------------------------------------------------------------------------------
+
+interface Dest {
+  cidr: string;
+  prefixLen: number;
+  /** the switch that delivers it */
+  switch: string;
+  category: 'route' | 'movedPod';
+  /** routed pod blocks are not routed by the fabric in overlay mode */
+  podBlockOf?: string;
+}
+
+/** Group ids of next-hop groups: FNV-1a of the target key, probed in sorted key order. */
+function allocateGroupIds(keys: string[]): Map<string, number> {
+  const ids = new Map<string, number>();
+  const used = new Set<number>();
+  for (const key of [...keys].sort()) {
+    let h = 0x811c9dc5;
+    for (let i = 0; i < key.length; i++) {
+      h ^= key.charCodeAt(i);
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+    let id = h & GROUP_ID_SPAN;
+    while (used.has(id)) id = (id + 1) & GROUP_ID_SPAN;
+    used.add(id);
+    ids.set(key, ROUTE_GROUP_BASE + id);
+  }
+  return ids;
+}
+
+function fingerprint(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193) >>> 0;
+    b = Math.imul(b ^ c, 0x5bd1e995) >>> 0;
+  }
+  return `${a.toString(16)}${b.toString(16)}/${text.length}`;
+}
+
+const DEFAULT_KEY = '*';
+const directKey = (sw: string) => `=${sw}`;
+
+/** Where one switch sends traffic for one destination switch. */
+type Target = { kind: 'group'; key: string; choice: RouteChoice } | { kind: 'port'; port: number; mac: string } | undefined;
+
+class RoutePlanner {
+  readonly routing: Routing;
+  readonly attach = new Map<string, Attachment>();
+  readonly dests: Dest[] = [];
+  readonly destsByKey = new Map<string, Dest[]>();
+  readonly destsBySwitch = new Map<string, Dest[]>();
+  readonly movedDests: Dest[] = [];
+  readonly groupIds: Map<string, number>;
+  readonly destVersion: string;
+  readonly groupIdsText: string;
+  /** short fingerprint of destVersion (two FNV-1a hashes and the length) */
+  readonly destHash: string;
+
+  /**
+   * `reuse`: a planner of the same destinations and attachments (only links between fabric switches
+   * changed since): its destination tables are taken as they are, only the distances are recomputed.
+   */
+  constructor(readonly state: ClusterState, reuse?: RoutePlanner) {
+    this.routing = new Routing(state);
+    if (reuse) {
+      this.attach = reuse.attach;
+      this.dests = reuse.dests;
+      this.destsByKey = reuse.destsByKey;
+      this.destsBySwitch = reuse.destsBySwitch;
+      this.movedDests = reuse.movedDests;
+      this.groupIds = reuse.groupIds;
+      this.destVersion = reuse.destVersion;
+      this.groupIdsText = reuse.groupIdsText;
+      this.destHash = reuse.destHash;
+      for (const key of this.destsByKey.keys()) this.routing.distances(key);
+      return;
+    }
+    const overlay = state.cluster.mode === 'overlay';
+    for (const node of state.nodes.values()) {
+      if (!node.up) continue;
+      this.attach.set(node.name, attachmentOf(state, node.name));
+      if (!overlay) this.dests.push({ cidr: node.podCidr, prefixLen: prefixLenOf(node.podCidr), switch: node.name, category: 'route', podBlockOf: node.name });
+      this.dests.push({ cidr: `${node.ip}/32`, prefixLen: 32, switch: node.name, category: 'route' });
+    }
+    for (const ext of state.externals.values()) {
+      const sw = state.switches.get(ext.attach);
+      if (!sw || !sw.up) continue;
+      if (sw.role === 'fabric') this.attach.set(sw.name, { key: sw.name, switches: [sw.name] });
+      this.dests.push({ cidr: `${ext.ip}/32`, prefixLen: 32, switch: ext.attach, category: 'route' });
+    }
+    if (!overlay) {
+      for (const pod of state.pods.values()) {
+        if (pod.node === pod.homeNode || !state.nodes.get(pod.node)?.up) continue;
+        this.dests.push({ cidr: `${pod.ip}/32`, prefixLen: 32, switch: pod.node, category: 'movedPod' });
+      }
+    }
+    this.dests.sort((a, b) => (a.cidr < b.cidr ? -1 : a.cidr > b.cidr ? 1 : 0));
+    for (const d of this.dests) {
+      const key = this.attach.get(d.switch)?.key ?? '';
+      let list = this.destsByKey.get(key);
+      if (!list) this.destsByKey.set(key, (list = []));
+      list.push(d);
+      let bySw = this.destsBySwitch.get(d.switch);
+      if (!bySw) this.destsBySwitch.set(d.switch, (bySw = []));
+      bySw.push(d);
+      if (d.category === 'movedPod') this.movedDests.push(d);
+    }
+    const keys = new Set<string>([DEFAULT_KEY]);
+    for (const a of this.attach.values()) if (a.key) keys.add(a.key);
+    for (const n of state.switches.keys()) keys.add(directKey(n));
+    this.groupIds = allocateGroupIds([...keys]);
+    this.groupIdsText = [...this.groupIds].map(([k, v]) => `${k}=${v}`).join(';');
+    // eager: the state is mutated by later events, so a planner kept for comparison must not compute lazily
+    for (const key of this.destsByKey.keys()) this.routing.distances(key);
+    const moved: string[] = [];
+    for (const pod of state.pods.values()) if (pod.node !== pod.homeNode) moved.push(`${pod.ip}@${pod.node}`);
+    this.destVersion = this.dests.map((d) => `${d.cidr}>${d.switch}@${this.attach.get(d.switch)?.key ?? ''}`).join(';') + '#' + moved.sort().join(';');
+    this.destHash = fingerprint(this.destVersion);
+  }
+
+  /** Up links from `from` straight to `to`. */
+  direct(from: string, to: string): { port: number; mac: string }[] {
+    const mac = this.state.switches.get(to)!.routerMac;
+    return this.routing
+      .upLinks(from)
+      .filter((p) => p.peerSwitch === to)
+      .map((p) => ({ port: p.port, mac }));
+  }
+
+  target(from: string, to: string): Target {
+    const toSw = this.state.switches.get(to)!;
+    if (toSw.role === 'node') {
+      const direct = this.direct(from, to);
+      if (direct.length === 1) return { kind: 'port', port: direct[0].port, mac: direct[0].mac };
+      if (direct.length > 1) return { kind: 'group', key: directKey(to), choice: { kind: 'select', hops: direct } };
+    }
+    const key = this.attach.get(to)?.key ?? '';
+    if (!key) return undefined;
+    const choice = this.routing.choice(from, key);
+    return choice ? { kind: 'group', key, choice } : undefined;
+  }
+
+  entry(d: Dest, t: NonNullable<Target>): RouteEntry {
+    if (t.kind === 'port') return { cidr: d.cidr, prefixLen: d.prefixLen, via: { kind: 'port', hop: { port: t.port, mac: t.mac } }, category: d.category };
+    return { cidr: d.cidr, prefixLen: d.prefixLen, via: { kind: 'group', groupId: this.groupIds.get(t.key)! }, category: d.category };
+  }
+}
+
+function prefixLenOf(cidr: string): number {
+  return Number(cidr.split('/')[1]);
+}
+
+/**
+ * Routes of a fabric switch: every destination, each towards its next-hop group (or its port).
+ * Flows and groups are separate parts: a link failure usually changes only the groups' buckets, so
+ * the flows part (thousands of prefixes) is kept as it is.
+ */
+function fabricRouteFlows(f: FlowFactory, p: RoutePlanner, sw: SwitchState): Part {
+  const flows: Flow[] = [];
+  const targets = new Map<string, Target>();
+  for (const d of p.dests) {
+    if (d.switch === sw.name) continue;
+    let t = targets.get(d.switch);
+    if (!targets.has(d.switch)) targets.set(d.switch, (t = p.target(sw.name, d.switch)));
+    if (!t) continue;
+    flows.push(routeFlow(f, sw, p.entry(d, t)));
+  }
+  return { flows, groups: [], meters: [] };
+}
+
+function fabricRouteGroups(p: RoutePlanner, sw: SwitchState): Part {
+  const groups = new Map<number, Group>();
+  const directPeers = new Set<string>();
+  for (const l of p.routing.upLinks(sw.name)) if (p.state.switches.get(l.peerSwitch)!.role === 'node') directPeers.add(l.peerSwitch);
+  for (const peer of directPeers) {
+    if (!p.destsBySwitch.has(peer)) continue;
+    const t = p.target(sw.name, peer);
+    if (t && t.kind === 'group') groups.set(p.groupIds.get(t.key)!, routeGroup(p.groupIds.get(t.key)!, t.choice));
+  }
+  for (const [key, dests] of p.destsByKey) {
+    if (!key) continue;
+    // used when some destination behind this key is neither us nor a node linked to us directly
+    if (!dests.some((d) => d.switch !== sw.name && !directPeers.has(d.switch))) continue;
+    const choice = p.routing.choice(sw.name, key);
+    if (choice) groups.set(p.groupIds.get(key)!, routeGroup(p.groupIds.get(key)!, choice));
+  }
+  return { flows: [], groups: [...groups.values()], meters: [] };
+}
+
+/**
+ * Routes of a node switch. Routed mode: the destinations whose next hops are the most common set
+ * collapse into one default route (a node usually has one or two uplinks), the others get their own
+ * prefix; pods moved away from their home block always get a /32. Overlay mode: every other node's
+ * block (and moved pod) is encapsulated towards its node IP; node IPs and externals are routed.
+ */
+function nodeRoutes(f: FlowFactory, p: RoutePlanner, sw: SwitchState): Part {
+  const state = p.state;
+  const overlay = state.cluster.mode === 'overlay';
+  const flows: Flow[] = [];
+  const groups = new Map<number, Group>();
+  const addGroup = (id: number, choice: RouteChoice) => {
+    if (!groups.has(id)) groups.set(id, routeGroup(id, choice));
+  };
+  // per attachment key: how we reach it, and how many destinations share it
+  const byKey = new Map<string, { target: Target; sig: string; weight: number }>();
+  const sigWeight = new Map<string, number>();
+  for (const [key, dests] of p.destsByKey) {
+    if (!key) continue;
+    const choice = p.routing.choice(sw.name, key);
+    const sig = choiceSignature(choice);
+    byKey.set(key, { target: choice ? { kind: 'group', key, choice } : undefined, sig, weight: dests.length });
+    if (choice) sigWeight.set(sig, (sigWeight.get(sig) ?? 0) + dests.length);
+  }
+  let defaultSig: string | undefined;
+  let best = 0;
+  for (const [sig, w] of [...sigWeight].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (w > best) {
+      best = w;
+      defaultSig = sig;
+    }
+  }
+  if (defaultSig !== undefined) {
+    const any = [...byKey.values()].find((v) => v.sig === defaultSig)!.target as Extract<Target, { kind: 'group' }>;
+    const id = p.groupIds.get(DEFAULT_KEY)!;
+    addGroup(id, any.choice);
+    flows.push(routeFlow(f, sw, { cidr: '0.0.0.0/0', prefixLen: 0, via: { kind: 'group', groupId: id }, category: 'route' }));
+  }
+  // explicit routes: destinations whose next hops differ from the default, pods living away from
+  // their home block (their /32 must beat the home block's route, and our own block's drop), and
+  // nodes linked to us directly
+  const explicit = new Set<Dest>(p.movedDests);
+  for (const [key, v] of byKey) if (v.target && v.sig !== defaultSig) for (const d of p.destsByKey.get(key)!) explicit.add(d);
+  const directPeers = new Set<string>();
+  for (const l of p.routing.upLinks(sw.name)) {
+    if (state.switches.get(l.peerSwitch)!.role !== 'node') continue;
+    directPeers.add(l.peerSwitch);
+    for (const d of p.destsBySwitch.get(l.peerSwitch) ?? []) explicit.add(d);
+  }
+  for (const d of explicit) {
+    if (d.switch === sw.name) continue;
+    let t: Target;
+    if (directPeers.has(d.switch)) t = p.target(sw.name, d.switch);
+    else t = byKey.get(p.attach.get(d.switch)?.key ?? '')?.target;
+    if (!t) continue;
+    const e = p.entry(d, t);
+    flows.push(routeFlow(f, sw, e));
+    if (t.kind === 'group' && e.via.kind === 'group') addGroup(e.via.groupId, t.choice);
+  }
+  if (overlay) {
+    const tunnel = sw.ports.find((x) => x.kind === 'tunnel');
+    if (tunnel) {
+      const add = (cidr: string, nodeName: string, category: 'route' | 'movedPod') => {
+        const n = state.nodes.get(nodeName)!;
+        flows.push(routeFlow(f, sw, { cidr, prefixLen: prefixLenOf(cidr), via: { kind: 'tunnel', port: tunnel.port, remoteIp: n.ip, remoteMac: n.gatewayMac }, category }));
+      };
+      for (const n of state.nodes.values()) if (n.up && n.name !== sw.name) add(n.podCidr, n.name, 'route');
+      for (const pod of state.pods.values()) {
+        if (pod.node === pod.homeNode || pod.node === sw.name || !state.nodes.get(pod.node)?.up) continue;
+        add(`${pod.ip}/32`, pod.node, 'movedPod');
+      }
+    }
+  }
+  return { flows, groups: [...groups.values()], meters: [] };
+}
+
+/**
+ * Cheap fingerprints of what a switch's routes depend on: `flows` (which destinations, through which
+ * group id or port) and `groups` (the next hops of every group).
+ */
+function routeSignature(p: RoutePlanner, sw: SwitchState): { flows: string; groups: string } {
+  const links: string[] = [sw.up ? 'up' : 'down'];
+  for (const l of p.routing.upLinks(sw.name)) links.push(`L${l.port}>${l.peerSwitch}`);
+  const reach: string[] = [];
+  const hops: string[] = [];
+  for (const key of p.destsByKey.keys()) {
+    if (!key) continue;
+    const c = p.routing.choice(sw.name, key);
+    reach.push(`${key}:${p.groupIds.get(key)}:${c ? 1 : 0}`);
+    hops.push(`${key}:${choiceSignature(c)}`);
+  }
+  if (sw.role === 'node') {
+    // node routes aggregate by next hops: any change of next hops may change which flows exist
+    const extra = p.state.cluster.mode === 'overlay' ? [...p.state.nodes.values()].map((n) => `${n.name}${n.up ? '+' : '-'}`) : [];
+    const all = [...links, ...reach, ...hops, ...extra, p.destHash].join('|');
+    return { flows: all, groups: all };
+  }
+  return { flows: [...links, ...reach, p.destHash].join('|'), groups: [...links, ...hops].join('|') };
+}
+
+// ---- the build: parts per switch, kept with the plan for incremental compilation --------------------
+
+interface SwitchBuild {
+  name: string;
+  datapathId: string;
+  role: SwitchState['role'];
+  /** part key -> part; keys sort the merge (base, pod:NAME, policy, routes) */
+  parts: Map<string, Part>;
+  routeSig: { flows: string; groups: string };
+}
+
+interface Build {
+  generation: number;
+  switches: Map<string, SwitchBuild>;
+  servicePartsByName: Map<string, Part>;
+  /** the route planner of the state this build was made from (its distances are computed eagerly) */
+  planner: RoutePlanner;
+  /** all services merged (sorted), shared by every node switch */
+  services: Part;
+}
+
+const builds = new WeakMap<FabricPlan, Build>();
+
+function mergeServices(parts: Iterable<Part>): Part {
+  const flows: Flow[] = [];
+  const groups: Group[] = [];
+  for (const p of parts) {
+    flows.push(...p.flows);
+    groups.push(...p.groups);
+  }
+  return { flows: canonicalFlows(flows), groups: canonicalById(groups, (g) => g.groupId, groupKey), meters: [] };
+}
+
+const orderedParts = new WeakMap<Map<string, Part>, Part[]>();
+function switchParts(sb: SwitchBuild, services: Part): Part[] {
+  let ordered = orderedParts.get(sb.parts);
+  if (!ordered) {
+    ordered = [...sb.parts.keys()].sort().map((k) => sb.parts.get(k)!);
+    orderedParts.set(sb.parts, ordered);
+  }
+  return sb.role === 'node' ? [...ordered, services] : ordered;
+}
+
+function podPartsOf(f: FlowFactory, state: ClusterState, sw: SwitchState): Map<string, Part> {
+  const node = state.nodes.get(sw.name)!;
+  const out = new Map<string, Part>();
+  for (const port of sw.ports) {
+    if (port.kind !== 'pod') continue;
+    const pod = state.pods.get(port.pod);
+    if (!pod) continue;
+    out.set(`pod:${pod.name}`, podPart(f, sw, node, pod, port.port));
+  }
+  return out;
+}
+
+function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, planner: RoutePlanner): SwitchBuild {
+  const parts = new Map<string, Part>();
+  if (sw.role === 'node') {
+    const node = state.nodes.get(sw.name)!;
+    parts.set('base', nodeBasePart(f, state, sw, node));
+    for (const [k, v] of podPartsOf(f, state, sw)) parts.set(k, v);
+    const policy = policyPart(f, state, sw.name);
+    if (policy !== EMPTY_PART) parts.set('policy', policy);
+    parts.set('routes', nodeRoutes(f, planner, sw));
+  } else {
+    parts.set('base', fabricBasePart(f, state, sw));
+    parts.set('routes', fabricRouteFlows(f, planner, sw));
+    parts.set('route-groups', fabricRouteGroups(planner, sw));
+  }
+  return { name: sw.name, datapathId: sw.datapathId, role: sw.role, parts, routeSig: routeSignature(planner, sw) };
+}
+
+function finish(build: Build): FabricPlan {
+  const plan: FabricPlan = new Map();
+  for (const name of [...build.switches.keys()].sort()) {
+    const sb = build.switches.get(name)!;
+    plan.set(name, composePlan(sb.name, sb.datapathId, switchParts(sb, build.services)));
+  }
+  builds.set(plan, build);
+  return plan;
+}
+
+/** Compiles every switch of the cluster. */
+export function compileCluster(state: ClusterState, options: CompileOptions = {}): FabricPlan {
+  const generation = options.generation ?? 1;
+  const f = new FlowFactory(generation);
+  const planner = new RoutePlanner(state);
+  const servicePartsByName = new Map<string, Part>();
+  for (const name of [...state.services.keys()].sort()) servicePartsByName.set(name, servicePart(f, state, state.services.get(name)!));
+  const build: Build = { generation, switches: new Map(), servicePartsByName, services: mergeServices(servicePartsByName.values()), planner };
+  for (const sw of state.switches.values()) build.switches.set(sw.name, buildSwitch(f, state, sw, planner));
+  return finishWithPlans(build, undefined, undefined);
+}
+
+/**
+ * Recompiles only what the changes touch: the parts of the switches whose pods, policy or routes
+ * changed, and the services whose endpoints changed. Equals `compileCluster(state)` (property test).
+ * Without a previous build (a plan not made by this module), compiles in full.
+ */
+export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, changes: ClusterChange[], options: CompileOptions = {}): FabricPlan {
+  const prev = builds.get(prevPlan);
+  const generation = options.generation ?? prev?.generation ?? 1;
+  if (!prev || prev.generation !== generation) return compileCluster(state, { generation });
+  const f = new FlowFactory(generation);
+  const touchedNodes = new Set<string>();
+  const touchedServices = new Set<string>();
+  let routesMayChange = false;
+  let policyChanged = false;
+  let nodeStateChanged = false;
+  for (const c of changes) {
+    switch (c.kind) {
+      case 'pod-added': {
+        const pod = state.pods.get(c.pod);
+        if (pod) touchedNodes.add(pod.node);
+        policyChanged = true;
+        break;
+      }
+      case 'pod-deleted':
+        touchedNodes.add(c.pod.node);
+        if (c.pod.node !== c.pod.homeNode) routesMayChange = true;
+        policyChanged = true;
+        break;
+      case 'pod-moved':
+        touchedNodes.add(c.from);
+        touchedNodes.add(c.to);
+        routesMayChange = true;
+        policyChanged = true;
+        for (const svc of state.services.values()) if (svc.endpoints.includes(c.pod)) touchedServices.add(svc.name);
+        break;
+      case 'service-added':
+        touchedServices.add(c.service);
+        break;
+      case 'service-deleted':
+        touchedServices.add(c.service.name);
+        break;
+      case 'endpoints-changed':
+        touchedServices.add(c.service);
+        break;
+      case 'link-state':
+        routesMayChange = true;
+        break;
+      case 'node-state':
+        routesMayChange = true;
+        nodeStateChanged = true;
+        touchedNodes.add(c.node);
+        break;
+      case 'port-added':
+      case 'port-deleted':
+        if (state.switches.get(c.switch)?.role === 'node') touchedNodes.add(c.switch);
+        break;
+    }
+  }
+  if (nodeStateChanged) {
+    // endpoints on down nodes are left out of service groups
+    for (const svc of state.services.values()) {
+      if (svc.endpoints.some((e) => touchedNodes.has(state.pods.get(e)?.node ?? ''))) touchedServices.add(svc.name);
+    }
+  }
+  if (policyChanged && !state.cluster.isolation) policyChanged = false;
+
+  const build: Build = { generation, switches: new Map(prev.switches), servicePartsByName: prev.servicePartsByName, services: prev.services, planner: prev.planner };
+  if (touchedServices.size) {
+    const byName = new Map(prev.servicePartsByName);
+    for (const name of touchedServices) {
+      const svc = state.services.get(name);
+      if (svc) byName.set(name, servicePart(f, state, svc));
+      else byName.delete(name);
+    }
+    const sorted = new Map([...byName.keys()].sort().map((k) => [k, byName.get(k)!]));
+    build.servicePartsByName = sorted;
+    build.services = patchServices(prev, sorted, touchedServices);
+  }
+  // a link between two fabric switches changes distances only: destinations and attachments stay
+  const fabricLinksOnly = changes.every((c) => {
+    if (c.kind !== 'link-state') return c.kind === 'port-added' || c.kind === 'port-deleted' ? false : !isRouteChange(c);
+    const l = state.links.get(c.link);
+    return !!l && state.switches.get(l.a)?.role === 'fabric' && state.switches.get(l.b)?.role === 'fabric';
+  });
+  const planner = routesMayChange ? new RoutePlanner(state, fabricLinksOnly ? prev.planner : undefined) : undefined;
+  let routeAffected: Set<string> | 'all' = 'all';
+  if (planner) {
+    routeAffected = affectedByRouting(prev.planner, planner, changes);
+    build.planner = planner;
+  }
+  const changed = new Set<string>();
+  // without route or policy changes only the touched node switches can change: skip the others
+  const candidates = planner || policyChanged ? state.switches.values() : [...touchedNodes].map((n) => state.switches.get(n)!).filter(Boolean);
+  for (const sw of candidates) {
+    const old = prev.switches.get(sw.name)!;
+    let parts: Map<string, Part> | undefined;
+    const edit = () => (parts ??= new Map(old.parts));
+    if (sw.role === 'node' && touchedNodes.has(sw.name)) {
+      const p = edit();
+      for (const k of [...p.keys()]) if (k.startsWith('pod:')) p.delete(k);
+      for (const [k, v] of podPartsOf(f, state, sw)) p.set(k, v);
+      p.set('base', nodeBasePart(f, state, sw, state.nodes.get(sw.name)!));
+    }
+    if (sw.role === 'node' && policyChanged) {
+      const policy = policyPart(f, state, sw.name);
+      if (policy === EMPTY_PART) edit().delete('policy');
+      else edit().set('policy', policy);
+    }
+    let routeSig = old.routeSig;
+    if (planner && (routeAffected === 'all' || routeAffected.has(sw.name))) {
+      routeSig = routeSignature(planner, sw);
+      if (sw.role === 'node') {
+        if (routeSig.flows !== old.routeSig.flows) edit().set('routes', nodeRoutes(f, planner, sw));
+      } else {
+        if (routeSig.flows !== old.routeSig.flows) edit().set('routes', fabricRouteFlows(f, planner, sw));
+        if (routeSig.groups !== old.routeSig.groups) edit().set('route-groups', fabricRouteGroups(planner, sw));
+      }
+    }
+    if (parts || routeSig.flows !== old.routeSig.flows || routeSig.groups !== old.routeSig.groups) {
+      build.switches.set(sw.name, { ...old, parts: parts ?? old.parts, routeSig });
+      changed.add(sw.name);
+    }
+  }
+  // the shared services part changed: every node switch gets a new plan (fabric switches keep theirs)
+  if (touchedServices.size) for (const sw of state.switches.values()) if (sw.role === 'node') changed.add(sw.name);
+  return finishWithPlans(build, prevPlan, changed);
+}
+
+/**
+ * The switches whose routes may differ between two planners: every switch when the destinations or
+ * group ids changed; else every fabric switch (few) when some attachment's distances changed, plus
+ * the node switches at the ends of changed links and next to a fabric switch whose distance to some
+ * attachment changed. Everything else keeps its route parts (and its signature stays valid).
+ */
+function affectedByRouting(before: RoutePlanner, after: RoutePlanner, changes: ClusterChange[]): Set<string> | 'all' {
+  if (before.destHash !== after.destHash || before.groupIdsText !== after.groupIdsText) return 'all';
+  const state = after.state;
+  const moved = new Set<string>();
+  for (const key of after.destsByKey.keys()) {
+    if (!key) continue;
+    const a = before.routing.distances(key);
+    const b = after.routing.distances(key);
+    for (const [sw, d] of b) if (a.get(sw) !== d) moved.add(sw);
+    for (const [sw, d] of a) if (b.get(sw) !== d) moved.add(sw);
+  }
+  const affected = new Set<string>();
+  const touchSwitch = (name: string) => {
+    affected.add(name);
+    for (const p of state.switches.get(name)?.ports ?? []) if (p.kind === 'link') affected.add(p.peerSwitch);
+  };
+  for (const c of changes) {
+    if (c.kind === 'link-state') {
+      const l = state.links.get(c.link);
+      if (l) {
+        touchSwitch(l.a);
+        touchSwitch(l.b);
+      }
+    } else if (c.kind === 'node-state') touchSwitch(c.node);
+    else if (c.kind === 'port-added' || c.kind === 'port-deleted') affected.add(c.switch);
+    else if (c.kind === 'pod-moved') {
+      affected.add(c.from);
+      affected.add(c.to);
+    }
+  }
+  if (moved.size) for (const sw of state.switches.values()) if (sw.role === 'fabric') affected.add(sw.name);
+  for (const name of moved) for (const p of state.switches.get(name)?.ports ?? []) if (p.kind === 'link') affected.add(p.peerSwitch);
+  return affected;
+}
+
+/** Changes that can alter destinations or attachments (anything but service changes). */
+function isRouteChange(c: ClusterChange): boolean {
+  return c.kind !== 'service-added' && c.kind !== 'service-deleted' && c.kind !== 'endpoints-changed';
+}
+
+/** Rebuilds the shared services part by replacing the touched services' flows and groups. */
+function patchServices(prev: Build, byName: Map<string, Part>, touched: Set<string>): Part {
+  const dropFlows = new Set<Flow>();
+  const dropGroups = new Set<Group>();
+  for (const name of touched) {
+    const old = prev.servicePartsByName.get(name);
+    if (!old) continue;
+    for (const fl of old.flows) dropFlows.add(fl);
+    for (const g of old.groups) dropGroups.add(g);
+  }
+  const flows = prev.services.flows.filter((fl) => !dropFlows.has(fl));
+  const groups = prev.services.groups.filter((g) => !dropGroups.has(g));
+  for (const name of touched) {
+    const p = byName.get(name);
+    if (!p) continue;
+    flows.push(...p.flows);
+    groups.push(...p.groups);
+  }
+  return { flows: canonicalFlows(flows), groups: canonicalById(groups, (g) => g.groupId, groupKey), meters: [] };
+}
+
+/** Plans for every switch; switches outside `changed` keep their previous plan object. */
+function finishWithPlans(build: Build, prevPlan: FabricPlan | undefined, changed: Set<string> | undefined): FabricPlan {
+  if (!prevPlan || !changed) return finish(build);
+  const plan: FabricPlan = new Map();
+  for (const [name, old] of prevPlan) {
+    if (!changed.has(name)) {
+      plan.set(name, old);
+      continue;
+    }
+    const sb = build.switches.get(name)!;
+    plan.set(name, composePlan(sb.name, sb.datapathId, switchParts(sb, build.services)));
+  }
+  builds.set(plan, build);
+  return plan;
+}
+
+/** Number of flows per switch without materialising the plans (for the benchmark). */
+export function flowCounts(plan: FabricPlan): Map<string, { flows: number; groups: number; meters: number }> {
+  const out = new Map<string, { flows: number; groups: number; meters: number }>();
+  const build = builds.get(plan);
+  for (const [name, sp] of plan) {
+    const sb = build?.switches.get(name);
+    if (!sb) {
+      out.set(name, { flows: sp.flows.length, groups: sp.groups.length, meters: sp.meters.length });
+      continue;
+    }
+    let flows = 0;
+    let groups = 0;
+    let meters = 0;
+    for (const p of switchParts(sb, build!.services)) {
+      flows += p.flows.length;
+      groups += p.groups.length;
+      meters += p.meters.length;
+    }
+    out.set(name, { flows, groups, meters });
+  }
+  return out;
+}

@@ -1,0 +1,393 @@
+/**
+ * Builders of the flows, groups and meters of one switch, by *part*: a part is everything one cause
+ * puts on a switch (the switch's infrastructure, one local pod, the services, the routes, the
+ * isolation policy, one moved pod). Parts are the unit of incremental compilation: a change
+ * recomputes the parts it touches and keeps the others as they are.
+ *
+ * Every flow goes through the pipeline check (controller/pipeline.ts) when it is made.
+ */
+import type { Action, Flow, Group, Instructions, Match, Meter } from '../fabric/openflow/flow';
+import { CT_STATE, OFPP } from '../fabric/openflow/flow';
+import type { ClusterState, NodeState, PodState, ServiceState, SwitchState } from '../topology/types';
+import { ipToInt, macFromIp, parseCidr } from '../topology/ip';
+import { CategoryName, makeCookie } from './cookie';
+import { PIPELINE, REG, SOURCE, TABLE, TableName, checkFlow } from './pipeline';
+import type { NextHop, RouteChoice } from './routing';
+
+export interface Part {
+  flows: Flow[];
+  groups: Group[];
+  meters: Meter[];
+}
+
+export const EMPTY_PART: Part = Object.freeze({ flows: [], groups: [], meters: [] }) as unknown as Part;
+
+/** Group id ranges (documented in docs/pipeline.md) */
+export const SERVICE_GROUP_BASE = 0x1000_0000;
+export const ROUTE_GROUP_BASE = 0x2000_0000;
+export const GROUP_ID_SPAN = 0x0fff_ffff;
+
+/** Route priorities: longest prefix first. */
+export function routePriority(prefixLen: number): number {
+  return 100 + prefixLen * 10;
+}
+export const PRIORITY = {
+  localPod: routePriority(32) + 5,
+  nodeIp: routePriority(32) + 5,
+  ownBlockDrop: routePriority(24) + 5,
+} as const;
+
+const ETH_IP = 0x0800n;
+const ETH_ARP = 0x0806n;
+const ETH_IP_MATCH = { value: ETH_IP };
+const PROTO: Record<'tcp' | 'udp', bigint> = { tcp: 6n, udp: 17n };
+
+const ipCache = new Map<string, bigint>();
+/** A dotted quad (already validated by topology/) as a bigint; cached, the compiler asks often. */
+export function ipValue(ip: string): bigint {
+  let v = ipCache.get(ip);
+  if (v === undefined) {
+    v = BigInt(ipToInt(ip) >>> 0);
+    if (ipCache.size > 1_000_000) ipCache.clear();
+    ipCache.set(ip, v);
+  }
+  return v;
+}
+
+const macCache = new Map<string, bigint>();
+export function macValue(mac: string): bigint {
+  let v = macCache.get(mac);
+  if (v === undefined) {
+    v = BigInt('0x' + mac.replace(/:/g, ''));
+    if (macCache.size > 1_000_000) macCache.clear();
+    macCache.set(mac, v);
+  }
+  return v;
+}
+
+const cidrCache = new Map<string, { value: bigint; mask?: bigint }>();
+function cidrMatch(cidr: string): { value: bigint; mask?: bigint } {
+  let m = cidrCache.get(cidr);
+  if (!m) {
+    m = computeCidrMatch(cidr);
+    if (cidrCache.size > 1_000_000) cidrCache.clear();
+    cidrCache.set(cidr, m);
+  }
+  return m;
+}
+
+function computeCidrMatch(cidr: string): { value: bigint; mask?: bigint } {
+  const c = parseCidr(cidr);
+  if (c.prefixLen === 32) return { value: BigInt(c.network >>> 0) };
+  const mask = c.prefixLen === 0 ? 0n : ((1n << BigInt(c.prefixLen)) - 1n) << BigInt(32 - c.prefixLen);
+  return { value: BigInt(c.network >>> 0), mask };
+}
+
+export class FlowFactory {
+  private readonly cookies = new Map<CategoryName, bigint>();
+
+  constructor(readonly generation: number) {}
+
+  flow(table: TableName, priority: number, match: Match, instructions: Instructions, category: CategoryName): Flow {
+    let cookie = this.cookies.get(category);
+    if (cookie === undefined) this.cookies.set(category, (cookie = makeCookie(category, this.generation)));
+    const flow: Flow = { table: TABLE[table], priority, match, instructions, cookie };
+    checkFlow(flow);
+    return flow;
+  }
+}
+
+const ctZone = { field: REG.ctZone.field, ofs: REG.ctZone.ofs, nBits: REG.ctZone.nBits };
+const setReg = (field: 'reg0' | 'reg1' | 'reg5', value: bigint): Action => ({ type: 'set_field', field, value });
+const ipMatch = (extra: Match = {}): Match => ({ eth_type: ETH_IP_MATCH, ...extra });
+const ctState = (on: number, off = 0): Match => ({ ct_state: { value: BigInt(on), mask: BigInt(on | off) } });
+const NEW_TRK = ctState(CT_STATE.new | CT_STATE.trk);
+const sourceIs = (src: bigint): Match => ({ reg0: { value: src, mask: REG.source.mask } });
+
+function proxyArp(routerMac: string): Action[] {
+  const scratch = { field: REG.scratch.field };
+  return [
+    { type: 'move', src: { field: 'eth_src' }, dst: { field: 'eth_dst' } },
+    { type: 'set_field', field: 'eth_src', value: macValue(routerMac) },
+    { type: 'set_field', field: 'arp_op', value: 2n },
+    { type: 'move', src: { field: 'arp_sha' }, dst: { field: 'arp_tha' } },
+    { type: 'set_field', field: 'arp_sha', value: macValue(routerMac) },
+    { type: 'move', src: { field: 'arp_tpa' }, dst: scratch },
+    { type: 'move', src: { field: 'arp_spa' }, dst: { field: 'arp_tpa' } },
+    { type: 'move', src: scratch, dst: { field: 'arp_spa' } },
+    { type: 'output', port: OFPP.IN_PORT },
+  ];
+}
+
+const DEC_TTL: Action = { type: 'dec_ttl' };
+const setEthSrc = new Map<string, Action>();
+/** dec_ttl + router MAC, then either reg1 (one port) or a group. Shared sub-objects: plans are read-only. */
+function routeActions(routerMac: string, last: Action[]): Action[] {
+  let src = setEthSrc.get(routerMac);
+  if (!src) {
+    src = { type: 'set_field', field: 'eth_src', value: macValue(routerMac) };
+    if (setEthSrc.size > 100_000) setEthSrc.clear();
+    setEthSrc.set(routerMac, src);
+  }
+  return [DEC_TTL, src, ...last];
+}
+
+function toPort(port: number, mac: string): Action[] {
+  return [{ type: 'set_field', field: 'eth_dst', value: macValue(mac) }, setReg('reg1', BigInt(port >>> 0))];
+}
+
+/** Table-miss flows of the tables this role carries. */
+export function missFlows(f: FlowFactory, role: SwitchState['role']): Flow[] {
+  const out: Flow[] = [];
+  for (const spec of PIPELINE) {
+    if (!spec.roles.includes(role)) continue;
+    out.push(f.flow(spec.name, 0, {}, spec.miss === 'drop' ? {} : { gotoTable: TABLE[spec.miss] }, 'base'));
+  }
+  return out;
+}
+
+/** Infrastructure of a node switch: ports other than pods, ARP, conntrack, SNAT, own block, host. */
+export function nodeBasePart(f: FlowFactory, state: ClusterState, sw: SwitchState, node: NodeState): Part {
+  const flows: Flow[] = missFlows(f, 'node');
+  const zone = setReg('reg5', BigInt(node.ctZone));
+  const nodeIp = ipValue(node.ip);
+  for (const p of sw.ports) {
+    if (p.kind === 'link' || p.kind === 'external') {
+      flows.push(
+        f.flow('classifier', 100, ipMatch({ in_port: { value: BigInt(p.port) }, eth_dst: { value: macValue(sw.routerMac) } }), { apply: [setReg('reg0', SOURCE.fabric), zone], gotoTable: TABLE.conntrack }, 'base'),
+      );
+      if (p.kind === 'external') {
+        flows.push(f.flow('classifier', 100, { in_port: { value: BigInt(p.port) }, eth_type: { value: ETH_ARP } }, { apply: [setReg('reg0', SOURCE.fabric)], gotoTable: TABLE.arp_responder }, 'base'));
+      }
+    } else if (p.kind === 'tunnel') {
+      flows.push(f.flow('classifier', 100, ipMatch({ in_port: { value: BigInt(p.port) } }), { apply: [setReg('reg0', SOURCE.tunnel), zone], gotoTable: TABLE.conntrack }, 'base'));
+    }
+    if (p.kind !== 'pod') flows.push(f.flow('l2_output', 100, { reg1: { value: BigInt(p.port) } }, { apply: [{ type: 'output', port: p.port }] }, 'base'));
+  }
+  const local = BigInt(OFPP.LOCAL);
+  flows.push(
+    f.flow('classifier', 100, ipMatch({ in_port: { value: local } }), { apply: [setReg('reg0', SOURCE.host), zone], gotoTable: TABLE.conntrack }, 'base'),
+    f.flow('classifier', 100, { in_port: { value: local }, eth_type: { value: ETH_ARP } }, { apply: [setReg('reg0', SOURCE.host)], gotoTable: TABLE.arp_responder }, 'base'),
+    f.flow('arp_responder', 100, { eth_type: { value: ETH_ARP }, arp_op: { value: 1n } }, { apply: proxyArp(sw.routerMac) }, 'base'),
+    f.flow('conntrack', 100, ipMatch(), { apply: [{ type: 'ct', zone: ctZone, nat: {}, table: TABLE.service_lb }] }, 'base'),
+    f.flow('service_lb', 300, ctState(CT_STATE.inv | CT_STATE.trk), {}, 'base'),
+    f.flow('service_lb', 200, ctState(CT_STATE.trk, CT_STATE.new), { gotoTable: TABLE.l3_forwarding }, 'base'),
+    f.flow('service_lb', 50, ipMatch({ ipv4_dst: cidrMatch(state.cluster.serviceCidr) }), {}, 'base'),
+    // Every new connection that stays inside the cluster is committed here, at both of its ends:
+    // without an entry, conntrack marks the reply +inv (a SYN-ACK or an echo reply cannot create a
+    // connection) and table service_lb drops it. A second commit of a connection already committed
+    // (service DNAT, isolation allow) finds the same entry and changes nothing.
+    f.flow('snat', 250, { ...NEW_TRK, ...ipMatch({ ipv4_dst: cidrMatch(state.cluster.podCidr) }) }, { apply: [{ type: 'ct', commit: true, zone: ctZone, table: TABLE.l3_forwarding }] }, 'base'),
+    f.flow('snat', 250, { ...NEW_TRK, ...ipMatch({ ipv4_dst: { value: nodeIp } }) }, { apply: [{ type: 'ct', commit: true, zone: ctZone, table: TABLE.l3_forwarding }] }, 'base'),
+    f.flow('snat', 200, ipMatch({ ipv4_dst: cidrMatch(state.cluster.podCidr) }), { gotoTable: TABLE.l3_forwarding }, 'base'),
+    f.flow('snat', 200, ipMatch({ ipv4_dst: { value: nodeIp } }), { gotoTable: TABLE.l3_forwarding }, 'base'),
+    // new connections from the fabric or the host to anything else (e.g. hostPort DNAT'ed ones)
+    f.flow('snat', 1, { ...NEW_TRK, ...ipMatch() }, { apply: [{ type: 'ct', commit: true, zone: ctZone, table: TABLE.l3_forwarding }] }, 'base'),
+    f.flow(
+      'snat',
+      100,
+      { ...NEW_TRK, ...ipMatch(), ...sourceIs(SOURCE.pod) },
+      { apply: [{ type: 'ct', commit: true, zone: ctZone, nat: { kind: 'src', ipMin: node.ip }, table: TABLE.l3_forwarding }] },
+      'base',
+    ),
+    f.flow('l3_forwarding', PRIORITY.nodeIp, ipMatch({ ipv4_dst: { value: nodeIp } }), { apply: routeActions(sw.routerMac, toPort(OFPP.LOCAL, macFromIp(node.ip))), gotoTable: TABLE.l2_output }, 'base'),
+    f.flow('l3_forwarding', PRIORITY.ownBlockDrop, ipMatch({ ipv4_dst: cidrMatch(node.podCidr) }), {}, 'base'),
+    f.flow('l2_output', 100, { reg1: { value: local } }, { apply: [{ type: 'output', port: OFPP.LOCAL }] }, 'base'),
+  );
+  flows.push(...localExternalRoutes(f, state, sw));
+  return { flows, groups: [], meters: [] };
+}
+
+/** /32 routes to externals attached to this switch. */
+function localExternalRoutes(f: FlowFactory, state: ClusterState, sw: SwitchState): Flow[] {
+  const flows: Flow[] = [];
+  for (const p of sw.ports) {
+    if (p.kind !== 'external') continue;
+    const ext = state.externals.get(p.external);
+    if (!ext) continue;
+    flows.push(f.flow('l3_forwarding', routePriority(32), ipMatch({ ipv4_dst: { value: ipValue(ext.ip) } }), { apply: routeActions(sw.routerMac, toPort(p.port, ext.mac)), gotoTable: TABLE.l2_output }, 'route'));
+  }
+  return flows;
+}
+
+/** Infrastructure of a fabric switch. */
+export function fabricBasePart(f: FlowFactory, state: ClusterState, sw: SwitchState): Part {
+  const flows: Flow[] = missFlows(f, 'fabric');
+  for (const p of sw.ports) {
+    if (p.kind !== 'link' && p.kind !== 'external') continue;
+    const port = BigInt(p.port);
+    flows.push(f.flow('classifier', 100, ipMatch({ in_port: { value: port }, eth_dst: { value: macValue(sw.routerMac) } }), { gotoTable: TABLE.l3_forwarding }, 'base'));
+    if (p.kind === 'external') flows.push(f.flow('classifier', 100, { in_port: { value: port }, eth_type: { value: ETH_ARP } }, { gotoTable: TABLE.arp_responder }, 'base'));
+    flows.push(f.flow('l2_output', 100, { reg1: { value: port } }, { apply: [{ type: 'output', port: p.port }] }, 'base'));
+  }
+  flows.push(f.flow('arp_responder', 100, { eth_type: { value: ETH_ARP }, arp_op: { value: 1n } }, { apply: proxyArp(sw.routerMac) }, 'base'));
+  flows.push(...localExternalRoutes(f, state, sw));
+  return { flows, groups: [], meters: [] };
+}
+
+/** Meter of a pod with an egress limit: kbps, burst = rate / 5 (LAB-NOTES: accurate TCP results). */
+export function podMeter(meterId: number, egressGbps: number): Meter {
+  const rate = Math.max(1, Math.round(egressGbps * 1_000_000));
+  return { meterId, unit: 'kbps', burst: true, stats: true, bands: [{ type: 'drop', rate, burstSize: Math.max(1, Math.round(rate / 5)) }] };
+}
+
+/** Everything one local pod puts on its node switch. The meter id is the pod's port number. */
+export function podPart(f: FlowFactory, sw: SwitchState, node: NodeState, pod: PodState, port: number): Part {
+  const p = BigInt(port);
+  const mac = macValue(pod.mac);
+  const ip = ipValue(pod.ip);
+  const flows: Flow[] = [
+    f.flow('classifier', 100, { in_port: { value: p } }, { apply: [setReg('reg0', SOURCE.pod), setReg('reg5', BigInt(node.ctZone))], gotoTable: TABLE.spoof_guard }, 'pod'),
+    f.flow('spoof_guard', 100, ipMatch({ in_port: { value: p }, eth_src: { value: mac }, ipv4_src: { value: ip } }), { gotoTable: TABLE.metering }, 'pod'),
+    f.flow(
+      'spoof_guard',
+      100,
+      { in_port: { value: p }, eth_type: { value: ETH_ARP }, eth_src: { value: mac }, arp_spa: { value: ip }, arp_sha: { value: mac } },
+      { gotoTable: TABLE.arp_responder },
+      'pod',
+    ),
+    f.flow('l3_forwarding', PRIORITY.localPod, ipMatch({ ipv4_dst: { value: ip } }), { apply: routeActions(sw.routerMac, toPort(port, pod.mac)), gotoTable: TABLE.l2_output }, 'pod'),
+    f.flow('l2_output', 100, { reg1: { value: p } }, { apply: [{ type: 'output', port }] }, 'pod'),
+  ];
+  const meters: Meter[] = [];
+  if (pod.egressGbps !== undefined && pod.egressGbps > 0) {
+    meters.push(podMeter(port, pod.egressGbps));
+    flows.push(f.flow('metering', 100, { in_port: { value: p } }, { meter: port, gotoTable: TABLE.conntrack }, 'pod'));
+  }
+  for (const hp of pod.hostPorts) {
+    const proto = PROTO[hp.protocol];
+    const dstField = hp.protocol === 'tcp' ? 'tcp_dst' : 'udp_dst';
+    flows.push(
+      f.flow(
+        'endpoint_dnat',
+        100,
+        { ...NEW_TRK, eth_type: { value: ETH_IP }, ip_proto: { value: proto }, ipv4_dst: { value: ipValue(node.ip) }, [dstField]: { value: BigInt(hp.hostPort) } },
+        { apply: [{ type: 'ct', commit: true, zone: ctZone, nat: { kind: 'dst', ipMin: pod.ip, portMin: hp.containerPort }, table: TABLE.policy }] },
+        'pod',
+      ),
+    );
+  }
+  return { flows, groups: [], meters };
+}
+
+export function serviceGroupId(state: ClusterState, svc: ServiceState): number {
+  const pool = parseCidr(state.cluster.serviceCidr);
+  const offset = ((ipToInt(svc.vip) >>> 0) - (pool.network >>> 0)) & GROUP_ID_SPAN;
+  return SERVICE_GROUP_BASE + offset;
+}
+
+/**
+ * One service on every node switch: the VIP:port flow and its select group. Identical on every node
+ * (the zone comes from reg5), so the compiler builds it once and shares it. Endpoints on down nodes
+ * are left out.
+ */
+export function servicePart(f: FlowFactory, state: ClusterState, svc: ServiceState): Part {
+  const proto = PROTO[svc.protocol];
+  const dstField = svc.protocol === 'tcp' ? 'tcp_dst' : 'udp_dst';
+  const match: Match = { ...NEW_TRK, eth_type: { value: ETH_IP }, ip_proto: { value: proto }, ipv4_dst: { value: ipValue(svc.vip) }, [dstField]: { value: BigInt(svc.port) } };
+  const backends = svc.endpoints
+    .map((name) => state.pods.get(name))
+    .filter((p): p is PodState => p !== undefined && state.nodes.get(p.node)?.up !== false);
+  if (backends.length === 0) return { flows: [f.flow('service_lb', 100, match, {}, 'service')], groups: [], meters: [] };
+  const groupId = serviceGroupId(state, svc);
+  const group: Group = {
+    groupId,
+    type: 'select',
+    buckets: backends.map((pod) => ({
+      actions: [{ type: 'ct', commit: true, zone: ctZone, nat: { kind: 'dst', ipMin: pod.ip, portMin: svc.targetPort }, table: TABLE.policy }],
+    })),
+  };
+  const flow = f.flow('service_lb', 100, match, { apply: [{ type: 'group', groupId }] }, 'service');
+  checkFlow(flow, new Map([[groupId, group]]));
+  return { flows: [flow], groups: [group], meters: [] };
+}
+
+function selectorMatches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  const keys = Object.keys(selector);
+  if (keys.length === 0) return false;
+  return keys.every((k) => labels[k] === selector[k]);
+}
+
+/** Isolation on one node switch: drop new pod-to-pod connections unless an allow rule admits them. */
+export function policyPart(f: FlowFactory, state: ClusterState, nodeName: string): Part {
+  if (!state.cluster.isolation) return EMPTY_PART;
+  const pod = cidrMatch(state.cluster.podCidr);
+  const flows: Flow[] = [f.flow('policy', 100, { ...NEW_TRK, ...ipMatch({ ipv4_src: pod, ipv4_dst: pod }) }, {}, 'policy')];
+  const pods = [...state.pods.values()];
+  const seen = new Set<string>();
+  for (const rule of state.cluster.allow) {
+    const from = pods.filter((p) => selectorMatches(rule.from, p.labels));
+    const to = pods.filter((p) => selectorMatches(rule.to, p.labels));
+    const protocol = rule.port !== undefined ? (rule.protocol ?? 'tcp') : rule.protocol;
+    for (const a of from) {
+      for (const b of to) {
+        if (a.node !== nodeName && b.node !== nodeName) continue;
+        const match: Match = { ...NEW_TRK, eth_type: { value: ETH_IP }, ipv4_src: { value: ipValue(a.ip) }, ipv4_dst: { value: ipValue(b.ip) } };
+        if (protocol) match.ip_proto = { value: PROTO[protocol] };
+        if (rule.port !== undefined && protocol) match[protocol === 'tcp' ? 'tcp_dst' : 'udp_dst'] = { value: BigInt(rule.port) };
+        const key = `${a.ip}>${b.ip}/${protocol ?? ''}/${rule.port ?? ''}`;
+        if (seen.has(key)) continue;
+        seen.add(key);
+        flows.push(f.flow('policy', 200, match, { apply: [{ type: 'ct', commit: true, zone: ctZone }], gotoTable: TABLE.snat }, 'policy'));
+      }
+    }
+  }
+  return { flows, groups: [], meters: [] };
+}
+
+// ---- routes ---------------------------------------------------------------------------------------
+
+/** A route on one switch: a prefix and where it goes. */
+export interface RouteEntry {
+  cidr: string;
+  prefixLen: number;
+  /** 'group': via the next-hop group; 'port': direct on one port; 'tunnel': overlay encapsulation */
+  via:
+    | { kind: 'group'; groupId: number }
+    | { kind: 'port'; hop: NextHop }
+    | { kind: 'tunnel'; port: number; remoteIp: string; remoteMac: string };
+  category: CategoryName;
+}
+
+export function routeFlow(f: FlowFactory, sw: SwitchState, r: RouteEntry): Flow {
+  const match = ipMatch({ ipv4_dst: cidrMatch(r.cidr) });
+  const prio = r.prefixLen === 0 ? routePriority(0) : routePriority(r.prefixLen);
+  const m: Match = r.prefixLen === 0 ? ipMatch() : match;
+  switch (r.via.kind) {
+    case 'group':
+      return f.flow('l3_forwarding', prio, m, { apply: routeActions(sw.routerMac, [{ type: 'group', groupId: r.via.groupId }]) }, r.category);
+    case 'port':
+      return f.flow('l3_forwarding', prio, m, { apply: routeActions(sw.routerMac, toPort(r.via.hop.port, r.via.hop.mac)), gotoTable: TABLE.l2_output }, r.category);
+    case 'tunnel':
+      return f.flow(
+        'l3_forwarding',
+        prio,
+        m,
+        {
+          apply: routeActions(sw.routerMac, [
+            { type: 'set_field', field: 'eth_dst', value: macValue(r.via.remoteMac) },
+            { type: 'set_field', field: 'tun_ipv4_dst', value: ipValue(r.via.remoteIp) },
+            setReg('reg1', BigInt(r.via.port)),
+          ]),
+          gotoTable: TABLE.l2_output,
+        },
+        r.category,
+      );
+  }
+}
+
+/** The next-hop group of a route choice: select (ECMP), fast-failover (primary, backup) or indirect. */
+export function routeGroup(groupId: number, choice: RouteChoice): Group {
+  return {
+    groupId,
+    type: choice.kind,
+    // OVS refuses watch_port in indirect groups; select groups use it for bucket liveness
+    buckets: choice.hops.map((h) => ({
+      ...(choice.kind === 'indirect' ? {} : { watchPort: h.port }),
+      actions: [
+        { type: 'set_field', field: 'eth_dst', value: macValue(h.mac) },
+        { type: 'output', port: h.port },
+      ],
+    })),
+  };
+}

@@ -1,0 +1,137 @@
+/**
+ * Normal forms and keys of flows, groups and meters: the identity of a flow (table, priority, match),
+ * the canonical sort key of a plan, and content keys that compare two flows the way the switch sees
+ * them (a full mask is no mask, a whole-field move has no bit range, a zero timeout is no timeout).
+ * LAB-NOTES: an un-normalised diff sees every flow as changed.
+ */
+import type { Action, Bucket, FieldName, FieldRef, Flow, Group, Instructions, Match, MaskedValue, Meter } from '../fabric/openflow/flow';
+import { FIELDS, fullMask } from '../fabric/openflow/fields';
+import { COOKIE_IDENTITY_MASK } from './cookie';
+
+const FIELD_ORDER: FieldName[] = [...FIELDS.keys()];
+const FIELD_INDEX = new Map<string, number>(FIELD_ORDER.map((f, i) => [f, i]));
+const byFieldOrder = (a: string, b: string) => FIELD_INDEX.get(a)! - FIELD_INDEX.get(b)!;
+
+export function normalizeMatch(match: Match): Match {
+  const out: Match = {};
+  for (const name of FIELD_ORDER) {
+    const mv = match[name];
+    if (!mv) continue;
+    const full = fullMask(name);
+    if (mv.mask === undefined || mv.mask === full) out[name] = { value: mv.value & full };
+    else out[name] = { value: mv.value & mv.mask, mask: mv.mask };
+  }
+  return out;
+}
+
+function mvKey(mv: MaskedValue): string {
+  return mv.mask === undefined ? mv.value.toString(16) : `${mv.value.toString(16)}/${mv.mask.toString(16)}`;
+}
+
+/** Canonical text of a match: fields in the field table's order, masks normalised. */
+export function matchKey(match: Match): string {
+  let key = '';
+  const names = Object.keys(match) as FieldName[];
+  if (names.length > 1) names.sort(byFieldOrder);
+  for (const name of names) {
+    const mv = match[name];
+    if (!mv) continue;
+    const full = fullMask(name);
+    const norm = mv.mask === undefined || mv.mask === full ? { value: mv.value & full } : { value: mv.value & mv.mask, mask: mv.mask };
+    key += `${name}=${mvKey(norm)},`;
+  }
+  return key;
+}
+
+/** Flow identity as OpenFlow sees it (OFPFC_*_STRICT): table, priority, match. */
+export function flowIdentity(flow: Pick<Flow, 'table' | 'priority' | 'match'>): string {
+  return `${flow.table}/${flow.priority}/${matchKey(flow.match)}`;
+}
+
+/** Sorts by table ascending, priority descending, then match text. */
+export function flowSortKey(flow: Pick<Flow, 'table' | 'priority' | 'match'>): string {
+  return `${String(flow.table).padStart(3, '0')}${String(65535 - flow.priority).padStart(5, '0')}${matchKey(flow.match)}`;
+}
+
+function refKey(ref: FieldRef): string {
+  const bits = BigInt(ref.nBits ?? 0);
+  const whole = (ref.ofs ?? 0) === 0 && (ref.nBits === undefined || fullMask(ref.field) === (1n << bits) - 1n);
+  return whole ? ref.field : `${ref.field}[${ref.ofs ?? 0}+${ref.nBits}]`;
+}
+
+function hex(data: Uint8Array): string {
+  return Buffer.from(data).toString('hex');
+}
+
+export function actionKey(a: Action): string {
+  switch (a.type) {
+    case 'output':
+      return a.port === 0xfffffffd ? `output:${a.port}:${a.maxLen ?? 0xffff}` : `output:${a.port}`;
+    case 'group':
+      return `group:${a.groupId}`;
+    case 'set_field': {
+      const full = fullMask(a.field);
+      if (a.mask === undefined || a.mask === full) return `set:${a.field}=${(a.value & full).toString(16)}`;
+      return `set:${a.field}=${(a.value & a.mask).toString(16)}/${a.mask.toString(16)}`;
+    }
+    case 'push_vlan':
+      return `push_vlan:${a.ethertype}`;
+    case 'pop_vlan':
+      return 'pop_vlan';
+    case 'dec_ttl':
+      return 'dec_ttl';
+    case 'set_queue':
+      return `set_queue:${a.queueId}`;
+    case 'move':
+      return `move:${refKey(a.src)}>${refKey(a.dst)}`;
+    case 'ct': {
+      const zone = a.zone === undefined ? '0' : typeof a.zone === 'number' ? String(a.zone) : refKey(a.zone);
+      const n = a.nat;
+      const nat = n
+        ? `nat(${n.kind ?? ''},${n.ipMin ?? ''}-${n.ipMax ?? n.ipMin ?? ''}:${n.portMin ?? ''}-${n.portMax ?? n.portMin ?? ''},${n.persistent ? 'p' : ''},${n.portSelection ?? ''})`
+        : '';
+      return `ct(${a.commit ? 'commit,' : ''}zone=${zone},table=${a.table ?? 'none'},${nat},exec(${(a.exec ?? []).map(actionKey).join(';')}))`;
+    }
+    case 'ct_clear':
+      return 'ct_clear';
+    case 'resubmit':
+      return `resubmit(${a.port ?? 'in'},${a.table ?? 'none'})`;
+    case 'note':
+      return `note:${hex(a.data)}`;
+    case 'controller':
+      return `controller(${a.maxLen ?? 0xffff},${a.reason ?? 0},${a.userdata ? hex(a.userdata) : ''})`;
+    case 'raw':
+      return `raw(${a.actionType},${a.experimenter ?? ''},${a.subtype ?? ''},${hex(a.data)})`;
+  }
+}
+
+export function instructionsKey(ins: Instructions): string {
+  const parts: string[] = [];
+  if (ins.meter !== undefined) parts.push(`meter:${ins.meter}`);
+  if (ins.apply && ins.apply.length) parts.push(`apply(${ins.apply.map(actionKey).join(';')})`);
+  if (ins.clear) parts.push('clear');
+  if (ins.write && ins.write.length) parts.push(`write(${[...ins.write.map(actionKey)].sort().join(';')})`);
+  if (ins.writeMetadata) parts.push(`meta:${ins.writeMetadata.value.toString(16)}/${ins.writeMetadata.mask.toString(16)}`);
+  if (ins.gotoTable !== undefined) parts.push(`goto:${ins.gotoTable}`);
+  return parts.join(' ');
+}
+
+/** Everything a modify could change: instructions, cookie (optionally without generation), timeouts, flags. */
+export function flowContentKey(flow: Flow, ignoreGeneration = false): string {
+  const cookie = ignoreGeneration ? flow.cookie & COOKIE_IDENTITY_MASK : flow.cookie;
+  return `${cookie.toString(16)}|${flow.idleTimeout ?? 0}|${flow.hardTimeout ?? 0}|${flow.flags ?? 0}|${instructionsKey(flow.instructions)}`;
+}
+
+function bucketKey(b: Bucket, type: Group['type']): string {
+  const weight = type === 'select' ? (b.weight ?? 1) : 0;
+  return `w${weight},p${b.watchPort ?? 'any'},g${b.watchGroup ?? 'any'}:${b.actions.map(actionKey).join(';')}`;
+}
+
+export function groupKey(g: Group): string {
+  return `${g.groupId}|${g.type}|${g.buckets.map((b) => bucketKey(b, g.type)).join(' ')}`;
+}
+
+export function meterKey(m: Meter): string {
+  const bands = m.bands.map((b) => `${b.type}:${b.rate}:${m.burst ? b.burstSize : 0}:${b.precLevel ?? 0}`).join(' ');
+  return `${m.meterId}|${m.unit}|${m.burst}|${m.stats}|${bands}`;
+}

@@ -1,0 +1,22 @@
+/**
+ * fabric/lab: a scenario's cluster as a real network (private OVS with the userspace datapath in its
+ * own network namespace, hosts as namespaces, links as veths), programmed with compiled plans and
+ * checked with real traffic. See docs/lab.md.
+ */
+export { LabError } from './errors';
+export { Lab, teardownLab, labNamespaces, labDir, nsName, readLabRecord, validateLabId, checkNetnsPermitted, agentPortsFor, DEFAULT_TCP_PORT, EXTERNAL_NEXT_HOP } from './lab';
+export type { LabHost, LabLink, LabRecord, LabOptions, HostKind } from './lab';
+export { checkLabSafety, scenarioPrefixes, rootNamespaceEntries, FORBIDDEN_PREFIXES } from './safety';
+export { ping, tcpConnect } from './traffic';
+export type { PingResult, TcpReply } from './traffic';
+export { installPlanText, dumpFlows } from './install';
+export type { PlanText, InstallCount } from './install';
+export { planText, installPlans, ofctlProgrammer } from './program';
+export type { Compiler } from './program';
+export { playScenario, checkExpectation, applyLabEvent } from './play';
+export type { LabReport, LabExpectationResult, LabEventResult, Programmer, EventHooks, PlayOptions } from './play';
+export { loadScenario, labIdFor, scenarioPorts, scenarioLabUp, scenarioLabTest, scenarioLabDown, startLabController, stopLabController } from './scenario';
+export type { LoadedScenario, ScenarioLabOptions } from './scenario';
+export { LabOvs } from './ovs';
+export { compareWithSim, formatComparison } from './compare';
+export type { Comparison, ComparisonRow, SimLikeReport } from './compare';

@@ -1,0 +1,506 @@
+/**
+ * A lab: a scenario's cluster built as a real network on this machine. One network namespace
+ * (`fab-<id>-ovs`) runs a private ovsdb-server + ovs-vswitchd (userspace datapath) with one bridge per
+ * switch of the ClusterState; links between switches are veth pairs inside that namespace (so
+ * `ip link set down` makes a link really go down); every pod and external host is its own namespace
+ * (`fab-<id>-<name>`) with a veth into the OVS namespace, attached at the port number the cluster
+ * state gave it (`ofport_request`), so plans compiled offline match the real bridges.
+ *
+ * Nothing is configured in the root namespace: veths are created directly inside lab namespaces.
+ * Every name carries the lab id, the lab's record (pids, namespaces) lives in /tmp/fabric-lab-<id>/,
+ * so `down` works from another process and leftovers of an earlier run are found by name.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import type { ClusterState, PortState, SwitchState } from '../../topology/types';
+import { prefixLength } from './addr';
+import { PYTHON, writeAgent } from './agent';
+import { LabError } from './errors';
+import { inNs, ip, mustRun, pidAlive, pidComm, runCmd, sleep, spawnInNs, stopPid } from './exec';
+import { LabOvs, readPidFile } from './ovs';
+import { checkLabSafety } from './safety';
+
+export const LAB_NS_PREFIX = 'fab-';
+export const LAB_DIR_PREFIX = 'fabric-lab-';
+/** Next hop an external host routes through; it exists only inside that host's namespace, pinned to the attach switch's router MAC. */
+export const EXTERNAL_NEXT_HOP = '169.254.0.1';
+/** TCP port of the egress check when the expectation names none. */
+export const DEFAULT_TCP_PORT = 80;
+/** Programs a lab may leave running inside its namespaces (used to clean leftovers by namespace). */
+const LAB_PROGRAMS = ['python3', 'ovs-vswitchd', 'ovsdb-server', 'ping', 'iperf3', 'node', 'sleep'];
+
+export type HostKind = 'pod' | 'external' | 'node';
+
+export interface LabHost {
+  name: string;
+  kind: HostKind;
+  ns: string;
+  ip: string;
+  mac: string;
+  /** switch and port it is attached to */
+  switch: string;
+  port: number;
+  /** interface name of its veth end inside the OVS namespace */
+  ovsIface: string;
+  agentPid?: number;
+}
+
+export interface LabLink {
+  id: string;
+  a: { switch: string; port: number; iface: string };
+  b: { switch: string; port: number; iface: string };
+}
+
+/** Everything `down` needs, written to <dir>/lab.json. */
+export interface LabRecord {
+  id: string;
+  dir: string;
+  ovsNs: string;
+  scenario: string;
+  scenarioFile?: string;
+  /** the process that built it */
+  builderPid: number;
+  bridges: Record<string, string>;
+  /** switch name -> index used in interface names (v<index>p<port>) */
+  switchIndex: Record<string, number>;
+  hosts: Record<string, LabHost>;
+  links: Record<string, LabLink>;
+  /** TCP ports every agent listens on */
+  agentPorts: number[];
+  podAddressing: 'block' | 'host';
+  /** set once a scenario was played on it (events changed it) */
+  played?: boolean;
+  pids: { pid: number; comm: string; what: string }[];
+}
+
+export interface LabOptions {
+  /** [a-z0-9]{1,12}: part of every name the lab creates */
+  id: string;
+  /** parent of the lab directory; default /tmp */
+  baseDir?: string;
+  scenarioFile?: string;
+  /** TCP ports the host agents listen on, besides every service's targetPort and 80 */
+  extraPorts?: number[];
+  /** 'block': pods get IP/nodeMaskLen (Kubernetes bridge style); 'host': IP/32 with an on-link route to the gateway */
+  podAddressing?: 'block' | 'host';
+}
+
+export function validateLabId(id: string): string {
+  if (!/^[a-z0-9]{1,12}$/.test(id)) throw new LabError(`Lab: bad lab id "${id}": use 1-12 characters [a-z0-9]`);
+  return id;
+}
+
+export function labDir(id: string, baseDir = '/tmp'): string {
+  return path.join(baseDir, `${LAB_DIR_PREFIX}${id}`);
+}
+
+export function nsName(id: string, name: string): string {
+  return `${LAB_NS_PREFIX}${id}-${name}`;
+}
+
+function listNetns(): string[] {
+  const r = runCmd('ip', ['netns', 'list']);
+  if (r.status !== 0) return [];
+  return r.stdout
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/)[0])
+    .filter((n) => n && n.length > 0);
+}
+
+/** Our namespaces: exactly `fab-<id>-...`. */
+export function labNamespaces(id: string): string[] {
+  const prefix = `${LAB_NS_PREFIX}${id}-`;
+  return listNetns().filter((n) => n.startsWith(prefix));
+}
+
+export function readLabRecord(id: string, baseDir = '/tmp'): LabRecord | undefined {
+  try {
+    return JSON.parse(fs.readFileSync(path.join(labDir(id, baseDir), 'lab.json'), 'utf8')) as LabRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Can this process create network namespaces? Fails with a clear message (never a silent skip). */
+export function checkNetnsPermitted(): void {
+  if (process.getuid && process.getuid() !== 0) throw new LabError('Lab: must run as root (network namespaces, veths, OVS)');
+  const probe = `fab-probe${process.pid}`;
+  const r = runCmd('ip', ['netns', 'add', probe]);
+  if (r.status !== 0) throw new LabError(`Lab: cannot create network namespaces here (ip netns add): ${r.stderr.trim()}`);
+  runCmd('ip', ['netns', 'del', probe]);
+}
+
+/**
+ * Tear down everything of lab `id`: processes recorded in lab.json (comm checked), processes still
+ * inside our namespaces (only known lab programs), the OVS daemons by pidfile, every `fab-<id>-*`
+ * namespace (their veths die with them), and the lab directory. Idempotent; safe on a half-built lab.
+ */
+export async function teardownLab(id: string, baseDir = '/tmp'): Promise<{ namespaces: number; processes: number }> {
+  validateLabId(id);
+  const dir = labDir(id, baseDir);
+  const record = readLabRecord(id, baseDir);
+  let processes = 0;
+  for (const p of record?.pids ?? []) if (await stopPid(p.pid, p.comm, 500)) processes++;
+  const ovs = new LabOvs(path.join(dir, 'ovs'), nsName(id, 'ovs'));
+  const v = readPidFile(ovs.paths.vswitchdPidFile);
+  const d = readPidFile(ovs.paths.dbPidFile);
+  if (v && (await stopPid(v, 'ovs-vswitchd'))) processes++;
+  if (d && (await stopPid(d, 'ovsdb-server'))) processes++;
+  const namespaces = labNamespaces(id);
+  for (const ns of namespaces) {
+    const pids = runCmd('ip', ['netns', 'pids', ns]).stdout.split(/\s+/).filter(Boolean).map(Number);
+    for (const pid of pids) {
+      const comm = pidComm(pid);
+      if (comm && LAB_PROGRAMS.includes(comm) && (await stopPid(pid, comm, 500))) processes++;
+    }
+  }
+  for (const ns of namespaces) runCmd('ip', ['netns', 'del', ns]);
+  fs.rmSync(dir, { recursive: true, force: true });
+  return { namespaces: namespaces.length, processes };
+}
+
+function portIface(switchIndex: number, port: number): string {
+  return `v${switchIndex}p${port}`;
+}
+
+function bridgeName(sw: SwitchState, index: number): string {
+  return /^[a-z][a-z0-9-]{0,14}$/.test(sw.name) && !/^v\d+p\d+$/.test(sw.name) ? sw.name : `br${index}`;
+}
+
+function findPort(sw: SwitchState, pred: (p: PortState) => boolean, what: string): PortState {
+  const p = sw.ports.find(pred);
+  if (!p) throw new LabError(`Lab: switch ${sw.name} has no port for ${what}`);
+  return p;
+}
+
+/** The ports every agent listens on: services' targetPorts, the default egress port, extras. */
+export function agentPortsFor(state: ClusterState, extra: number[] = []): number[] {
+  const ports = new Set<number>([DEFAULT_TCP_PORT, ...extra]);
+  for (const s of state.services.values()) if (s.protocol === 'tcp') ports.add(s.targetPort);
+  return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p < 65536).sort((a, b) => a - b);
+}
+
+export class Lab {
+  readonly ovs: LabOvs;
+  private constructor(readonly record: LabRecord) {
+    this.ovs = new LabOvs(path.join(record.dir, 'ovs'), record.ovsNs);
+  }
+
+  get id(): string {
+    return this.record.id;
+  }
+
+  /** Every bridge's OpenFlow controller target: a unix socket in the OVS run directory (vswitchd
+   *  connects only to sockets there), reachable from any network namespace. */
+  get controllerTarget(): string {
+    return `unix:${path.join(this.ovs.dir, 'controller.sock')}`;
+  }
+
+  /** Attach to a running lab (e.g. `fabric lab test` after `fabric lab up` in another process). */
+  static open(id: string, baseDir = '/tmp'): Lab {
+    validateLabId(id);
+    const record = readLabRecord(id, baseDir);
+    if (!record) throw new LabError(`Lab: no lab "${id}" is up (no ${path.join(labDir(id, baseDir), 'lab.json')})`);
+    const lab = new Lab(record);
+    if (!lab.ovs.running()) throw new LabError(`Lab: lab "${id}" is broken: ovs-vswitchd is not running (run \`fabric lab down\`)`, 1);
+    return lab;
+  }
+
+  /**
+   * Build the lab for a cluster state: safety check, cleanup of an earlier lab with the same id,
+   * namespaces, OVS, bridges, links, hosts, agents. On any failure everything built is torn down.
+   */
+  static async up(state: ClusterState, options: LabOptions): Promise<Lab> {
+    const id = validateLabId(options.id);
+    const baseDir = options.baseDir ?? '/tmp';
+    if (state.cluster.mode !== 'routed') {
+      throw new LabError(`Lab: ${state.cluster.mode} mode is not built by the lab yet (routed only; see docs/lab.md)`);
+    }
+    for (const name of [...state.pods.keys(), ...state.externals.keys()]) {
+      if (name === 'ovs') throw new LabError('Lab: a host named "ovs" clashes with the lab\'s OVS namespace name');
+    }
+    checkNetnsPermitted();
+    checkLabSafety(state);
+    await teardownLab(id, baseDir);
+
+    const dir = labDir(id, baseDir);
+    fs.mkdirSync(dir, { recursive: true });
+    const record: LabRecord = {
+      id,
+      dir,
+      ovsNs: nsName(id, 'ovs'),
+      scenario: state.scenario,
+      scenarioFile: options.scenarioFile,
+      builderPid: process.pid,
+      bridges: {},
+      switchIndex: {},
+      hosts: {},
+      links: {},
+      agentPorts: agentPortsFor(state, options.extraPorts),
+      podAddressing: options.podAddressing ?? 'block',
+      pids: [],
+    };
+    const lab = new Lab(record);
+    try {
+      await lab.build(state, record.podAddressing);
+    } catch (err) {
+      await teardownLab(id, baseDir);
+      throw err;
+    }
+    return lab;
+  }
+
+  save(): void {
+    fs.writeFileSync(path.join(this.record.dir, 'lab.json'), JSON.stringify(this.record, null, 2) + '\n');
+  }
+
+  private async build(state: ClusterState, podAddressing: 'block' | 'host'): Promise<void> {
+    const r = this.record;
+    ip('netns', 'add', r.ovsNs);
+    this.save();
+    ip('-n', r.ovsNs, 'link', 'set', 'lo', 'up');
+    const pids = await this.ovs.start();
+    r.pids.push({ pid: pids.ovsdbServer, comm: 'ovsdb-server', what: 'ovsdb-server' });
+    r.pids.push({ pid: pids.vswitchd, comm: 'ovs-vswitchd', what: 'ovs-vswitchd' });
+    this.save();
+
+    const switches = [...state.switches.values()];
+    const index = new Map(switches.map((s, i) => [s.name, i]));
+    for (const [i, sw] of switches.entries()) {
+      r.bridges[sw.name] = bridgeName(sw, i);
+      r.switchIndex[sw.name] = i;
+    }
+
+    // links: both veth ends inside the OVS namespace
+    for (const link of state.links.values()) {
+      const sa = state.switches.get(link.a)!;
+      const sb = state.switches.get(link.b)!;
+      const pa = findPort(sa, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
+      const pb = findPort(sb, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
+      const ia = portIface(index.get(sa.name)!, pa.port);
+      const ib = portIface(index.get(sb.name)!, pb.port);
+      ip('-n', r.ovsNs, 'link', 'add', ia, 'type', 'veth', 'peer', 'name', ib);
+      r.links[link.id] = { id: link.id, a: { switch: sa.name, port: pa.port, iface: ia }, b: { switch: sb.name, port: pb.port, iface: ib } };
+    }
+
+    // hosts: one namespace each, a veth whose far end lands in the OVS namespace
+    for (const pod of state.pods.values()) this.createHost(this.podHost(state, pod.name));
+    for (const ext of state.externals.values()) {
+      const sw = state.switches.get(ext.attach);
+      if (!sw) throw new LabError(`Lab: external ${ext.name}: no switch ${ext.attach}`);
+      const port = findPort(sw, (p) => p.kind === 'external' && p.external === ext.name, `external ${ext.name}`);
+      this.createHost({ name: ext.name, kind: 'external', ns: nsName(r.id, ext.name), ip: ext.ip, mac: ext.mac, switch: sw.name, port: port.port, ovsIface: portIface(index.get(sw.name)!, port.port) });
+    }
+    this.save();
+
+    // OVS: every bridge and port in one transaction (LAB-NOTES: one transaction per port is slow)
+    const tx: string[] = [];
+    for (const [i, sw] of switches.entries()) {
+      const br = r.bridges[sw.name];
+      tx.push('--', 'add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', 'protocols=OpenFlow13', 'fail_mode=secure', `other_config:datapath-id=${sw.datapathId}`);
+      // the controller target exists from the start: OVS flushes a bridge's flows when it gains its
+      // first (or loses its last) controller, so a controller started later must not be the first one;
+      // retry every second (default backoff grows to 8 s) so a (re)started controller is found quickly
+      tx.push('--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTarget}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`);
+    }
+    const addPort = (sw: string, iface: string, port: number): void => {
+      tx.push('--', 'add-port', r.bridges[sw], iface, '--', 'set', 'interface', iface, `ofport_request=${port}`);
+    };
+    for (const l of Object.values(r.links)) {
+      addPort(l.a.switch, l.a.iface, l.a.port);
+      addPort(l.b.switch, l.b.iface, l.b.port);
+    }
+    for (const h of Object.values(r.hosts)) addPort(h.switch, h.ovsIface, h.port);
+    this.ovs.vsctl(...tx);
+
+    for (const l of Object.values(r.links)) {
+      for (const end of [l.a, l.b]) {
+        ip('-n', r.ovsNs, 'link', 'set', end.iface, 'up');
+        inNs(r.ovsNs, 'ethtool', ['-K', end.iface, 'tx', 'off']);
+      }
+    }
+    for (const h of Object.values(r.hosts)) this.raiseOvsEnd(h);
+    this.checkPorts();
+    for (const h of Object.values(r.hosts)) this.configureHost(state, h, podAddressing);
+    await this.startAgents(Object.values(r.hosts));
+    this.save();
+  }
+
+  private podHost(state: ClusterState, name: string): LabHost {
+    const pod = state.pods.get(name);
+    if (!pod) throw new LabError(`Lab: no pod ${name} in the cluster state`);
+    const sw = state.switches.get(pod.node);
+    if (!sw) throw new LabError(`Lab: pod ${pod.name}: no switch for node ${pod.node}`);
+    const port = findPort(sw, (p) => p.kind === 'pod' && p.pod === pod.name, `pod ${pod.name}`);
+    const index = this.record.switchIndex[sw.name];
+    return { name: pod.name, kind: 'pod', ns: nsName(this.record.id, pod.name), ip: pod.ip, mac: pod.mac, switch: sw.name, port: port.port, ovsIface: portIface(index, port.port) };
+  }
+
+  private raiseOvsEnd(h: LabHost): void {
+    ip('-n', this.record.ovsNs, 'link', 'set', h.ovsIface, 'up');
+    inNs(this.record.ovsNs, 'ethtool', ['-K', h.ovsIface, 'tx', 'off']);
+  }
+
+  /** A pod that appeared (event pod add, or the new place of a moved pod): namespace, port, agent. */
+  async addPod(state: ClusterState, name: string): Promise<LabHost> {
+    const h = this.podHost(state, name);
+    this.createHost(h);
+    this.ovs.vsctl('--', 'add-port', this.bridge(h.switch), h.ovsIface, '--', 'set', 'interface', h.ovsIface, `ofport_request=${h.port}`);
+    this.raiseOvsEnd(h);
+    this.checkPorts();
+    this.configureHost(state, h, this.record.podAddressing);
+    await this.startAgents([h]);
+    this.save();
+    return h;
+  }
+
+  /** A pod that went away (or left for another node): agent, port and namespace removed. */
+  async removePod(name: string): Promise<void> {
+    const h = this.record.hosts[name];
+    if (!h) return;
+    if (h.agentPid) await stopPid(h.agentPid, path.basename(PYTHON), 500);
+    this.record.pids = this.record.pids.filter((p) => p.pid !== h.agentPid);
+    this.ovs.vsctl('--if-exists', 'del-port', this.bridge(h.switch), h.ovsIface);
+    runCmd('ip', ['netns', 'del', h.ns]);
+    delete this.record.hosts[name];
+    this.save();
+  }
+
+  /**
+   * A node going down: every link of its switch and every pod port on it loses carrier (as when the
+   * machine dies); up restores those whose link is up in the state.
+   */
+  setNode(state: ClusterState, node: string, up: boolean): void {
+    for (const l of Object.values(this.record.links)) {
+      if (l.a.switch !== node && l.b.switch !== node) continue;
+      const linkUp = up && (state.links.get(l.id)?.up ?? true);
+      for (const end of [l.a, l.b]) ip('-n', this.record.ovsNs, 'link', 'set', end.iface, linkUp ? 'up' : 'down');
+    }
+    for (const h of Object.values(this.record.hosts)) {
+      if (h.switch === node) ip('-n', this.record.ovsNs, 'link', 'set', h.ovsIface, up ? 'up' : 'down');
+    }
+  }
+
+  private createHost(h: LabHost): void {
+    const r = this.record;
+    ip('netns', 'add', h.ns);
+    r.hosts[h.name] = h;
+    this.save();
+    ip('-n', h.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', h.ovsIface, 'netns', r.ovsNs);
+  }
+
+  /** Address, MAC, routes, offloads inside one host namespace. */
+  private configureHost(state: ClusterState, h: LabHost, podAddressing: 'block' | 'host'): void {
+    ip('-n', h.ns, 'link', 'set', 'lo', 'up');
+    ip('-n', h.ns, 'link', 'set', 'eth0', 'address', h.mac);
+    const tx = inNs(h.ns, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
+    if (tx.status !== 0) throw new LabError(`Lab: ethtool -K eth0 tx off in ${h.ns} failed: ${tx.stderr.trim()} (TCP fails without it: LAB-NOTES pitfall 1)`, 1);
+    ip('-n', h.ns, 'link', 'set', 'eth0', 'up');
+    if (h.kind === 'pod') {
+      const pod = state.pods.get(h.name)!;
+      const node = state.nodes.get(pod.node)!;
+      const home = state.nodes.get(pod.homeNode) ?? node;
+      if (podAddressing === 'block' && home.name === node.name) {
+        ip('-n', h.ns, 'addr', 'add', `${h.ip}/${prefixLength(home.podCidr)}`, 'dev', 'eth0');
+      } else {
+        // a moved pod keeps its IP outside its new node's block: /32 and an on-link gateway
+        ip('-n', h.ns, 'addr', 'add', `${h.ip}/32`, 'dev', 'eth0');
+        ip('-n', h.ns, 'route', 'add', node.gatewayIp, 'dev', 'eth0', 'scope', 'link');
+      }
+      ip('-n', h.ns, 'route', 'add', 'default', 'via', node.gatewayIp, 'dev', 'eth0', 'onlink');
+    } else {
+      const sw = state.switches.get(h.switch)!;
+      ip('-n', h.ns, 'addr', 'add', `${h.ip}/32`, 'dev', 'eth0');
+      ip('-n', h.ns, 'neigh', 'replace', EXTERNAL_NEXT_HOP, 'lladdr', sw.routerMac, 'dev', 'eth0', 'nud', 'permanent');
+      ip('-n', h.ns, 'route', 'add', 'default', 'via', EXTERNAL_NEXT_HOP, 'dev', 'eth0', 'onlink');
+    }
+  }
+
+  /** Every port got the OpenFlow number we asked for (else offline plans would not match). */
+  private checkPorts(): void {
+    const want = new Map<string, number>();
+    for (const l of Object.values(this.record.links)) {
+      want.set(l.a.iface, l.a.port);
+      want.set(l.b.iface, l.b.port);
+    }
+    for (const h of Object.values(this.record.hosts)) want.set(h.ovsIface, h.port);
+    if (want.size === 0) return;
+    const out = this.ovs.vsctl('--format=csv', '--data=bare', '--no-headings', '--columns=name,ofport,error', 'list', 'Interface');
+    const got = new Map<string, { ofport: number; error: string }>();
+    for (const line of out.split('\n').filter(Boolean)) {
+      const [name, ofport, ...err] = line.split(',');
+      got.set(name, { ofport: Number(ofport), error: err.join(',') });
+    }
+    for (const [iface, port] of want) {
+      const g = got.get(iface);
+      if (!g || g.ofport !== port) throw new LabError(`Lab: interface ${iface} got ofport ${g?.ofport ?? 'none'} instead of ${port}${g?.error ? `: ${g.error}` : ''}`, 1);
+    }
+  }
+
+  private async startAgents(hosts: LabHost[]): Promise<void> {
+    const r = this.record;
+    const agent = writeAgent(r.dir);
+    const ports = r.agentPorts.join(',');
+    for (const h of hosts) {
+      const log = path.join(r.dir, `agent-${h.name}.log`);
+      fs.writeFileSync(log, '');
+      const pid = spawnInNs(h.ns, PYTHON, [agent, 'server', h.name, ports], log);
+      h.agentPid = pid;
+      r.pids.push({ pid, comm: path.basename(PYTHON), what: `agent ${h.name}` });
+    }
+    this.save();
+    for (const h of hosts) {
+      const log = path.join(r.dir, `agent-${h.name}.log`);
+      for (let waited = 0; ; waited += 20) {
+        const text = fs.readFileSync(log, 'utf8');
+        if (text.includes('ready')) break;
+        if (!pidAlive(h.agentPid!) || waited > 10_000) throw new LabError(`Lab: agent of ${h.name} did not start: ${text.trim().split('\n').slice(-2).join(' | ')}`, 1);
+        await sleep(20);
+      }
+    }
+  }
+
+  bridge(switchName: string): string {
+    const br = this.record.bridges[switchName];
+    if (!br) throw new LabError(`Lab: no switch ${switchName}`);
+    return br;
+  }
+
+  host(name: string): LabHost {
+    const h = this.record.hosts[name];
+    if (!h) throw new LabError(`Lab: no host ${name} (pods and externals only)`);
+    return h;
+  }
+
+  /** Set a link's two veth ends down or up (OVS sees the carrier change, like a cut cable). */
+  setLink(linkId: string, up: boolean): void {
+    const l = this.record.links[linkId];
+    if (!l) throw new LabError(`Lab: no link ${linkId}`);
+    for (const end of [l.a, l.b]) ip('-n', this.record.ovsNs, 'link', 'set', end.iface, up ? 'up' : 'down');
+  }
+
+  /**
+   * Kill ovs-vswitchd (SIGKILL: every flow, group and meter is lost) and start it again with the same
+   * database; the bridges come back empty and reconnect to their controller. Returns the new pid.
+   */
+  async restartVswitchd(): Promise<number> {
+    const old = readPidFile(this.ovs.paths.vswitchdPidFile);
+    if (old) await stopPid(old, 'ovs-vswitchd', 0);
+    this.record.pids = this.record.pids.filter((p) => p.pid !== old);
+    const pid = this.ovs.startVswitchd();
+    this.record.pids.push({ pid, comm: 'ovs-vswitchd', what: 'ovs-vswitchd' });
+    this.save();
+    return pid;
+  }
+
+  /** ovs-ofctl against one bridge (OpenFlow 1.3). */
+  ofctl(switchName: string, command: string, ...args: string[]): string {
+    return this.ovs.ofctl('-O', 'OpenFlow13', command, this.ovs.mgmt(this.bridge(switchName)), ...args);
+  }
+
+  async down(): Promise<void> {
+    await teardownLab(this.record.id, path.dirname(this.record.dir));
+  }
+}
+
+export { mustRun };

@@ -1,0 +1,444 @@
+/**
+ * Encoders: one pure function per message kind, all writing into a flat BufferWriter whose length
+ * fields are patched after the body is written. `encodeMessage` returns a fresh Buffer;
+ * `encodeInto` appends to a caller's writer (many messages, one buffer, one socket write).
+ */
+import { BufferWriter } from './buffer-writer';
+import {
+  OFPBCT,
+  OFPFC,
+  OFPG,
+  OFPGC,
+  OFPGT,
+  OFPMBT,
+  OFPMC,
+  OFPMF,
+  OFPMP,
+  OFPT,
+  OFP_NO_BUFFER,
+  OFP_VERSION,
+  ONFT_BUNDLE_ADD_MESSAGE,
+  ONFT_BUNDLE_CONTROL,
+  ONF_VENDOR_ID,
+} from './constants';
+import { encodeActions, encodeInstructions } from './actions';
+import { OpenFlowError } from './errors';
+import type { Bucket, Group, Meter } from './flow';
+import { OFPP } from './flow';
+import type * as M from './messages';
+import { encodeMatch } from './oxm';
+
+export const FLOW_MOD_COMMANDS: Readonly<Record<M.FlowModCommand, number>> = {
+  add: OFPFC.ADD,
+  modify: OFPFC.MODIFY,
+  modify_strict: OFPFC.MODIFY_STRICT,
+  delete: OFPFC.DELETE,
+  delete_strict: OFPFC.DELETE_STRICT,
+};
+const GROUP_MOD_COMMANDS = { add: OFPGC.ADD, modify: OFPGC.MODIFY, delete: OFPGC.DELETE } as const;
+const METER_MOD_COMMANDS = { add: OFPMC.ADD, modify: OFPMC.MODIFY, delete: OFPMC.DELETE } as const;
+export const BUNDLE_CONTROL_TYPES: Readonly<Record<M.BundleControlType, number>> = {
+  open_request: OFPBCT.OPEN_REQUEST,
+  open_reply: OFPBCT.OPEN_REPLY,
+  close_request: OFPBCT.CLOSE_REQUEST,
+  close_reply: OFPBCT.CLOSE_REPLY,
+  commit_request: OFPBCT.COMMIT_REQUEST,
+  commit_reply: OFPBCT.COMMIT_REPLY,
+  discard_request: OFPBCT.DISCARD_REQUEST,
+  discard_reply: OFPBCT.DISCARD_REPLY,
+};
+export const MULTIPART_TYPES = {
+  desc: OFPMP.DESC,
+  flow: OFPMP.FLOW,
+  aggregate: OFPMP.AGGREGATE,
+  table: OFPMP.TABLE,
+  port_stats: OFPMP.PORT_STATS,
+  group: OFPMP.GROUP,
+  group_desc: OFPMP.GROUP_DESC,
+  meter: OFPMP.METER,
+  meter_config: OFPMP.METER_CONFIG,
+  port_desc: OFPMP.PORT_DESC,
+} as const;
+
+const SIMPLE_TYPES: Record<string, number> = {
+  features_request: OFPT.FEATURES_REQUEST,
+  get_config_request: OFPT.GET_CONFIG_REQUEST,
+  barrier_request: OFPT.BARRIER_REQUEST,
+  barrier_reply: OFPT.BARRIER_REPLY,
+};
+
+const MAX_BY_BITS: readonly number[] = Array.from({ length: 33 }, (_, b) => 2 ** b - 1);
+
+function u(v: unknown, bits: number, what: string): number {
+  // hot path: a plain comparison, no allocation
+  if (typeof v === 'number' && v >= 0 && v <= MAX_BY_BITS[bits] && Math.floor(v) === v) return v;
+  throw new OpenFlowError('bad-value', `${what}: ${String(v)} is not a ${bits}-bit unsigned integer`);
+}
+
+function big(v: unknown, what: string): bigint {
+  if (typeof v !== 'bigint' || v < 0n || v > 0xffffffffffffffffn) {
+    throw new OpenFlowError('bad-value', `${what}: ${String(v)} is not a 64-bit unsigned bigint`);
+  }
+  return v;
+}
+
+export function macToBytes(mac: string, what = 'hw_addr'): Buffer {
+  const m = /^([0-9a-fA-F]{2})(?::([0-9a-fA-F]{2})){5}$/.test(mac) ? mac.split(':') : undefined;
+  if (!m) throw new OpenFlowError('bad-value', `${what}: bad MAC address ${mac}`);
+  return Buffer.from(m.map((x) => parseInt(x, 16)));
+}
+
+function header(w: BufferWriter, type: number, xid: number): number {
+  const start = w.offset;
+  w.u8(OFP_VERSION).u8(type).u16(0).u32(u(xid, 32, 'xid'));
+  return start;
+}
+
+function done(w: BufferWriter, start: number): void {
+  const len = w.offset - start;
+  if (len > 0xffff) throw new OpenFlowError('oversized', `encode: message of ${len} bytes exceeds 65535`);
+  w.patch16(start + 2, len);
+}
+
+function writePort(w: BufferWriter, p: M.OfpPort): void {
+  w.u32(u(p.portNo, 32, 'port_no')).zeros(4).bytes(macToBytes(p.hwAddr)).zeros(2).fixedString(p.name, 16);
+  w.u32(p.config).u32(p.state).u32(p.curr).u32(p.advertised).u32(p.supported).u32(p.peer).u32(p.currSpeed).u32(p.maxSpeed);
+}
+
+export function encodeBuckets(w: BufferWriter, group: Group): void {
+  for (const b of group.buckets) encodeBucket(w, group.type, b);
+}
+
+function encodeBucket(w: BufferWriter, type: M.GroupType, b: Bucket): void {
+  const start = w.offset;
+  w.u16(0)
+    .u16(u(b.weight ?? (type === 'select' ? 1 : 0), 16, 'bucket weight'))
+    .u32(u(b.watchPort ?? OFPP.ANY, 32, 'watch_port'))
+    .u32(u(b.watchGroup ?? OFPG.ANY, 32, 'watch_group'))
+    .zeros(4);
+  encodeActions(w, b.actions);
+  w.patch16(start, w.offset - start);
+}
+
+function groupType(t: M.GroupType): number {
+  const v = OFPGT[t];
+  if (v === undefined) throw new OpenFlowError('bad-value', `group: unknown type ${String(t)}`);
+  return v;
+}
+
+export function meterFlags(m: Meter): number {
+  return (m.unit === 'pktps' ? OFPMF.PKTPS : OFPMF.KBPS) | (m.burst ? OFPMF.BURST : 0) | (m.stats ? OFPMF.STATS : 0);
+}
+
+function encodeBands(w: BufferWriter, m: Meter): void {
+  for (const b of m.bands) {
+    if (b.type === 'drop') {
+      w.u16(OFPMBT.DROP).u16(16).u32(u(b.rate, 32, 'band rate')).u32(u(b.burstSize, 32, 'band burst')).zeros(4);
+    } else if (b.type === 'dscp_remark') {
+      w.u16(OFPMBT.DSCP_REMARK).u16(16).u32(u(b.rate, 32, 'band rate')).u32(u(b.burstSize, 32, 'band burst'));
+      w.u8(u(b.precLevel ?? 0, 8, 'prec_level')).zeros(3);
+    } else {
+      throw new OpenFlowError('bad-value', `meter: unknown band type ${String((b as { type: unknown }).type)}`);
+    }
+  }
+}
+
+function encodeFlowStatsRequest(w: BufferWriter, b: M.FlowStatsRequest): void {
+  w.u8(u(b.tableId, 8, 'table_id')).zeros(3).u32(u(b.outPort, 32, 'out_port')).u32(u(b.outGroup, 32, 'out_group')).zeros(4);
+  w.u64(big(b.cookie, 'cookie')).u64(big(b.cookieMask, 'cookie_mask'));
+  encodeMatch(w, b.match, false);
+}
+
+function encodeMultipartRequestBody(w: BufferWriter, b: M.MultipartRequestBody): void {
+  switch (b.kind) {
+    case 'desc':
+    case 'table':
+    case 'port_desc':
+    case 'group_desc':
+      return;
+    case 'flow':
+    case 'aggregate':
+      encodeFlowStatsRequest(w, b);
+      return;
+    case 'port_stats':
+      w.u32(u(b.portNo, 32, 'port_no')).zeros(4);
+      return;
+    case 'group':
+      w.u32(u(b.groupId, 32, 'group_id')).zeros(4);
+      return;
+    case 'meter':
+    case 'meter_config':
+      w.u32(u(b.meterId, 32, 'meter_id')).zeros(4);
+      return;
+    case 'raw':
+      w.bytes(b.data);
+      return;
+  }
+}
+
+function encodeMultipartReplyBody(w: BufferWriter, b: M.MultipartReplyBody): void {
+  switch (b.kind) {
+    case 'desc':
+      w.fixedString(b.desc.mfrDesc, 256).fixedString(b.desc.hwDesc, 256).fixedString(b.desc.swDesc, 256);
+      w.fixedString(b.desc.serialNum, 32).fixedString(b.desc.dpDesc, 256);
+      return;
+    case 'flow':
+      for (const s of b.flows) encodeFlowStats(w, s);
+      return;
+    case 'aggregate':
+      w.u64(b.stats.packetCount).u64(b.stats.byteCount).u32(b.stats.flowCount).zeros(4);
+      return;
+    case 'table':
+      for (const t of b.tables) w.u8(t.tableId).zeros(3).u32(t.activeCount).u64(t.lookupCount).u64(t.matchedCount);
+      return;
+    case 'port_stats':
+      for (const p of b.ports) {
+        w.u32(p.portNo).zeros(4);
+        w.u64(p.rxPackets).u64(p.txPackets).u64(p.rxBytes).u64(p.txBytes).u64(p.rxDropped).u64(p.txDropped);
+        w.u64(p.rxErrors).u64(p.txErrors).u64(p.rxFrameErr).u64(p.rxOverErr).u64(p.rxCrcErr).u64(p.collisions);
+        w.u32(p.durationSec).u32(p.durationNsec);
+      }
+      return;
+    case 'port_desc':
+      for (const p of b.ports) writePort(w, p);
+      return;
+    case 'group':
+      for (const g of b.groups) {
+        const start = w.offset;
+        w.u16(0).zeros(2).u32(g.groupId).u32(g.refCount).zeros(4).u64(g.packetCount).u64(g.byteCount);
+        w.u32(g.durationSec).u32(g.durationNsec);
+        for (const c of g.buckets) w.u64(c.packetCount).u64(c.byteCount);
+        w.patch16(start, w.offset - start);
+      }
+      return;
+    case 'group_desc':
+      for (const g of b.groups) {
+        const start = w.offset;
+        w.u16(0).u8(groupType(g.type)).u8(0).u32(u(g.groupId, 32, 'group_id'));
+        encodeBuckets(w, g);
+        w.patch16(start, w.offset - start);
+      }
+      return;
+    case 'meter':
+      for (const m of b.meters) {
+        const start = w.offset;
+        w.u32(m.meterId).u16(0).zeros(6).u32(m.flowCount).u64(m.packetInCount).u64(m.byteInCount);
+        w.u32(m.durationSec).u32(m.durationNsec);
+        for (const band of m.bands) w.u64(band.packetBandCount).u64(band.byteBandCount);
+        w.patch16(start + 4, w.offset - start);
+      }
+      return;
+    case 'meter_config':
+      for (const m of b.meters) {
+        const start = w.offset;
+        w.u16(0).u16(meterFlags(m)).u32(u(m.meterId, 32, 'meter_id'));
+        encodeBands(w, m);
+        w.patch16(start, w.offset - start);
+      }
+      return;
+    case 'raw':
+      w.bytes(b.data);
+      return;
+  }
+}
+
+function encodeFlowStats(w: BufferWriter, s: M.FlowStats): void {
+  const f = s.flow;
+  const start = w.offset;
+  w.u16(0).u8(u(f.table, 8, 'table_id')).u8(0).u32(s.durationSec).u32(s.durationNsec);
+  w.u16(u(f.priority, 16, 'priority')).u16(f.idleTimeout ?? 0).u16(f.hardTimeout ?? 0).u16(f.flags ?? 0).zeros(4);
+  w.u64(big(f.cookie, 'cookie')).u64(s.packetCount).u64(s.byteCount);
+  if (s.matchRaw) w.bytes(s.matchRaw);
+  else encodeMatch(w, f.match, false);
+  if (s.instructionsRaw) w.bytes(s.instructionsRaw);
+  else encodeInstructions(w, f.instructions);
+  w.patch16(start, w.offset - start);
+}
+
+function multipartType(b: M.MultipartRequestBody | M.MultipartReplyBody): number {
+  return b.kind === 'raw' ? b.multipartType : MULTIPART_TYPES[b.kind];
+}
+
+/** Appends one message to `w`. */
+export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
+  let start: number;
+  switch (msg.type) {
+    case 'hello': {
+      start = header(w, OFPT.HELLO, msg.xid);
+      if (msg.versions) {
+        const el = w.offset;
+        let bitmap = 0;
+        for (const v of msg.versions) bitmap |= 1 << u(v, 5, 'hello version');
+        w.u16(1).u16(8).u32(bitmap >>> 0);
+        w.padTo(el, 8);
+      }
+      if (msg.extraElements) w.bytes(msg.extraElements);
+      break;
+    }
+    case 'error':
+      start = header(w, OFPT.ERROR, msg.xid);
+      w.u16(u(msg.errorType, 16, 'error type')).u16(u(msg.code, 16, 'error code'));
+      if (msg.errorType === 0xffff) w.u32(u(msg.experimenter ?? 0, 32, 'experimenter'));
+      w.bytes(msg.data);
+      break;
+    case 'echo_request':
+    case 'echo_reply':
+      start = header(w, msg.type === 'echo_request' ? OFPT.ECHO_REQUEST : OFPT.ECHO_REPLY, msg.xid);
+      w.bytes(msg.data);
+      break;
+    case 'features_request':
+    case 'get_config_request':
+    case 'barrier_request':
+    case 'barrier_reply':
+      start = header(w, SIMPLE_TYPES[msg.type], msg.xid);
+      break;
+    case 'features_reply':
+      start = header(w, OFPT.FEATURES_REPLY, msg.xid);
+      if (!/^[0-9a-fA-F]{16}$/.test(msg.datapathId)) throw new OpenFlowError('bad-value', `features_reply: datapathId ${msg.datapathId} is not 16 hex digits`);
+      w.u64(BigInt('0x' + msg.datapathId)).u32(msg.nBuffers).u8(msg.nTables).u8(msg.auxiliaryId).zeros(2);
+      w.u32(msg.capabilities).u32(msg.reserved);
+      break;
+    case 'get_config_reply':
+    case 'set_config':
+      start = header(w, msg.type === 'set_config' ? OFPT.SET_CONFIG : OFPT.GET_CONFIG_REPLY, msg.xid);
+      w.u16(u(msg.flags, 16, 'config flags')).u16(u(msg.missSendLen, 16, 'miss_send_len'));
+      break;
+    case 'packet_in':
+      start = header(w, OFPT.PACKET_IN, msg.xid);
+      w.u32(msg.bufferId).u16(msg.totalLen).u8(msg.reason).u8(msg.tableId).u64(msg.cookie);
+      if (msg.matchRaw) w.bytes(msg.matchRaw);
+      else encodeMatch(w, msg.match, false);
+      w.zeros(2).bytes(msg.data);
+      break;
+    case 'packet_out': {
+      start = header(w, OFPT.PACKET_OUT, msg.xid);
+      w.u32(u(msg.bufferId, 32, 'buffer_id')).u32(u(msg.inPort, 32, 'in_port')).u16(0).zeros(6);
+      const a = w.offset;
+      encodeActions(w, msg.actions);
+      w.patch16(start + 16, w.offset - a);
+      w.bytes(msg.data);
+      break;
+    }
+    case 'flow_removed':
+      start = header(w, OFPT.FLOW_REMOVED, msg.xid);
+      w.u64(msg.cookie).u16(msg.priority).u8(msg.reason).u8(msg.tableId).u32(msg.durationSec).u32(msg.durationNsec);
+      w.u16(msg.idleTimeout).u16(msg.hardTimeout).u64(msg.packetCount).u64(msg.byteCount);
+      if (msg.matchRaw) w.bytes(msg.matchRaw);
+      else encodeMatch(w, msg.match, false);
+      break;
+    case 'port_status':
+      start = header(w, OFPT.PORT_STATUS, msg.xid);
+      w.u8(msg.reason).zeros(7);
+      writePort(w, msg.port);
+      break;
+    case 'flow_mod': {
+      start = header(w, OFPT.FLOW_MOD, msg.xid);
+      const f = msg.flow;
+      const command = FLOW_MOD_COMMANDS[msg.command];
+      if (command === undefined) throw new OpenFlowError('bad-value', `flow_mod: unknown command ${String(msg.command)}`);
+      w.u64(big(f.cookie, 'cookie')).u64(big(msg.cookieMask ?? 0n, 'cookie_mask'));
+      w.u8(u(f.table, 8, 'table')).u8(command).u16(u(f.idleTimeout ?? 0, 16, 'idle_timeout')).u16(u(f.hardTimeout ?? 0, 16, 'hard_timeout'));
+      w.u16(u(f.priority, 16, 'priority')).u32(u(msg.bufferId ?? OFP_NO_BUFFER, 32, 'buffer_id'));
+      w.u32(u(msg.outPort ?? OFPP.ANY, 32, 'out_port')).u32(u(msg.outGroup ?? OFPG.ANY, 32, 'out_group'));
+      w.u16(u(f.flags ?? 0, 16, 'flags')).zeros(2);
+      if (msg.matchRaw) w.bytes(msg.matchRaw);
+      else encodeMatch(w, f.match, command === OFPFC.ADD || command === OFPFC.MODIFY || command === OFPFC.MODIFY_STRICT);
+      if (msg.instructionsRaw) w.bytes(msg.instructionsRaw);
+      else encodeInstructions(w, f.instructions);
+      break;
+    }
+    case 'group_mod': {
+      start = header(w, OFPT.GROUP_MOD, msg.xid);
+      const command = GROUP_MOD_COMMANDS[msg.command];
+      if (command === undefined) throw new OpenFlowError('bad-value', `group_mod: unknown command ${String(msg.command)}`);
+      w.u16(command).u8(groupType(msg.group.type)).u8(0).u32(u(msg.group.groupId, 32, 'group_id'));
+      encodeBuckets(w, msg.group);
+      break;
+    }
+    case 'meter_mod': {
+      start = header(w, OFPT.METER_MOD, msg.xid);
+      const command = METER_MOD_COMMANDS[msg.command];
+      if (command === undefined) throw new OpenFlowError('bad-value', `meter_mod: unknown command ${String(msg.command)}`);
+      // OVS sends no flags with a delete (the switch ignores them)
+      w.u16(command).u16(command === OFPMC.DELETE ? 0 : meterFlags(msg.meter)).u32(u(msg.meter.meterId, 32, 'meter_id'));
+      encodeBands(w, msg.meter);
+      break;
+    }
+    case 'port_mod':
+      start = header(w, OFPT.PORT_MOD, msg.xid);
+      w.u32(u(msg.portNo, 32, 'port_no')).zeros(4).bytes(macToBytes(msg.hwAddr)).zeros(2);
+      w.u32(msg.config).u32(msg.mask).u32(msg.advertise).zeros(4);
+      break;
+    case 'role_request':
+    case 'role_reply':
+      start = header(w, msg.type === 'role_request' ? OFPT.ROLE_REQUEST : OFPT.ROLE_REPLY, msg.xid);
+      w.u32(u(msg.role, 32, 'role')).zeros(4).u64(big(msg.generationId, 'generation_id'));
+      break;
+    case 'multipart_request':
+      start = header(w, OFPT.MULTIPART_REQUEST, msg.xid);
+      w.u16(multipartType(msg.body)).u16(u(msg.flags, 16, 'multipart flags')).zeros(4);
+      encodeMultipartRequestBody(w, msg.body);
+      break;
+    case 'multipart_reply':
+      start = header(w, OFPT.MULTIPART_REPLY, msg.xid);
+      w.u16(multipartType(msg.body)).u16(u(msg.flags, 16, 'multipart flags')).zeros(4);
+      encodeMultipartReplyBody(w, msg.body);
+      break;
+    case 'bundle_control': {
+      start = header(w, OFPT.EXPERIMENTER, msg.xid);
+      const t = BUNDLE_CONTROL_TYPES[msg.controlType];
+      if (t === undefined) throw new OpenFlowError('bad-value', `bundle_control: unknown type ${String(msg.controlType)}`);
+      w.u32(ONF_VENDOR_ID).u32(ONFT_BUNDLE_CONTROL).u32(u(msg.bundleId, 32, 'bundle_id')).u16(t).u16(u(msg.flags, 16, 'bundle flags'));
+      if (msg.properties) w.bytes(msg.properties);
+      break;
+    }
+    case 'bundle_add':
+      start = header(w, OFPT.EXPERIMENTER, msg.xid);
+      w.u32(ONF_VENDOR_ID).u32(ONFT_BUNDLE_ADD_MESSAGE).u32(u(msg.bundleId, 32, 'bundle_id')).zeros(2).u16(u(msg.flags, 16, 'bundle flags'));
+      encodeInto(w, msg.message);
+      if (msg.properties) {
+        w.padTo(start, 8);
+        w.bytes(msg.properties);
+      }
+      break;
+    case 'experimenter':
+      start = header(w, OFPT.EXPERIMENTER, msg.xid);
+      w.u32(u(msg.experimenter, 32, 'experimenter')).u32(u(msg.expType, 32, 'exp_type')).bytes(msg.data);
+      break;
+    case 'raw':
+      start = w.offset;
+      w.u8(u(msg.version, 8, 'version')).u8(u(msg.messageType, 8, 'type')).u16(0).u32(u(msg.xid, 32, 'xid')).bytes(msg.body);
+      break;
+    default:
+      throw new OpenFlowError('unsupported', `encode: unknown message type ${String((msg as { type: unknown }).type)}`);
+  }
+  done(w, start);
+}
+
+const shared = new BufferWriter(64 * 1024);
+
+/** One message as a new Buffer. */
+export function encodeMessage(msg: M.OfpMessage): Buffer {
+  try {
+    encodeInto(shared, msg);
+    return shared.flush();
+  } catch (e) {
+    shared.reset();
+    throw e;
+  }
+}
+
+// ---- constructors for the common cases --------------------------------------------------------
+
+export const encodeHello = (xid: number, versions: number[] = [OFP_VERSION]): Buffer => encodeMessage({ type: 'hello', xid, versions });
+export const encodeEchoRequest = (xid: number, data: Uint8Array = new Uint8Array(0)): Buffer =>
+  encodeMessage({ type: 'echo_request', xid, data });
+export const encodeEchoReply = (xid: number, data: Uint8Array = new Uint8Array(0)): Buffer => encodeMessage({ type: 'echo_reply', xid, data });
+export const encodeFeaturesRequest = (xid: number): Buffer => encodeMessage({ type: 'features_request', xid });
+export const encodeBarrierRequest = (xid: number): Buffer => encodeMessage({ type: 'barrier_request', xid });
+export const encodeFlowMod = (m: Omit<M.FlowMod, 'type'>): Buffer => encodeMessage({ type: 'flow_mod', ...m });
+export const encodeGroupMod = (m: Omit<M.GroupMod, 'type'>): Buffer => encodeMessage({ type: 'group_mod', ...m });
+export const encodeMeterMod = (m: Omit<M.MeterMod, 'type'>): Buffer => encodeMessage({ type: 'meter_mod', ...m });
+export const encodeMultipartRequest = (xid: number, body: M.MultipartRequestBody, flags = 0): Buffer =>
+  encodeMessage({ type: 'multipart_request', xid, flags, body });
+

@@ -1,0 +1,368 @@
+/**
+ * The typed, readonly OpenFlow 1.3 message model. Each message is plain data with a `type`
+ * discriminant and its `xid`; flows, groups and meters inside are the flow IR's own types
+ * (flow.ts), so what the controller computes is what goes on the wire. Counters are bigint
+ * (64-bit on the wire); 32-bit numbers are number. A datapath id is 16 hex digits.
+ *
+ * Anything the model does not cover is kept raw (`type: 'raw'` messages, `raw` multipart bodies,
+ * `matchRaw`/`instructionsRaw` bytes) so that decode -> encode is lossless.
+ */
+import type { Action, Bucket, Flow, Group, GroupType, Match, Meter } from './flow';
+
+export interface OfpPort {
+  portNo: number;
+  /** aa:bb:cc:dd:ee:ff */
+  hwAddr: string;
+  name: string;
+  config: number;
+  state: number;
+  curr: number;
+  advertised: number;
+  supported: number;
+  peer: number;
+  currSpeed: number;
+  maxSpeed: number;
+}
+
+export interface Hello {
+  type: 'hello';
+  xid: number;
+  /** versions from the version-bitmap element; absent: no element */
+  versions?: number[];
+  /** hello elements other than the version bitmap, verbatim */
+  extraElements?: Uint8Array;
+}
+
+export interface ErrorMsg {
+  type: 'error';
+  xid: number;
+  errorType: number;
+  code: number;
+  /** OFPET_ name without prefix (e.g. BAD_MATCH), or the number as text */
+  typeName: string;
+  codeName: string;
+  /** experimenter errors (type 0xffff) */
+  experimenter?: number;
+  /** at least 64 bytes of the offending request, per the spec */
+  data: Uint8Array;
+}
+
+export interface Echo {
+  type: 'echo_request' | 'echo_reply';
+  xid: number;
+  data: Uint8Array;
+}
+
+export interface Empty {
+  type: 'features_request' | 'get_config_request' | 'barrier_request' | 'barrier_reply';
+  xid: number;
+}
+
+export interface FeaturesReply {
+  type: 'features_reply';
+  xid: number;
+  datapathId: string;
+  nBuffers: number;
+  nTables: number;
+  auxiliaryId: number;
+  capabilities: number;
+  reserved: number;
+}
+
+export interface SwitchConfig {
+  type: 'get_config_reply' | 'set_config';
+  xid: number;
+  flags: number;
+  missSendLen: number;
+}
+
+export interface PacketIn {
+  type: 'packet_in';
+  xid: number;
+  bufferId: number;
+  totalLen: number;
+  reason: number;
+  tableId: number;
+  cookie: bigint;
+  match: Match;
+  matchRaw?: Uint8Array;
+  data: Uint8Array;
+}
+
+export interface PacketOut {
+  type: 'packet_out';
+  xid: number;
+  bufferId: number;
+  inPort: number;
+  actions: Action[];
+  data: Uint8Array;
+}
+
+export interface FlowRemoved {
+  type: 'flow_removed';
+  xid: number;
+  cookie: bigint;
+  priority: number;
+  reason: number;
+  tableId: number;
+  durationSec: number;
+  durationNsec: number;
+  idleTimeout: number;
+  hardTimeout: number;
+  packetCount: bigint;
+  byteCount: bigint;
+  match: Match;
+  matchRaw?: Uint8Array;
+}
+
+export interface PortStatus {
+  type: 'port_status';
+  xid: number;
+  /** 0 add, 1 delete, 2 modify */
+  reason: number;
+  port: OfpPort;
+}
+
+export type FlowModCommand = 'add' | 'modify' | 'modify_strict' | 'delete' | 'delete_strict';
+
+export interface FlowMod {
+  type: 'flow_mod';
+  xid: number;
+  command: FlowModCommand;
+  /** table, priority, match, instructions, cookie, timeouts, flags */
+  flow: Flow;
+  /** modify/delete: only flows whose cookie matches under this mask (0: any) */
+  cookieMask?: bigint;
+  /** delete: only flows that output to this port / group (default ANY) */
+  outPort?: number;
+  outGroup?: number;
+  bufferId?: number;
+  /** set by decode when the match bytes are not in OVS's canonical form: encode uses them */
+  matchRaw?: Uint8Array;
+  instructionsRaw?: Uint8Array;
+}
+
+export interface GroupMod {
+  type: 'group_mod';
+  xid: number;
+  command: 'add' | 'modify' | 'delete';
+  group: Group;
+}
+
+export interface MeterMod {
+  type: 'meter_mod';
+  xid: number;
+  command: 'add' | 'modify' | 'delete';
+  meter: Meter;
+}
+
+export interface PortMod {
+  type: 'port_mod';
+  xid: number;
+  portNo: number;
+  hwAddr: string;
+  config: number;
+  mask: number;
+  advertise: number;
+}
+
+export interface Role {
+  type: 'role_request' | 'role_reply';
+  xid: number;
+  /** 0 nochange, 1 equal, 2 master, 3 slave */
+  role: number;
+  generationId: bigint;
+}
+
+// ---- multipart --------------------------------------------------------------------------------
+
+export interface FlowStatsRequest {
+  tableId: number;
+  outPort: number;
+  outGroup: number;
+  cookie: bigint;
+  cookieMask: bigint;
+  match: Match;
+}
+
+export type MultipartRequestBody =
+  | { kind: 'desc' | 'table' | 'port_desc' | 'group_desc' }
+  | ({ kind: 'flow' | 'aggregate' } & FlowStatsRequest)
+  | { kind: 'port_stats'; portNo: number }
+  | { kind: 'group'; groupId: number }
+  | { kind: 'meter' | 'meter_config'; meterId: number }
+  | { kind: 'raw'; multipartType: number; data: Uint8Array };
+
+export interface MultipartRequest {
+  type: 'multipart_request';
+  xid: number;
+  flags: number;
+  body: MultipartRequestBody;
+}
+
+export interface Desc {
+  mfrDesc: string;
+  hwDesc: string;
+  swDesc: string;
+  serialNum: string;
+  dpDesc: string;
+}
+
+export interface FlowStats {
+  flow: Flow;
+  durationSec: number;
+  durationNsec: number;
+  packetCount: bigint;
+  byteCount: bigint;
+  matchRaw?: Uint8Array;
+  instructionsRaw?: Uint8Array;
+}
+
+export interface AggregateStats {
+  packetCount: bigint;
+  byteCount: bigint;
+  flowCount: number;
+}
+
+export interface TableStats {
+  tableId: number;
+  activeCount: number;
+  lookupCount: bigint;
+  matchedCount: bigint;
+}
+
+export interface PortStats {
+  portNo: number;
+  rxPackets: bigint;
+  txPackets: bigint;
+  rxBytes: bigint;
+  txBytes: bigint;
+  rxDropped: bigint;
+  txDropped: bigint;
+  rxErrors: bigint;
+  txErrors: bigint;
+  rxFrameErr: bigint;
+  rxOverErr: bigint;
+  rxCrcErr: bigint;
+  collisions: bigint;
+  durationSec: number;
+  durationNsec: number;
+}
+
+export interface GroupStats {
+  groupId: number;
+  refCount: number;
+  packetCount: bigint;
+  byteCount: bigint;
+  durationSec: number;
+  durationNsec: number;
+  buckets: { packetCount: bigint; byteCount: bigint }[];
+}
+
+export interface MeterStats {
+  meterId: number;
+  flowCount: number;
+  packetInCount: bigint;
+  byteInCount: bigint;
+  durationSec: number;
+  durationNsec: number;
+  bands: { packetBandCount: bigint; byteBandCount: bigint }[];
+}
+
+export type MultipartReplyBody =
+  | { kind: 'desc'; desc: Desc }
+  | { kind: 'flow'; flows: FlowStats[] }
+  | { kind: 'aggregate'; stats: AggregateStats }
+  | { kind: 'table'; tables: TableStats[] }
+  | { kind: 'port_stats'; ports: PortStats[] }
+  | { kind: 'port_desc'; ports: OfpPort[] }
+  | { kind: 'group'; groups: GroupStats[] }
+  | { kind: 'group_desc'; groups: Group[] }
+  | { kind: 'meter'; meters: MeterStats[] }
+  | { kind: 'meter_config'; meters: Meter[] }
+  | { kind: 'raw'; multipartType: number; data: Uint8Array };
+
+export interface MultipartReply {
+  type: 'multipart_reply';
+  xid: number;
+  /** OFPMPF_REPLY_MORE (1): more parts follow with the same xid */
+  flags: number;
+  body: MultipartReplyBody;
+}
+
+// ---- OVS's OpenFlow 1.3 bundle extension (ONF experimenter) ----------------------------------------
+
+export type BundleControlType =
+  | 'open_request'
+  | 'open_reply'
+  | 'close_request'
+  | 'close_reply'
+  | 'commit_request'
+  | 'commit_reply'
+  | 'discard_request'
+  | 'discard_reply';
+
+export interface BundleControl {
+  type: 'bundle_control';
+  xid: number;
+  bundleId: number;
+  controlType: BundleControlType;
+  /** OFPBF_ATOMIC 1 | OFPBF_ORDERED 2 */
+  flags: number;
+  /** bundle properties, verbatim */
+  properties?: Uint8Array;
+}
+
+export interface BundleAdd {
+  type: 'bundle_add';
+  xid: number;
+  bundleId: number;
+  flags: number;
+  /** the inner message (its xid must equal the outer one, per the spec) */
+  message: OfpMessage;
+  properties?: Uint8Array;
+}
+
+export interface Experimenter {
+  type: 'experimenter';
+  xid: number;
+  experimenter: number;
+  expType: number;
+  data: Uint8Array;
+}
+
+/** A message the model does not cover (its header fields plus body, verbatim) */
+export interface RawMessage {
+  type: 'raw';
+  xid: number;
+  version: number;
+  messageType: number;
+  body: Uint8Array;
+}
+
+export type OfpMessage =
+  | Hello
+  | ErrorMsg
+  | Echo
+  | Empty
+  | FeaturesReply
+  | SwitchConfig
+  | PacketIn
+  | PacketOut
+  | FlowRemoved
+  | PortStatus
+  | FlowMod
+  | GroupMod
+  | MeterMod
+  | PortMod
+  | Role
+  | MultipartRequest
+  | MultipartReply
+  | BundleControl
+  | BundleAdd
+  | Experimenter
+  | RawMessage;
+
+export type MessageType = OfpMessage['type'];
+
+export type { Bucket, Flow, Group, GroupType, Meter };

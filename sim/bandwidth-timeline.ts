@@ -1,0 +1,513 @@
+/**
+ * The bandwidth model over a run: piecewise-constant allocations between change points (traffic
+ * start/stop, events, rebalancing rounds), the rebalancing loop (pins, meters, proposed moves),
+ * simulated port/flow counters read through sliding-window meters, the expectation checks
+ * (`maxLinkUtilization`, `fairShare`, `limited`) and the run summary for `fabric sim --json`.
+ *
+ * The simulator's runner drives it: at every change point it calls `step(at, input)` with the
+ * demands active at that time and the directed links their packets cross in the compiled pipeline.
+ * Everything is deterministic: no clock, no randomness; time is the runner's virtual time.
+ */
+import {
+  Allocation,
+  BandwidthDemand,
+  BandwidthLink,
+  PodMeter,
+  allocateMaxMinFair,
+  directedLinkId,
+  offeredUtilization,
+  withPodMeters,
+} from './bandwidth';
+import { PathCache, TopologyLink, buildPathGraph } from './bandwidth-paths';
+import { UtilizationMeter } from './bandwidth-meter';
+import { OptimumDemand, solveOptimum } from './bandwidth-optimum';
+import {
+  LimitState,
+  RebalanceChange,
+  RebalanceDemand,
+  RebalanceOptions,
+  RebalancePolicyName,
+  emptyLimitState,
+  rebalance,
+  serviceBucketWeights,
+} from '../controller/rebalance';
+import type { Highs } from 'highs';
+
+/** One traffic demand active at a change point. */
+export interface ActiveDemand {
+  /** index in the scenario's `traffic` list */
+  index: number;
+  /** as written in the scenario */
+  from: string;
+  to: string;
+  /** the sending / receiving pods when the ends are pods (limit meters the sender; place moves pods) */
+  fromPod?: string;
+  toPod?: string;
+  /** the switches where the demand enters and leaves the fabric */
+  src: string;
+  dst: string;
+  /** directed links ("a->b") the demand's packets cross in the compiled pipeline, in order */
+  path: readonly string[];
+  demandGbps: number;
+  /** a per-demand cap (optional) */
+  limitGbps?: number;
+}
+
+export interface BandwidthStepInput {
+  /** every link of the fabric with its state (LinkState fits): both directions are modelled */
+  links: readonly TopologyLink[];
+  demands: readonly ActiveDemand[];
+  /** user-declared per-pod egress limits (PodSpec.egressGbps): part of what a pod asks */
+  podLimits?: readonly PodMeter[];
+  /** pod -> node (switch) it runs on, and the nodes that are up: needed by `place` */
+  podNode?: ReadonlyMap<string, string>;
+  nodes?: readonly string[];
+}
+
+export interface DemandOutcome {
+  index: number;
+  from: string;
+  to: string;
+  fromPod?: string;
+  path: string[];
+  askedGbps: number;
+  grantedGbps: number;
+  /** true when the rebalancer pinned it off its ECMP path */
+  pinned: boolean;
+}
+
+export interface BandwidthEpoch {
+  at: number;
+  /** directed physical links that were up, with capacity */
+  links: BandwidthLink[];
+  linkLoadGbps: Map<string, number>;
+  /** carried load / capacity per directed link */
+  linkUtilization: Map<string, number>;
+  /** max offered utilization (what demands ask, on the paths they take) */
+  offeredMaxUtilization: number;
+  demands: DemandOutcome[];
+  /** meters the rebalancer (limit) has in force during this epoch */
+  imposedMeters: PodMeter[];
+  podLimits: PodMeter[];
+  changes: RebalanceChange[];
+  /** λ*: filled by `attachOptimum` */
+  optimumMaxUtilization?: number;
+  /** the node switches (never transit for candidate paths) */
+  nodes?: string[];
+  /** crossings in demand paths that are not up links of the model (left out of the allocation) */
+  unmodelledLinks: string[];
+}
+
+export interface CheckResult {
+  ok: boolean;
+  value?: number;
+  detail: string;
+}
+
+export interface BandwidthModelOptions {
+  policies?: readonly RebalancePolicyName[];
+  rebalance?: RebalanceOptions;
+  /** sliding window of the utilization meters (seconds); default 1 */
+  windowS?: number;
+  /** near-equal-cost slack for steering candidates (extra hops); default 0 */
+  slackHops?: number;
+}
+
+const round6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
+
+/**
+ * The model over one run. `step` is called in nondecreasing time order; a second call at the same
+ * time replaces that time's epoch (e.g. after the runner applied a move the model proposed).
+ */
+export class BandwidthTimeline {
+  readonly epochs: BandwidthEpoch[] = [];
+  private readonly policies: readonly RebalancePolicyName[];
+  private limitState: LimitState = emptyLimitState();
+  /** demand index -> pinned path */
+  private pins = new Map<number, string[]>();
+  private meter: UtilizationMeter;
+  private counters = new Map<string, number>();
+  private pathCache: { key: string; cache: PathCache } | undefined;
+  /** undirected links in first-seen order, for the summary */
+  private linkOrder = new Map<string, [string, string]>();
+  private lastRoundAt = -Infinity;
+  private proposedMoves = new Set<string>();
+
+  constructor(private readonly options: BandwidthModelOptions = {}) {
+    this.policies = options.policies ?? [];
+    this.meter = UtilizationMeter.create(options.windowS ?? 1);
+  }
+
+  /** The candidate paths between two switches over the links of `input` (memoised per link state). */
+  private candidates(input: BandwidthStepInput): PathCache {
+    const up = input.links.filter((l) => l.up !== false);
+    const key = up.map((l) => `${l.a}|${l.b}|${l.gbps}`).join(',') + '#' + [...(input.nodes ?? [])].join(',');
+    if (!this.pathCache || this.pathCache.key !== key) {
+      const noTransit = new Set(input.nodes ?? []);
+      this.pathCache = { key, cache: new PathCache(buildPathGraph(up), { slackHops: this.options.slackHops ?? 0, noTransit }) };
+    }
+    return this.pathCache.cache;
+  }
+
+  /** Advance the byte counters from the last epoch to `at` and feed the meters. */
+  private advanceCounters(at: number): void {
+    const prev = this.epochs[this.epochs.length - 1];
+    if (!prev || at <= prev.at) return;
+    const dt = at - prev.at;
+    for (const [id, gbps] of prev.linkLoadGbps) this.counters.set(id, (this.counters.get(id) ?? 0) + (gbps * 1e9 * dt) / 8);
+    for (const d of prev.demands) {
+      const key = `demand:${d.index}`;
+      this.counters.set(key, (this.counters.get(key) ?? 0) + (d.grantedGbps * 1e9 * dt) / 8);
+    }
+    // sampled before the rebalancing round at `at`, so that it sees the load up to now
+    this.meter = this.meter.push(at, this.counters);
+  }
+
+  /** Sample every counter at `at` (new links and demands start at 0; an idle one reads as rate 0). */
+  private sampleCounters(at: number, epoch: BandwidthEpoch): void {
+    for (const l of epoch.links) if (!this.counters.has(l.id)) this.counters.set(l.id, 0);
+    for (const d of epoch.demands) if (!this.counters.has(`demand:${d.index}`)) this.counters.set(`demand:${d.index}`, 0);
+    this.meter = this.meter.push(at, this.counters);
+  }
+
+  step(at: number, input: BandwidthStepInput): BandwidthEpoch {
+    const last = this.epochs[this.epochs.length - 1];
+    if (last && at < last.at) throw new RangeError(`BandwidthTimeline.step: time ${at} before ${last.at}`);
+    if (last && at === last.at) this.epochs.pop();
+    else this.advanceCounters(at);
+
+    for (const l of input.links) {
+      const key = `${l.a}|${l.b}`;
+      if (!this.linkOrder.has(key)) this.linkOrder.set(key, [l.a, l.b]);
+    }
+    const links: BandwidthLink[] = [];
+    for (const l of input.links) {
+      if (l.up === false) continue;
+      links.push({ id: directedLinkId(l.a, l.b), capacityGbps: l.gbps }, { id: directedLinkId(l.b, l.a), capacityGbps: l.gbps });
+    }
+    const linkSet = new Set(links.map((l) => l.id));
+
+    // a crossing the model has no capacity for (a host attachment, a link not up) constrains
+    // nothing: it is left out and listed, rather than failing the run
+    const unmodelled = new Set<string>();
+    const modelled = (path: readonly string[]): string[] => {
+      const seen = new Set<string>();
+      return path.filter((id) => {
+        if (!linkSet.has(id)) return unmodelled.add(id), false;
+        if (seen.has(id)) return false; // a loop counts once
+        return seen.add(id), true;
+      });
+    };
+    // pins stay while every link of the pinned path is up
+    const demands = input.demands.map((d) => {
+      const pin = this.pins.get(d.index);
+      if (pin && pin.every((id) => linkSet.has(id))) return { ...d, path: pin, pinned: true };
+      this.pins.delete(d.index);
+      return { ...d, path: modelled(d.path), pinned: false };
+    });
+
+    // a rebalancing round: once per distinct time, on what the meters measured
+    let changes: RebalanceChange[] = [];
+    if (this.policies.length > 0 && at !== this.lastRoundAt) {
+      this.lastRoundAt = at;
+      const cache = this.candidates(input);
+      const rmodel = {
+        links,
+        demands: demands.map(
+          (d): RebalanceDemand => ({
+            id: String(d.index),
+            fromPod: d.fromPod,
+            toPod: d.toPod,
+            src: d.src,
+            dst: d.dst,
+            path: d.path,
+            demandGbps: d.demandGbps,
+            limitGbps: d.limitGbps,
+          }),
+        ),
+        paths: (s: string, t: string) => cache.get(s, t),
+        podNode: input.podNode,
+        nodes: input.nodes,
+      };
+      const rates = this.meter.rates();
+      const linkLoadGbps = new Map<string, number>();
+      const demandRateGbps = new Map<string, number>();
+      for (const [k, v] of rates) {
+        if (k.startsWith('demand:')) demandRateGbps.set(k.slice(7), v);
+        else linkLoadGbps.set(k, v);
+      }
+      const r = rebalance(this.policies, rmodel, { linkLoadGbps, demandRateGbps }, this.limitState, this.options.rebalance);
+      this.limitState = r.limitState;
+      // a move the runner has not applied is proposed once, not every round
+      changes = r.changes.filter((c) => {
+        if (c.kind !== 'move') return true;
+        const key = `${c.pod}\u0000${c.to}`;
+        if (this.proposedMoves.has(key)) return false;
+        this.proposedMoves.add(key);
+        return true;
+      });
+      for (const c of changes) {
+        if (c.kind !== 'pin') continue;
+        const i = Number(c.demand);
+        this.pins.set(i, c.path);
+        const d = demands.find((x) => x.index === i)!;
+        d.path = c.path;
+        d.pinned = true;
+      }
+    }
+
+    const imposedMeters = [...this.limitState.meters].map(([pod, m]) => ({ pod, gbps: m.gbps }));
+    const podLimits = [...(input.podLimits ?? [])];
+    const alloc = allocateWithMeters(links, demands, [...podLimits, ...imposedMeters]);
+    const linkUtilization = new Map<string, number>();
+    for (const l of links) {
+      const load = alloc.linkLoad.get(l.id) ?? 0;
+      linkUtilization.set(l.id, l.capacityGbps > 0 ? load / l.capacityGbps : 0);
+    }
+    const physicalLoad = new Map<string, number>();
+    for (const l of links) physicalLoad.set(l.id, alloc.linkLoad.get(l.id) ?? 0);
+    let offeredMax = 0;
+    for (const u of offeredUtilization(links, demands.map(asBandwidthDemand)).values()) offeredMax = Math.max(offeredMax, u);
+    const epoch: BandwidthEpoch = {
+      at,
+      links,
+      linkLoadGbps: physicalLoad,
+      linkUtilization,
+      offeredMaxUtilization: offeredMax,
+      demands: demands.map((d) => ({
+        index: d.index,
+        from: d.from,
+        to: d.to,
+        fromPod: d.fromPod,
+        path: [...d.path],
+        askedGbps: d.demandGbps,
+        grantedGbps: alloc.rates.get(String(d.index)) ?? 0,
+        pinned: d.pinned,
+      })),
+      imposedMeters,
+      podLimits,
+      changes,
+      nodes: input.nodes ? [...input.nodes] : undefined,
+      unmodelledLinks: [...unmodelled].sort(),
+    };
+    this.epochs.push(epoch);
+    this.sampleCounters(at, epoch);
+    return epoch;
+  }
+
+  /** The epoch in force at time t (the last one starting at or before t). */
+  epochAt(t: number): BandwidthEpoch | undefined {
+    let found: BandwidthEpoch | undefined;
+    for (const e of this.epochs) {
+      if (e.at <= t + 1e-12) found = e;
+      else break;
+    }
+    return found;
+  }
+
+  /** Expectation `maxLinkUtilization`: value = the measured max over link directions at t. */
+  checkMaxLinkUtilization(at: number, max: number): CheckResult {
+    const e = this.epochAt(at);
+    if (!e) return { ok: true, value: 0, detail: 'no traffic' };
+    const hot = hottest(e.linkUtilization);
+    if (!hot) return { ok: true, value: 0, detail: 'no links' };
+    const value = round6(hot.utilization);
+    return { ok: value <= max + 1e-9, value, detail: hot.link };
+  }
+
+  /**
+   * Expectation `fairShare`: the demand gets at least its max-min fair share at t (within
+   * `tolerance`, a fraction, default 0.01). The fair share is the max-min allocation of the
+   * demands active at t on the paths they take, with the user's own per-pod limits (part of what a
+   * pod asks) but without the meters the rebalancer imposed: those are what this check watches.
+   */
+  checkFairShare(at: number, spec: { demand: number; tolerance?: number }): CheckResult {
+    const e = this.epochAt(at);
+    const d = e?.demands.find((x) => x.index === spec.demand);
+    if (!e || !d) return { ok: false, detail: `traffic[${spec.demand}] is not active at ${at}s` };
+    const fair = allocateWithMeters(e.links, e.demands.map((x) => ({ ...x, demandGbps: x.askedGbps })), e.podLimits);
+    const share = fair.rates.get(String(d.index)) ?? 0;
+    const tol = spec.tolerance ?? 0.01;
+    const value = round6(d.grantedGbps);
+    return {
+      ok: d.grantedGbps >= share * (1 - tol) - 1e-9,
+      value,
+      detail: `traffic[${d.index}] ${d.from} -> ${d.to}: granted ${value} of fair share ${round6(share)} Gbit/s`,
+    };
+  }
+
+  /** Expectation `limited`: the pod's total egress at t is at most gbps (within tolerance, default 0.05). */
+  checkLimited(at: number, spec: { pod: string; gbps: number; tolerance?: number }): CheckResult {
+    const e = this.epochAt(at);
+    let total = 0;
+    for (const d of e?.demands ?? []) if (d.fromPod === spec.pod) total += d.grantedGbps;
+    const tol = spec.tolerance ?? 0.05;
+    const value = round6(total);
+    const meter = [...(e?.imposedMeters ?? []), ...(e?.podLimits ?? [])].filter((m) => m.pod === spec.pod).map((m) => m.gbps);
+    const why = meter.length > 0 ? `metered at ${round6(Math.min(...meter))} Gbit/s` : 'no meter';
+    return { ok: total <= spec.gbps * (1 + tol) + 1e-9, value, detail: `${spec.pod} sends ${value} Gbit/s (${why})` };
+  }
+
+  /**
+   * Select-group bucket weights for a service's endpoints at time t: unhealthy ones 0, the others
+   * by the spare capacity of the links into their node (the busiest one counts).
+   */
+  serviceWeightsAt(at: number, endpoints: readonly { pod: string; node: string; healthy?: boolean }[], maxWeight = 100): { pod: string; weight: number }[] {
+    const e = this.epochAt(at);
+    const into = (node: string): number => {
+      let u = 0;
+      for (const [id, x] of e?.linkUtilization ?? []) if (id.endsWith(`->${node}`)) u = Math.max(u, x);
+      return u;
+    };
+    return serviceBucketWeights(
+      endpoints.map((p) => ({ pod: p.pod, healthy: p.healthy !== false, utilization: into(p.node) })),
+      maxWeight,
+    );
+  }
+
+  /**
+   * The run summary for `fabric sim --json`: per link (both directions) the highest utilization
+   * over the run, per demand what it asked and what it got (time-weighted mean over the time it
+   * was active, up to `endS`).
+   */
+  summary(endS: number): RunBandwidthSummary {
+    const linkMax = new Map<string, number>();
+    const granted = new Map<number, { from: string; to: string; asked: number; gbit: number; seconds: number; min: number }>();
+    this.epochs.forEach((e, i) => {
+      const until = i + 1 < this.epochs.length ? this.epochs[i + 1].at : Math.max(endS, e.at);
+      const dt = Math.max(0, until - e.at);
+      for (const [id, u] of e.linkUtilization) {
+        const [a, b] = id.split('->');
+        const key = this.linkOrder.has(`${a}|${b}`) ? `${a}|${b}` : `${b}|${a}`;
+        linkMax.set(key, Math.max(linkMax.get(key) ?? 0, u));
+      }
+      for (const d of e.demands) {
+        const g = granted.get(d.index) ?? { from: d.from, to: d.to, asked: d.askedGbps, gbit: 0, seconds: 0, min: Infinity };
+        g.gbit += d.grantedGbps * dt;
+        g.seconds += dt;
+        if (dt > 0 || g.seconds === 0) g.min = Math.min(g.min, d.grantedGbps);
+        g.asked = d.askedGbps;
+        granted.set(d.index, g);
+      }
+    });
+    const links = [...this.linkOrder].map(([key, between]) => ({ between, maxUtilization: round6(linkMax.get(key) ?? 0) }));
+    const demands = [...granted]
+      .sort((a, b) => a[0] - b[0])
+      .map(([index, g]) => ({
+        index,
+        from: g.from,
+        to: g.to,
+        askedGbps: round6(g.asked),
+        grantedGbps: round6(g.seconds > 0 ? g.gbit / g.seconds : g.min === Infinity ? 0 : g.min),
+        minGrantedGbps: round6(g.min === Infinity ? 0 : g.min),
+      }));
+    const changes = this.epochs.flatMap((e) => e.changes.map((c) => ({ at: e.at, ...c })));
+    let offeredMax = 0;
+    let optimum: number | undefined;
+    for (const e of this.epochs) {
+      if (e.offeredMaxUtilization >= offeredMax) {
+        offeredMax = e.offeredMaxUtilization;
+        optimum = e.optimumMaxUtilization;
+      }
+    }
+    return {
+      links,
+      demands,
+      rebalance: {
+        policies: [...this.policies],
+        changes,
+        peakOfferedMaxUtilization: round6(offeredMax),
+        optimumMaxUtilization: optimum === undefined ? undefined : round6(optimum),
+      },
+    };
+  }
+
+  /**
+   * λ* (the LP optimum) for every epoch with demands, over the candidate paths of each demand
+   * (the same ones steering may pin to). Needs the solver loaded (`await loadLpSolver()`).
+   */
+  attachOptimum(highs: Highs): void {
+    for (const e of this.epochs) {
+      if (e.demands.length === 0) continue;
+      // the candidates over the links that were up in that epoch (one record per link pair)
+      const topo: TopologyLink[] = [];
+      const ids = new Set(e.links.map((l) => l.id));
+      for (const l of e.links) {
+        const [a, b] = l.id.split('->');
+        if (a < b || !ids.has(`${b}->${a}`)) topo.push({ a, b, gbps: l.capacityGbps });
+      }
+      const cache = this.candidates({ links: topo, demands: [], nodes: e.nodes });
+      const demands: OptimumDemand[] = e.demands.map((d) => {
+        const ends = endpointsOf(d.path);
+        const cands = cache && ends ? cache.get(ends[0], ends[1]) : [];
+        // the path the demand takes is always a candidate (the pipeline may choose a longer one)
+        const all = cands.some((c) => c.join() === d.path.join()) ? cands : [...cands, d.path];
+        return { id: String(d.index), gbps: d.askedGbps, candidates: all };
+      });
+      e.optimumMaxUtilization = solveOptimum(highs, e.links, demands).maxUtilization;
+    }
+  }
+}
+
+export interface RunBandwidthSummary {
+  links: { between: [string, string]; maxUtilization: number }[];
+  demands: { index: number; from: string; to: string; askedGbps: number; grantedGbps: number; minGrantedGbps: number }[];
+  rebalance: {
+    policies: RebalancePolicyName[];
+    changes: (RebalanceChange & { at: number })[];
+    /** the highest max offered utilization of any epoch (after rebalancing) */
+    peakOfferedMaxUtilization: number;
+    /** λ* at that epoch, when attachOptimum ran */
+    optimumMaxUtilization?: number;
+  };
+}
+
+function endpointsOf(path: readonly string[]): [string, string] | undefined {
+  if (path.length === 0) return undefined;
+  const first = path[0].split('->');
+  const last = path[path.length - 1].split('->');
+  return [first[0], last[1]];
+}
+
+function asBandwidthDemand(d: { index: number; path: readonly string[]; demandGbps: number; limitGbps?: number }): BandwidthDemand {
+  return { id: String(d.index), path: d.path, demandGbps: d.demandGbps, limitGbps: d.limitGbps };
+}
+
+/** Max-min allocation with per-pod meters (several on one pod: the smallest wins). */
+export function allocateWithMeters(
+  links: readonly BandwidthLink[],
+  demands: readonly { index: number; fromPod?: string; path: readonly string[]; demandGbps: number; limitGbps?: number }[],
+  meters: readonly PodMeter[],
+): Allocation {
+  const bd = demands.map((d) => ({ ...asBandwidthDemand(d), pod: d.fromPod }));
+  const m = withPodMeters(links, bd, meters, (d) => d.pod);
+  return allocateMaxMinFair(m.links, m.demands);
+}
+
+function hottest(util: ReadonlyMap<string, number>): { link: string; utilization: number } | undefined {
+  let best: { link: string; utilization: number } | undefined;
+  for (const [link, u] of util) if (!best || u > best.utilization + 1e-12) best = { link, utilization: u };
+  return best;
+}
+
+/** Change points the runner should step at: traffic start/stop, event times, and a round every `intervalS` while traffic runs. */
+export function bandwidthStepTimes(
+  traffic: readonly { at: number; until?: number }[],
+  eventTimes: readonly number[],
+  endS: number,
+  intervalS = 1,
+): number[] {
+  const times = new Set<number>([0]);
+  for (const t of traffic) {
+    times.add(t.at);
+    if (t.until !== undefined) times.add(t.until);
+  }
+  for (const t of eventTimes) times.add(t);
+  if (traffic.length > 0 && intervalS > 0) {
+    const start = Math.min(...traffic.map((t) => t.at));
+    const stop = Math.max(...traffic.map((t) => t.until ?? endS));
+    for (let k = 0; start + k * intervalS <= stop && k < 100000; k++) times.add(round6(start + k * intervalS));
+  }
+  return [...times].filter((t) => t >= 0 && t <= endS).sort((a, b) => a - b);
+}
+

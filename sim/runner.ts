@@ -1,0 +1,422 @@
+/**
+ * Scenario replay: build the cluster state, compile it with the controller, install the plans
+ * through the sim driver, then run the scenario's events in virtual time with the controller in the
+ * loop, and evaluate the expectations by walking real packets.
+ *
+ * Two views of the cluster: `physical` (what is true: links, nodes, ports) changes at an event's
+ * time; the controller's `view` changes when the news reaches it — one control latency later
+ * (port-status for links and nodes, the API server's watch for pods and services). The controller
+ * then recompiles, diffs against what each switch reports (`dump`) and sends the ops, which land one
+ * more control latency later. An expectation at time T is evaluated after every event at or before T
+ * and after the control work those events caused has landed (docs/simulator.md "When expectations
+ * are checked").
+ */
+import type { ClusterChange, ClusterState, Expectation, Scenario, ScenarioEvent, SwitchPlan, SwitchOp } from './types-bridge';
+import { buildClusterState, applyEvent, cloneClusterState } from '../topology/cluster';
+import { SimDriver } from '../fabric/simdriver';
+import { Engine } from './engine';
+import { secondsToUs } from './clock';
+import { Prng } from './prng';
+import { Host, SimNetwork } from './network';
+import { ProbeResult, ProbeSpec, followUp, probe } from './probe';
+
+export interface ControllerApi {
+  compileCluster(state: ClusterState): Map<string, SwitchPlan>;
+  reconcile(desired: SwitchPlan, actual: SwitchPlan): SwitchOp[];
+  /** optional: recompile only what the changes touch (same result as compileCluster) */
+  compileIncremental?(prev: Map<string, SwitchPlan>, state: ClusterState, changes: ClusterChange[]): Map<string, SwitchPlan>;
+}
+
+export class SimError extends Error {
+  override readonly name = 'SimError';
+  constructor(message: string, readonly exitCode = 2) {
+    super(message);
+  }
+}
+
+/** the controller module, loaded at run time so that the simulator builds before it exists */
+export function loadController(): ControllerApi {
+  let mod: Partial<ControllerApi>;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-var-requires
+    mod = require('../controller') as Partial<ControllerApi>;
+  } catch (err) {
+    throw new SimError(`sim: the controller (controller/index) cannot be loaded: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (typeof mod.compileCluster !== 'function' || typeof mod.reconcile !== 'function') {
+    throw new SimError('sim: controller/index does not export compileCluster and reconcile');
+  }
+  return {
+    compileCluster: mod.compileCluster.bind(mod),
+    reconcile: mod.reconcile.bind(mod),
+    ...(typeof mod.compileIncremental === 'function' ? { compileIncremental: mod.compileIncremental.bind(mod) } : {}),
+  };
+}
+
+export interface ExpectationResult {
+  index: number;
+  at: number;
+  kind: string;
+  ok: boolean;
+  detail: string;
+  value?: number;
+}
+
+export interface SimReport {
+  scenario: string;
+  seed: number;
+  ok: boolean;
+  expectations: ExpectationResult[];
+  links: { between: [string, string]; maxUtilization: number }[];
+  traceHash: string;
+}
+
+export interface SimOptions {
+  /** overrides the scenario's seed */
+  seed?: number;
+  /** one-way control-channel latency, µs (default 1000) */
+  controlLatencyUs?: number;
+  controller?: ControllerApi;
+  /** keep the event trace lines in memory (engine.traceLines) */
+  keepTrace?: boolean;
+  /** connections a `backends` expectation opens (default 64) */
+  serviceConnections?: number;
+  /** called after each expectation (progress bars) */
+  onProgress?: (done: number, total: number) => void;
+}
+
+export interface ConvergenceRecord {
+  event: string;
+  atUs: number;
+  convergedUs: number;
+}
+
+export class SimRun {
+  readonly engine: Engine;
+  readonly physical: ClusterState;
+  readonly view: ClusterState;
+  readonly network: SimNetwork;
+  readonly driver: SimDriver;
+  readonly controller: ControllerApi;
+  readonly prng: Prng;
+  private portPrng: Prng;
+  readonly seed: number;
+  readonly convergence: ConvergenceRecord[] = [];
+  readonly results: ExpectationResult[] = [];
+  private bandwidth: BandwidthHook | undefined;
+  /** the controller's last compiled plan */
+  private desired: Map<string, SwitchPlan> | undefined;
+  /** switches whose contents may differ from the last plan sent (down, reset) */
+  private stale = new Set<string>();
+
+  constructor(readonly scenario: Scenario, readonly options: SimOptions = {}) {
+    this.seed = options.seed ?? scenario.seed;
+    this.prng = new Prng(this.seed);
+    this.portPrng = this.prng.fork('source-ports');
+    this.engine = new Engine({ keepTrace: options.keepTrace });
+    this.controller = options.controller ?? loadController();
+    this.physical = buildClusterState(scenario);
+    this.view = cloneClusterState(this.physical);
+    this.network = new SimNetwork(this.physical);
+    this.driver = new SimDriver(this.network, this.engine, { controlLatencyUs: options.controlLatencyUs });
+    this.engine.log(`scenario ${scenario.name} seed ${this.seed}`);
+  }
+
+  /** bootstrap: the controller programs every switch before t=0 */
+  install(): void {
+    const desired = this.controller.compileCluster(this.view);
+    this.desired = desired;
+    for (const name of [...this.physical.switches.keys()].sort()) {
+      const plan = desired.get(name);
+      if (!plan) continue;
+      const ops = this.controller.reconcile(plan, this.driver.dump(name));
+      this.driver.applyNow(name, ops);
+      this.engine.log(`install ${name}: ${ops.length} ops`);
+    }
+  }
+
+  /** the controller learns of a change: recompile, diff against each switch, send the ops */
+  private reconcileAll(reason: string, changes: ClusterChange[]): void {
+    const desired =
+      this.controller.compileIncremental && this.desired
+        ? this.controller.compileIncremental(this.desired, this.view, changes)
+        : this.controller.compileCluster(this.view);
+    const previous = this.desired;
+    this.desired = desired;
+    let total = 0;
+    let skipped = 0;
+    for (const name of [...this.view.switches.keys()].sort()) {
+      if (!this.physical.switches.get(name)?.up) {
+        this.stale.add(name); // it cannot be programmed now: diff it in full when it is back
+        continue;
+      }
+      const plan = desired.get(name);
+      if (!plan) continue;
+      // the same plan object as last time, and nothing touched the switch since we programmed it:
+      // the diff is empty (we are the switch's only writer), so skip computing it
+      if (previous?.get(name) === plan && !this.stale.has(name) && this.driver.cleanSince(name)) {
+        skipped++;
+        continue;
+      }
+      this.stale.delete(name);
+      const ops = this.controller.reconcile(plan, this.driver.dump(name));
+      total += ops.length;
+      this.driver.applyOps(name, ops);
+    }
+    this.engine.log(`controller ${reason}: ${total} ops (${skipped} switches unchanged)`);
+  }
+
+  private scheduleEvent(ev: ScenarioEvent, index: number): void {
+    const atUs = secondsToUs(ev.at);
+    const label = eventLabel(ev);
+    this.engine.schedule(atUs, `event ${index} ${label}`, () => {
+      try {
+        applyEvent(this.physical, ev);
+      } catch (err) {
+        throw new SimError(`sim: event ${index} (${label}) at ${ev.at}s cannot apply: ${(err as Error).message}`);
+      }
+      if (ev.kind === 'node' && ev.action === 'up') {
+        this.network.resetSwitch(ev.name); // a rebooted node's bridge is empty
+        this.stale.add(ev.name);
+      }
+      this.network.sync();
+      const latency = this.driver.controlLatencyUs;
+      this.engine.schedule(
+        atUs + latency,
+        `controller learns ${label}`,
+        () => {
+          const changes = applyEvent(this.view, ev);
+          this.reconcileAll(label, changes);
+          this.trackConvergence(label, atUs);
+        },
+        'control',
+      );
+    });
+  }
+
+  private trackConvergence(label: string, atUs: number): void {
+    const check = (): void => {
+      if (this.engine.pending('control') > 0) {
+        this.engine.schedule(this.engine.pendingUntilUs('control'), `wait ${label}`, check);
+        return;
+      }
+      this.convergence.push({ event: label, atUs, convergedUs: this.engine.nowUs() });
+      this.engine.log(`converged after ${label} in ${this.engine.nowUs() - atUs}us`);
+    };
+    this.engine.schedule(this.engine.nowUs(), `wait ${label}`, check);
+  }
+
+  whenConvergedPublic(atUs: number, label: string, fn: () => void): void {
+    this.whenConverged(atUs, label, fn);
+  }
+
+  /** run `fn` once no control message is in flight (re-queued behind pending control work) */
+  private whenConverged(atUs: number, label: string, fn: () => void): void {
+    const attempt = (): void => {
+      if (this.engine.pending('control') > 0) {
+        this.engine.schedule(this.engine.pendingUntilUs('control'), label, attempt);
+        return;
+      }
+      fn();
+    };
+    this.engine.schedule(atUs, label, attempt);
+  }
+
+  /**
+   * Bring the run to virtual time atS (for `fabric trace`): install, apply every event at or before
+   * atS and let the control work they cause land.
+   */
+  advanceTo(atS: number): void {
+    this.install();
+    const atUs = secondsToUs(atS);
+    this.scenario.events.forEach((ev, i) => {
+      if (ev.at <= atS) this.scheduleEvent(ev, i);
+    });
+    for (;;) {
+      const next = this.engine.nextAtUs();
+      if (next === undefined) break;
+      if (next > atUs && this.engine.pending('control') === 0) break;
+      this.engine.step();
+    }
+    if (this.engine.nowUs() < atUs) this.engine.runUntil(atUs);
+  }
+
+  run(): SimReport {
+    this.install();
+    return this.runInstalled();
+  }
+
+  /** `run` after `install` was called (benchmarks time the two apart) */
+  runInstalled(): SimReport {
+    this.scenario.events.forEach((ev, i) => this.scheduleEvent(ev, i));
+    this.bandwidth = loadBandwidth(this);
+    this.bandwidth?.schedule();
+    const total = this.scenario.expect.length;
+    this.scenario.expect.forEach((exp, index) => {
+      this.whenConverged(secondsToUs(exp.at), `expect ${index} ${exp.kind}`, () => {
+        const r = this.evaluate(exp, index);
+        this.results.push(r);
+        this.engine.log(`expect ${index} ${r.kind} ${r.ok ? 'ok' : 'FAIL'} ${r.detail}${r.value !== undefined ? ` value=${r.value}` : ''}`);
+        this.options.onProgress?.(this.results.length, total);
+      });
+    });
+    while (this.engine.step()) {
+      /* drain */
+    }
+    const expectations = [...this.results].sort((a, b) => a.index - b.index);
+    const links = this.bandwidth?.links() ?? [];
+    return {
+      scenario: this.scenario.name,
+      seed: this.seed,
+      ok: expectations.every((e) => e.ok),
+      expectations,
+      links,
+      traceHash: this.engine.traceHash(),
+    };
+  }
+
+  // ---- endpoints and probes ------------------------------------------------------------------
+
+  /** resolve a `to` name: pod, service, external, node or IP */
+  resolveTarget(to: string, port?: number, protocol?: 'tcp' | 'udp'): { ip: string; spec: Omit<ProbeSpec, 'srcPort' | 'icmpId'>; service?: string } | string {
+    const s = this.physical;
+    const pod = s.pods.get(to);
+    const svc = s.services.get(to);
+    const ext = s.externals.get(to);
+    const node = s.nodes.get(to);
+    let ip: string | undefined;
+    let service: string | undefined;
+    if (pod) ip = pod.ip;
+    else if (svc) {
+      ip = svc.vip;
+      service = svc.name;
+      port ??= svc.port;
+      protocol ??= svc.protocol;
+    } else if (ext) ip = ext.ip;
+    else if (node) ip = node.ip;
+    else if (/^\d+\.\d+\.\d+\.\d+$/.test(to)) ip = to;
+    if (!ip) return `unknown destination ${to} at this time`;
+    const proto = port !== undefined ? protocol ?? 'tcp' : 'icmp';
+    return { ip, spec: { proto, dstIp: ip, dstPort: port }, service };
+  }
+
+  sourceHost(from: string): Host | string {
+    const h = this.network.host(from);
+    if (h) return h;
+    return `unknown source ${from} at this time`;
+  }
+
+  private nextSrcPort(): number {
+    return 32768 + this.portPrng.int(60999 - 32768 + 1);
+  }
+
+  /** one connection from `from` to `to` (a fresh source port) */
+  connect(from: string, to: string, port?: number, protocol?: 'tcp' | 'udp', trace = true): ProbeResult | string {
+    const host = this.sourceHost(from);
+    if (typeof host === 'string') return host;
+    const target = this.resolveTarget(to, port, protocol);
+    if (typeof target === 'string') return target;
+    const id = this.nextSrcPort();
+    return probe(this.network, host, { ...target.spec, srcPort: id, icmpId: id }, this.engine.nowUs(), trace);
+  }
+
+  private evaluate(exp: Expectation, index: number): ExpectationResult {
+    const base = { index, at: exp.at, kind: exp.kind };
+    switch (exp.kind) {
+      case 'reach':
+      case 'noReach': {
+        const ep = exp.kind === 'reach' ? exp.reach : exp.noReach;
+        if (exp.kind === 'reach' && exp.backends) return { ...base, ...this.evaluateBackends(ep, exp.backends) };
+        if (exp.kind === 'noReach' && typeof this.sourceHost(ep.from) !== 'string' && typeof this.resolveTarget(ep.to, ep.port, ep.protocol) === 'string') {
+          // a destination that does not exist now (a deleted pod or service) cannot be reached
+          return { ...base, ok: true, detail: `${ep.to} does not exist at ${exp.at}s` };
+        }
+        const r = this.connect(ep.from, ep.to, ep.port, ep.protocol, false);
+        if (typeof r === 'string') return { ...base, ok: false, detail: r };
+        const what = `${ep.from} -> ${ep.to}${ep.port !== undefined ? `:${ep.port}` : ''}`;
+        if (exp.kind === 'reach') return { ...base, ok: r.ok, detail: r.ok ? `${what} via ${r.path.join(',')}` : `${what}: ${r.detail}` };
+        return { ...base, ok: !r.ok, detail: r.ok ? `${what} answered via ${r.path.join(',')}` : `${what} blocked: ${r.detail}` };
+      }
+      case 'egress': {
+        const ep = exp.egress;
+        const r = this.connect(ep.from, ep.to, ep.port, ep.protocol, false);
+        if (typeof r === 'string') return { ...base, ok: false, detail: r };
+        if (!r.acceptedBy) return { ...base, ok: false, detail: `${ep.from} -> ${ep.to}: ${r.detail}` };
+        const seen = `${ep.to} saw ${r.seenSrc}`;
+        if (r.seenSrc !== exp.srcSeenAs) return { ...base, ok: false, detail: `${seen}, expected ${exp.srcSeenAs}` };
+        if (!r.ok) return { ...base, ok: false, detail: `${seen}, but ${r.detail}` };
+        return { ...base, ok: true, detail: `${seen}; reply back to ${ep.from} via ${r.replyPath.join(',')}` };
+      }
+      case 'maxLinkUtilization':
+      case 'fairShare':
+      case 'limited': {
+        if (!this.bandwidth) return { ...base, ok: false, detail: 'not evaluated: the bandwidth model (sim/bandwidth-timeline.ts) is not available' };
+        return { ...base, ...this.bandwidth.check(exp) };
+      }
+    }
+  }
+
+  private evaluateBackends(ep: { from: string; to: string; port?: number; protocol?: 'tcp' | 'udp' }, backends: string[]): { ok: boolean; detail: string; value?: number } {
+    const n = this.options.serviceConnections ?? 64;
+    const counts = new Map<string, number>();
+    let failed = 0;
+    let firstFailure = '';
+    let switched = 0;
+    const host = this.sourceHost(ep.from);
+    for (let i = 0; i < n; i++) {
+      const r = this.connect(ep.from, ep.to, ep.port, ep.protocol, false);
+      if (typeof r === 'string') return { ok: false, detail: r };
+      if (!r.ok || !r.acceptedBy) {
+        failed++;
+        firstFailure ||= r.detail;
+        continue;
+      }
+      counts.set(r.acceptedBy.name, (counts.get(r.acceptedBy.name) ?? 0) + 1);
+      // a connection keeps its backend: the next packet of the same connection lands on the same pod
+      if (typeof host !== 'string' && r.request?.ipProto === 6) {
+        const again = followUp(this.network, host, r, this.engine.nowUs());
+        if (again?.name !== r.acceptedBy.name) switched++;
+      }
+    }
+    const seen = [...counts.keys()].sort();
+    const want = [...backends].sort();
+    const spread = seen.map((b) => `${b} ${counts.get(b)}`).join(', ');
+    const sameSet = seen.length === want.length && seen.every((b, i) => b === want[i]);
+    const ok = failed === 0 && sameSet && switched === 0;
+    let detail = `${n - failed}/${n} connections to ${ep.to}: ${spread || 'none'}`;
+    if (!sameSet) detail += `; expected backends ${want.join(', ')}`;
+    if (failed) detail += `; ${failed} failed (${firstFailure})`;
+    if (switched) detail += `; ${switched} connections changed backend mid-connection`;
+    return { ok, detail, value: seen.length };
+  }
+}
+
+function eventLabel(ev: ScenarioEvent): string {
+  switch (ev.kind) {
+    case 'link': return `link ${ev.action} ${ev.between.join('|')}`;
+    case 'node': return `node ${ev.action} ${ev.name}`;
+    case 'pod': return ev.action === 'move' ? `pod move ${ev.name} to ${ev.to}` : `pod ${ev.action} ${ev.name}`;
+    case 'service': return ev.action === 'add' ? `service add ${ev.service.name}` : `service delete ${ev.name}`;
+  }
+}
+
+// ---- bandwidth hook --------------------------------------------------------------------------
+
+export interface BandwidthHook {
+  schedule(): void;
+  check(exp: Expectation): { ok: boolean; detail: string; value?: number };
+  links(): { between: [string, string]; maxUtilization: number }[];
+}
+
+import { loadBandwidth } from './demands';
+
+/** Replay a scenario; the report follows CONTRACT §2. */
+export function runScenario(scenario: Scenario, options: SimOptions = {}): SimReport {
+  return new SimRun(scenario, options).run();
+}
+
+/** Replay a scenario and keep the run (network, engine, convergence records) for inspection. */
+export function runScenarioDetailed(scenario: Scenario, options: SimOptions = {}): { report: SimReport; run: SimRun } {
+  const run = new SimRun(scenario, options);
+  return { report: run.run(), run };
+}

@@ -1,0 +1,244 @@
+/**
+ * The compiler on the repository's scenarios (golden snapshots of every switch in ovs-ofctl text,
+ * at t=0 and after all events) and on small clusters built for one feature each.
+ */
+import { applyEvent, buildClusterState } from '../../topology';
+import { compileCluster, compileIncremental, conflictsOf, generationOf, isOurs, serviceGroupId } from '../../controller';
+import type { FabricPlan } from '../../controller';
+import { TABLE } from '../../controller/pipeline';
+import type { Flow, SwitchPlan } from '../../fabric/openflow/flow';
+import { flowText, groupText, meterText } from '../../fabric/openflow/ofctl';
+import type { ClusterState, Scenario } from '../../topology/types';
+import { loadScenario, scenarioFiles, scenarioOf } from './support';
+import { walk } from './walk';
+
+function text(plan: FabricPlan): string {
+  const out: string[] = [];
+  for (const [name, sp] of plan) out.push(`## ${name} ${sp.datapathId}`, ...sp.flows.map(flowText), ...sp.groups.map(groupText), ...sp.meters.map(meterText));
+  return out.join('\n') + '\n';
+}
+
+const flowsIn = (sp: SwitchPlan, table: keyof typeof TABLE) => sp.flows.filter((f) => f.table === TABLE[table]);
+const texts = (flows: Flow[]) => flows.map(flowText);
+
+describe('golden plans of the scenarios', () => {
+  for (const file of scenarioFiles()) {
+    const name = file.split('/').pop()!;
+    it(`${name}`, () => {
+      const scenario = loadScenario(file);
+      const state = buildClusterState(scenario);
+      let plan = compileCluster(state);
+      for (const sp of plan.values()) expect(conflictsOf(sp)).toEqual([]);
+      expect(text(plan)).toMatchSnapshot('t=0');
+      for (const ev of scenario.events) plan = compileIncremental(plan, state, applyEvent(state, ev));
+      if (scenario.events.length) expect(text(plan)).toMatchSnapshot('after all events');
+      expect(text(plan)).toBe(text(compileCluster(state)));
+    });
+  }
+});
+
+function twoRacks(extra: Partial<Scenario> = {}, cluster: Partial<Scenario['cluster']> = {}): ClusterState {
+  const s = scenarioOf({
+    fabric: {
+      switches: [{ name: 'spine1' }, { name: 'spine2' }, { name: 'tor1' }, { name: 'tor2' }],
+      nodes: [
+        { name: 'node1', ip: '198.51.100.11' },
+        { name: 'node2', ip: '198.51.100.12' },
+        { name: 'node3', ip: '198.51.100.13' },
+      ],
+      links: [
+        { between: ['node1', 'tor1'], gbps: 10, latencyUs: 1 },
+        { between: ['node2', 'tor1'], gbps: 10, latencyUs: 1 },
+        { between: ['node3', 'tor2'], gbps: 10, latencyUs: 1 },
+        { between: ['tor1', 'spine1'], gbps: 40, latencyUs: 1 },
+        { between: ['tor1', 'spine2'], gbps: 40, latencyUs: 1 },
+        { between: ['tor2', 'spine1'], gbps: 40, latencyUs: 1 },
+        { between: ['tor2', 'spine2'], gbps: 40, latencyUs: 1 },
+      ],
+      externals: [{ name: 'internet', ip: '203.0.113.1', attach: 'spine1' }],
+    },
+    pods: [
+      { name: 'web-1', node: 'node1', labels: { app: 'web' }, hostPorts: [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' }], egressGbps: 0.05 },
+      { name: 'web-2', node: 'node3', labels: { app: 'web' }, hostPorts: [] },
+      { name: 'db-1', node: 'node2', labels: { app: 'db' }, hostPorts: [] },
+    ],
+    services: [{ name: 'web', selector: { app: 'web' }, port: 80, targetPort: 8080, protocol: 'tcp' }],
+    ...extra,
+  });
+  s.cluster = { ...s.cluster, ...cluster };
+  return buildClusterState(s);
+}
+
+describe('node switch', () => {
+  const state = twoRacks();
+  const plan = compileCluster(state);
+  const node1 = plan.get('node1')!;
+  const web1 = state.pods.get('web-1')!;
+  const n1 = state.nodes.get('node1')!;
+
+  it('answers ARP in flows with the gateway MAC, back out IN_PORT', () => {
+    const [arp] = flowsIn(node1, 'arp_responder').filter((f) => f.priority > 0);
+    expect(flowText(arp)).toContain(`set_field:${n1.gatewayMac}->eth_src`);
+    expect(flowText(arp)).toContain('set_field:2->arp_op');
+    expect(flowText(arp)).toMatch(/IN_PORT$/);
+  });
+
+  it('lets a pod port send only its own IP and MAC', () => {
+    const guard = texts(flowsIn(node1, 'spoof_guard'));
+    expect(guard).toContainEqual(expect.stringContaining(`ip,in_port=100,eth_src=${web1.mac},nw_src=${web1.ip} actions=goto_table:${TABLE.metering}`));
+    expect(guard).toContainEqual(expect.stringContaining(`arp,in_port=100,eth_src=${web1.mac},arp_spa=${web1.ip},arp_sha=${web1.mac}`));
+    expect(guard.filter((t) => t.includes('priority=0'))).toEqual([expect.stringContaining('actions=drop')]);
+  });
+
+  it('delivers a local pod through its /32 with its MAC and the gateway MAC, TTL decremented', () => {
+    expect(texts(flowsIn(node1, 'l3_forwarding'))).toContainEqual(
+      expect.stringContaining(`priority=425,ip,nw_dst=${web1.ip} actions=dec_ttl,set_field:${n1.gatewayMac}->eth_src,set_field:${web1.mac}->eth_dst,set_field:0x64->reg1,goto_table:${TABLE.l2_output}`),
+    );
+  });
+
+  it('load-balances a service VIP with a select group whose buckets DNAT with conntrack in the node zone', () => {
+    const svc = state.services.get('web')!;
+    const gid = serviceGroupId(state, svc);
+    expect(texts(flowsIn(node1, 'service_lb'))).toContainEqual(expect.stringContaining(`ct_state=+new+trk actions=group:${gid}`));
+    const g = node1.groups.find((x) => x.groupId === gid)!;
+    expect(groupText(g)).toBe(
+      `group_id=${gid},type=select,bucket=actions=ct(commit,zone=reg5[0..15],table=${TABLE.policy},nat(dst=${state.pods.get('web-1')!.ip}:8080)),bucket=actions=ct(commit,zone=reg5[0..15],table=${TABLE.policy},nat(dst=${state.pods.get('web-2')!.ip}:8080))`,
+    );
+    // the same (shared) service flows and groups on every node switch; zone in reg5 per node
+    expect(plan.get('node3')!.groups.find((x) => x.groupId === gid)).toEqual(g);
+    expect(texts(flowsIn(plan.get('node3')!, 'classifier'))).toContainEqual(expect.stringContaining(`set_field:0x${state.nodes.get('node3')!.ctZone.toString(16)}->reg5`));
+  });
+
+  it('un-NATs with ct(nat) first and SNATs new pod connections leaving the cluster to the node IP', () => {
+    expect(texts(flowsIn(node1, 'conntrack'))).toContainEqual(expect.stringContaining(`ip actions=ct(zone=reg5[0..15],table=${TABLE.service_lb},nat)`));
+    expect(texts(flowsIn(node1, 'snat'))).toContainEqual(expect.stringContaining(`ct(commit,zone=reg5[0..15],table=${TABLE.l3_forwarding},nat(src=${n1.ip}))`));
+  });
+
+  it('maps a hostPort from the node IP to the pod', () => {
+    expect(texts(flowsIn(node1, 'endpoint_dnat'))).toContainEqual(expect.stringContaining(`tcp,nw_dst=${n1.ip},tcp_dst=8080,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15],table=${TABLE.policy},nat(dst=${web1.ip}:80))`));
+  });
+
+  it('meters a pod egress limit in kbps with burst = rate/5', () => {
+    expect(node1.meters.map(meterText)).toEqual(['meter=100,kbps,burst,stats,bands=type=drop,rate=50000,burst_size=10000']);
+    expect(texts(flowsIn(node1, 'metering'))).toContainEqual(expect.stringContaining('in_port=100 actions=meter:100,goto_table:4'));
+  });
+
+  it('sends traffic for the node IP to the LOCAL port', () => {
+    expect(texts(flowsIn(node1, 'l3_forwarding'))).toContainEqual(expect.stringContaining(`nw_dst=${n1.ip} actions=dec_ttl,set_field:${n1.gatewayMac}->eth_src,set_field:0a:58:c6:33:64:0b->eth_dst,set_field:0xfffffffe->reg1`));
+  });
+
+  it('stamps our owner tag and the generation into every cookie', () => {
+    const g7 = compileCluster(state, { generation: 7 });
+    for (const sp of g7.values()) for (const f of sp.flows) {
+      expect(isOurs(f.cookie)).toBe(true);
+      expect(generationOf(f.cookie)).toBe(7);
+    }
+  });
+});
+
+describe('fabric switches', () => {
+  it('route every node block, node IP and external; ECMP over both spines from a ToR', () => {
+    const state = twoRacks();
+    const plan = compileCluster(state);
+    const tor1 = plan.get('tor1')!;
+    const node3 = state.nodes.get('node3')!;
+    const route = flowsIn(tor1, 'l3_forwarding').find((f) => flowText(f).includes(`nw_dst=${node3.podCidr}`))!;
+    const gid = (route.instructions.apply!.find((a) => a.type === 'group') as { groupId: number }).groupId;
+    const g = tor1.groups.find((x) => x.groupId === gid)!;
+    expect(g.type).toBe('select');
+    expect(g.buckets.map((b) => b.watchPort)).toEqual([3, 4]);
+    expect(groupText(g)).toContain(`set_field:${state.switches.get('spine1')!.routerMac}->eth_dst,output:3`);
+    expect(texts(flowsIn(tor1, 'l3_forwarding'))).toContainEqual(expect.stringContaining('nw_dst=203.0.113.1 '));
+    // the external is delivered on spine1 with its MAC
+    expect(texts(flowsIn(plan.get('spine1')!, 'l3_forwarding'))).toContainEqual(expect.stringContaining(`nw_dst=203.0.113.1 actions=dec_ttl,set_field:${state.switches.get('spine1')!.routerMac}->eth_src,set_field:0a:58:cb:00:71:01->eth_dst`));
+  });
+
+  it('use a fast-failover group where a loop-free backup exists, and survive the link failure in the data plane', () => {
+    // a triangle: tor1 - tor2 - spine, node1 on tor1, node2 on tor2, tor1-tor2 linked directly
+    const state = buildClusterState(
+      scenarioOf({
+        fabric: {
+          switches: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
+          nodes: [
+            { name: 'node1', ip: '198.51.100.11' },
+            { name: 'node2', ip: '198.51.100.12' },
+          ],
+          links: [
+            { between: ['node1', 'a'], gbps: 10, latencyUs: 1 },
+            { between: ['node2', 'b'], gbps: 10, latencyUs: 1 },
+            { between: ['a', 'b'], gbps: 10, latencyUs: 1 },
+            { between: ['a', 'c'], gbps: 10, latencyUs: 1 },
+            { between: ['c', 'b'], gbps: 10, latencyUs: 1 },
+          ],
+          externals: [],
+        },
+        pods: [{ name: 'p2', node: 'node2', labels: {}, hostPorts: [] }],
+      }),
+    );
+    const plan = compileCluster(state);
+    const a = plan.get('a')!;
+    const ff = a.groups.find((g) => g.type === 'ff');
+    expect(ff).toBeDefined();
+    expect(ff!.buckets.map((b) => b.watchPort)).toEqual([2, 3]); // primary a-b, backup a-c
+    const p2 = state.pods.get('p2')!.ip;
+    expect(walk(state, plan, 'node1', p2)).toEqual([{ kind: 'delivered', switch: 'node2', port: 100 }]);
+    // the link fails; the OLD plan still delivers (fast failover), before any recompilation
+    applyEvent(state, { at: 1, kind: 'link', action: 'down', between: ['a', 'b'] });
+    expect(walk(state, plan, 'node1', p2)).toEqual([{ kind: 'delivered', switch: 'node2', port: 100 }]);
+  });
+
+  it('route a moved pod by a /32 on every fabric switch and on its home node, towards its new node', () => {
+    const state = twoRacks();
+    let plan = compileCluster(state);
+    const db = state.pods.get('db-1')!;
+    plan = compileIncremental(plan, state, applyEvent(state, { at: 1, kind: 'pod', action: 'move', name: 'db-1', to: 'node3' }));
+    for (const sw of ['spine1', 'spine2', 'tor1', 'tor2', 'node2']) {
+      expect(texts(flowsIn(plan.get(sw)!, 'l3_forwarding'))).toContainEqual(expect.stringContaining(`priority=420,ip,nw_dst=${db.ip} `));
+    }
+    const port = state.switches.get('node3')!.ports.find((p) => p.kind === 'pod' && p.pod === 'db-1')!.port;
+    for (const from of ['node1', 'node2', 'node3']) {
+      const ends = walk(state, plan, from, db.ip);
+      expect(ends.length).toBeGreaterThan(0);
+      for (const e of ends) expect(e).toEqual({ kind: 'delivered', switch: 'node3', port });
+    }
+  });
+
+  it('drop a down node from every route and its pods from service groups', () => {
+    const state = twoRacks();
+    let plan = compileCluster(state);
+    plan = compileIncremental(plan, state, applyEvent(state, { at: 1, kind: 'node', action: 'down', name: 'node3' }));
+    const node3 = state.nodes.get('node3')!;
+    for (const sw of ['spine1', 'tor1']) expect(texts(flowsIn(plan.get(sw)!, 'l3_forwarding')).some((t) => t.includes(node3.podCidr))).toBe(false);
+    const gid = serviceGroupId(state, state.services.get('web')!);
+    expect(plan.get('node1')!.groups.find((g) => g.groupId === gid)!.buckets).toHaveLength(1);
+  });
+});
+
+describe('overlay mode', () => {
+  it('encapsulates towards the remote node IP; the fabric routes node IPs only', () => {
+    const state = twoRacks({}, { mode: 'overlay' });
+    const plan = compileCluster(state);
+    const node3 = state.nodes.get('node3')!;
+    expect(texts(flowsIn(plan.get('node1')!, 'l3_forwarding'))).toContainEqual(
+      expect.stringContaining(`nw_dst=${node3.podCidr} actions=dec_ttl,set_field:${state.nodes.get('node1')!.gatewayMac}->eth_src,set_field:${node3.gatewayMac}->eth_dst,set_field:${node3.ip}->tun_dst,set_field:0x5a->reg1`),
+    );
+    expect(texts(flowsIn(plan.get('tor1')!, 'l3_forwarding')).some((t) => t.includes(node3.podCidr))).toBe(false);
+    expect(texts(flowsIn(plan.get('tor1')!, 'l3_forwarding')).some((t) => t.includes(`nw_dst=${node3.ip} `))).toBe(true);
+  });
+});
+
+describe('isolation', () => {
+  it('drops new pod-to-pod connections unless allowed, committing allowed ones at both ends', () => {
+    const state = twoRacks({}, { isolation: true, allow: [{ from: { app: 'web' }, to: { app: 'db' }, port: 5432, protocol: 'tcp' }] });
+    const plan = compileCluster(state);
+    const web1 = state.pods.get('web-1')!;
+    const db1 = state.pods.get('db-1')!;
+    for (const sw of ['node1', 'node2']) {
+      const pol = texts(flowsIn(plan.get(sw)!, 'policy'));
+      expect(pol).toContainEqual(expect.stringContaining('priority=100,ip,nw_src=10.244.0.0/16,nw_dst=10.244.0.0/16,ct_state=+new+trk actions=drop'));
+      expect(pol).toContainEqual(expect.stringContaining(`priority=200,tcp,nw_src=${web1.ip},nw_dst=${db1.ip},tcp_dst=5432,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15]),goto_table:${TABLE.snat}`));
+    }
+    // node3 hosts neither end of the web-1 -> db-1 rule
+    expect(texts(flowsIn(plan.get('node3')!, 'policy')).some((t) => t.includes(`nw_dst=${db1.ip}`) && t.includes(`nw_src=${web1.ip}`))).toBe(false);
+  });
+});

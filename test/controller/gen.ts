@@ -1,0 +1,131 @@
+/**
+ * fast-check generators of random clusters (leaf/spine and irregular fabrics, pods, services,
+ * externals) as scenarios, and of random event sequences over them. Scenarios go through the real
+ * topology model (buildClusterState / applyEvent).
+ */
+import fc from 'fast-check';
+import type { LinkSpec, Scenario, ScenarioEvent } from '../../topology/types';
+import { scenarioOf } from './support';
+
+const APPS = ['web', 'db', 'cache'];
+
+interface Shape {
+  fabric: string[];
+  nodes: string[];
+  links: [string, string][];
+}
+
+const leafSpine: fc.Arbitrary<Shape> = fc
+  .record({ spines: fc.integer({ min: 1, max: 3 }), leaves: fc.integer({ min: 1, max: 4 }), perLeaf: fc.integer({ min: 1, max: 3 }), dual: fc.boolean() })
+  .map(({ spines, leaves, perLeaf, dual }) => {
+    const fabric: string[] = [];
+    const nodes: string[] = [];
+    const links: [string, string][] = [];
+    for (let s = 1; s <= spines; s++) fabric.push(`spine${s}`);
+    for (let l = 1; l <= leaves; l++) {
+      fabric.push(`leaf${l}`);
+      for (let s = 1; s <= spines; s++) links.push([`leaf${l}`, `spine${s}`]);
+      for (let n = 1; n <= perLeaf; n++) {
+        const node = `node${l}${n}`;
+        nodes.push(node);
+        links.push([node, `leaf${l}`]);
+        if (dual && leaves > 1 && n === 1) links.push([node, `leaf${(l % leaves) + 1}`]);
+      }
+    }
+    return { fabric, nodes, links };
+  });
+
+const irregular: fc.Arbitrary<Shape> = fc
+  .record({
+    fabricCount: fc.integer({ min: 1, max: 5 }),
+    nodeCount: fc.integer({ min: 1, max: 6 }),
+    tree: fc.array(fc.nat(), { minLength: 5, maxLength: 5 }),
+    extra: fc.array(fc.tuple(fc.nat(), fc.nat()), { maxLength: 4 }),
+    attach: fc.array(fc.tuple(fc.nat(), fc.option(fc.nat(), { nil: undefined })), { minLength: 6, maxLength: 6 }),
+  })
+  .map(({ fabricCount, nodeCount, tree, extra, attach }) => {
+    const fabric = Array.from({ length: fabricCount }, (_, i) => `sw${i + 1}`);
+    const nodes = Array.from({ length: nodeCount }, (_, i) => `node${i + 1}`);
+    const links: [string, string][] = [];
+    const has = (a: string, b: string) => links.some(([x, y]) => (x === a && y === b) || (x === b && y === a));
+    for (let i = 1; i < fabricCount; i++) links.push([fabric[i], fabric[tree[i - 1] % i]]);
+    for (const [a, b] of extra) {
+      const x = fabric[a % fabricCount];
+      const y = fabric[b % fabricCount];
+      if (x !== y && !has(x, y)) links.push([x, y]);
+    }
+    nodes.forEach((n, i) => {
+      const [first, second] = attach[i];
+      links.push([n, fabric[first % fabricCount]]);
+      if (second !== undefined && fabric[second % fabricCount] !== fabric[first % fabricCount]) links.push([n, fabric[second % fabricCount]]);
+    });
+    return { fabric, nodes, links };
+  });
+
+export interface ClusterOptions {
+  mode?: 'routed' | 'overlay';
+  isolation?: boolean;
+}
+
+export function clusterArb(options: ClusterOptions = {}): fc.Arbitrary<Scenario> {
+  return fc
+    .record({
+      shape: fc.oneof(leafSpine, irregular),
+      overlay: options.mode ? fc.constant(options.mode === 'overlay') : fc.boolean(),
+      isolation: options.isolation !== undefined ? fc.constant(options.isolation) : fc.boolean(),
+      pods: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined }), fc.option(fc.integer({ min: 8000, max: 8003 }), { nil: undefined })), { maxLength: 10 }),
+      services: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 80, max: 82 }), fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp')), { maxLength: 3 }),
+      external: fc.option(fc.nat(), { nil: undefined }),
+    })
+    .map(({ shape, overlay, isolation, pods, services, external }) => {
+      const linkSpecs: LinkSpec[] = shape.links.map(([a, b]) => ({ between: [a, b], gbps: 10, latencyUs: 1 }));
+      const usedHostPorts = new Set<string>();
+      return scenarioOf({
+        cluster: {
+          mode: overlay ? 'overlay' : 'routed',
+          encap: 'vxlan',
+          podCidr: '10.244.0.0/16',
+          nodeMaskLen: 24,
+          serviceCidr: '10.96.0.0/16',
+          isolation,
+          allow: isolation ? [{ from: { app: 'web' }, to: { app: 'db' }, port: 8080, protocol: 'tcp' }] : [],
+          rebalance: [],
+        },
+        fabric: {
+          switches: shape.fabric.map((name) => ({ name })),
+          nodes: shape.nodes.map((name, i) => ({ name, ip: `198.51.100.${10 + i}` })),
+          links: linkSpecs,
+          externals: external !== undefined ? [{ name: 'internet', ip: '203.0.113.1', attach: shape.fabric[external % shape.fabric.length] }] : [],
+        },
+        pods: pods.map(([n, app, egress, hostPort], i) => {
+          const node = shape.nodes[n % shape.nodes.length];
+          const key = `${node}:${hostPort}`;
+          const hp = hostPort !== undefined && !usedHostPorts.has(key) ? [{ hostPort, containerPort: 8080, protocol: 'tcp' as const }] : [];
+          if (hp.length) usedHostPorts.add(key);
+          return { name: `pod${i}`, node, labels: { app: APPS[app % APPS.length] }, hostPorts: hp, ...(egress !== undefined ? { egressGbps: egress / 10 } : {}) };
+        }),
+        services: services.map(([app, port, protocol], i) => ({ name: `svc${i}`, selector: { app: APPS[app % APPS.length] }, port, targetPort: 8080, protocol })),
+      });
+    });
+}
+
+/** Random events valid or not for the state at their time: the test skips those applyEvent refuses. */
+export function eventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
+  const links = s.fabric.links.map((l) => l.between);
+  const nodes = s.fabric.nodes.map((n) => n.name);
+  const ev: fc.Arbitrary<ScenarioEvent> = fc.oneof(
+    fc.tuple(fc.nat(), fc.boolean()).map(([i, up]) => ({ at: 0, kind: 'link' as const, action: up ? ('up' as const) : ('down' as const), between: links[i % links.length] })),
+    fc.tuple(fc.nat(), fc.boolean()).map(([i, up]) => ({ at: 0, kind: 'node' as const, action: up ? ('up' as const) : ('down' as const), name: nodes[i % nodes.length] })),
+    fc.tuple(fc.nat(), fc.nat(), fc.nat()).map(([i, n, app]) => ({ at: 0, kind: 'pod' as const, action: 'add' as const, name: `new${i % 5}`, node: nodes[n % nodes.length], labels: { app: APPS[app % APPS.length] } })),
+    fc.nat().map((i) => ({ at: 0, kind: 'pod' as const, action: 'delete' as const, name: i % 2 ? `pod${i % 10}` : `new${i % 5}` })),
+    fc.tuple(fc.nat(), fc.nat()).map(([i, n]) => ({ at: 0, kind: 'pod' as const, action: 'move' as const, name: i % 2 ? `pod${i % 10}` : `new${i % 5}`, to: nodes[n % nodes.length] })),
+    fc.tuple(fc.nat(), fc.nat()).map(([i, app]) => ({
+      at: 0,
+      kind: 'service' as const,
+      action: 'add' as const,
+      service: { name: `nsvc${i % 3}`, selector: { app: APPS[app % APPS.length] }, port: 90, targetPort: 8080, protocol: 'tcp' as const },
+    })),
+    fc.nat().map((i) => ({ at: 0, kind: 'service' as const, action: 'delete' as const, name: i % 2 ? `svc${i % 3}` : `nsvc${i % 3}` })),
+  );
+  return fc.array(ev, { maxLength: 8 });
+}

@@ -1,0 +1,395 @@
+/**
+ * The resolved cluster model: from a scenario and its address plan to a ClusterState (switches with
+ * stable datapath ids, MACs and port numbers; nodes, pods, services, externals, links), and the one
+ * place that applies a scenario event to it. The controller compiles this state; the simulator and
+ * the lab replay events through `applyEvent` so that all of them agree on ports and addresses.
+ *
+ * Conventions (docs/scenarios.md "Cluster model"):
+ * - every node has a switch of the same name (role 'node'); fabric switches have role 'fabric';
+ * - datapathId: the first 16 hex digits of sha256(switch name) with the first digit forced to 0
+ *   (so it is < 2^60, positive as a signed 64-bit number, and stable across runs);
+ * - ports: links in `fabric.links` file order get 1, 2, 3 ... on each end (name `to-PEER`), then the
+ *   externals attached to the switch in file order (name = external name); in overlay mode every node
+ *   switch has the tunnel port 90 (`tun0`), skipped by the numbering above; pods get the lowest free
+ *   port >= 100 of their node switch when they are added (name = pod name);
+ *   names longer than 15 characters (Linux IFNAMSIZ) become their first 10 characters, '-', and 4 hex
+ *   digits of sha256(full name);
+ * - gatewayIp = first usable address of the node block; gatewayMac = macFromIp(gatewayIp), also the
+ *   node switch's routerMac; pod and external MACs = macFromIp(ip);
+ * - fabric switch routerMac = 0a:00: + the last 4 bytes of its datapath id (locally administered);
+ * - ctZone = node index in file order + 1;
+ * - a service's endpoints are the pods whose labels match its (non-empty) selector, sorted by name.
+ */
+import { createHash } from 'crypto';
+import type {
+  ClusterChange,
+  ClusterState,
+  PodState,
+  Scenario,
+  ScenarioEvent,
+  ServiceSpec,
+  ServiceState,
+  SwitchState,
+} from './types';
+import { cidrLast, firstUsable, intToIp, ipToInt, macFromIp, parseCidr } from './ip';
+import { IpamError, type IpamPlan, isReservedInBlock, isReservedInServicePool, planAddresses } from './ipam';
+
+/** An event or a state that the model cannot accept (unknown names, taken addresses ...). */
+export class TopologyError extends Error {
+  override readonly name = 'TopologyError';
+}
+
+export const TUNNEL_PORT = 90;
+export const TUNNEL_PORT_NAME = 'tun0';
+export const FIRST_POD_PORT = 100;
+/** Linux interface names (IFNAMSIZ - 1) */
+export const MAX_PORT_NAME_LEN = 15;
+
+export function datapathIdOf(switchName: string): string {
+  const hex = createHash('sha256').update(switchName).digest('hex');
+  return '0' + hex.slice(1, 16);
+}
+
+/** MAC a fabric switch routes with: 0a:00 + the low 32 bits of its dpid. */
+export function fabricRouterMac(datapathId: string): string {
+  const low = datapathId.slice(8, 16);
+  return ['0a', '00', low.slice(0, 2), low.slice(2, 4), low.slice(4, 6), low.slice(6, 8)].join(':');
+}
+
+export function portName(name: string): string {
+  if (name.length <= MAX_PORT_NAME_LEN) return name;
+  const hash = createHash('sha256').update(name).digest('hex').slice(0, 4);
+  return `${name.slice(0, 10)}-${hash}`;
+}
+
+export function linkId(a: string, b: string): string {
+  return `${a}|${b}`;
+}
+
+/** Does a selector match these labels? An empty selector matches nothing (like a selector-less service). */
+export function selectorMatches(selector: Record<string, string>, labels: Record<string, string>): boolean {
+  const keys = Object.keys(selector);
+  if (keys.length === 0) return false;
+  for (const k of keys) if (labels[k] !== selector[k]) return false;
+  return true;
+}
+
+export function buildClusterState(scenario: Scenario, plan: IpamPlan = planAddresses(scenario)): ClusterState {
+  const state: ClusterState = {
+    scenario: scenario.name,
+    cluster: scenario.cluster,
+    switches: new Map(),
+    nodes: new Map(),
+    pods: new Map(),
+    services: new Map(),
+    externals: new Map(),
+    links: new Map(),
+  };
+  const overlay = scenario.cluster.mode === 'overlay';
+  const dpidOwner = new Map<string, string>();
+  const addSwitch = (name: string, role: 'node' | 'fabric', routerMac?: string): SwitchState => {
+    if (state.switches.has(name)) throw new TopologyError(`buildClusterState: duplicate switch name ${name}`);
+    const datapathId = datapathIdOf(name);
+    const clash = dpidOwner.get(datapathId);
+    if (clash) throw new TopologyError(`buildClusterState: switches ${clash} and ${name} hash to the same datapath id ${datapathId}`);
+    dpidOwner.set(datapathId, name);
+    const sw: SwitchState = { name, role, datapathId, routerMac: routerMac ?? fabricRouterMac(datapathId), ports: [], up: true };
+    state.switches.set(name, sw);
+    return sw;
+  };
+
+  scenario.fabric.nodes.forEach((node, i) => {
+    const entry = plan.nodes[node.name];
+    if (!entry) throw new TopologyError(`buildClusterState: the address plan has no block for node ${node.name}`);
+    const gatewayIp = intToIp(firstUsable(parseCidr(entry.podCidr)));
+    const gatewayMac = macFromIp(gatewayIp);
+    state.nodes.set(node.name, { name: node.name, ip: node.ip, podCidr: entry.podCidr, gatewayIp, gatewayMac, ctZone: i + 1, up: true });
+    const sw = addSwitch(node.name, 'node', gatewayMac);
+    if (overlay) sw.ports.push({ port: TUNNEL_PORT, name: TUNNEL_PORT_NAME, kind: 'tunnel' });
+  });
+  for (const s of scenario.fabric.switches) addSwitch(s.name, 'fabric');
+
+  const nextInfraPort = new Map<string, number>();
+  const takeInfraPort = (sw: SwitchState): number => {
+    let p = nextInfraPort.get(sw.name) ?? 1;
+    while (overlay && sw.role === 'node' && p === TUNNEL_PORT) p++;
+    nextInfraPort.set(sw.name, p + 1);
+    return p;
+  };
+  for (const link of scenario.fabric.links) {
+    const [a, b] = link.between;
+    const swA = state.switches.get(a);
+    const swB = state.switches.get(b);
+    if (!swA || !swB) throw new TopologyError(`buildClusterState: link ${a}|${b} has an unknown endpoint`);
+    const id = linkId(a, b);
+    if (state.links.has(id) || state.links.has(linkId(b, a))) throw new TopologyError(`buildClusterState: duplicate link ${id}`);
+    const portA = takeInfraPort(swA);
+    const portB = takeInfraPort(swB);
+    swA.ports.push({ port: portA, name: portName(`to-${b}`), kind: 'link', linkId: id, peerSwitch: b, peerPort: portB });
+    swB.ports.push({ port: portB, name: portName(`to-${a}`), kind: 'link', linkId: id, peerSwitch: a, peerPort: portA });
+    state.links.set(id, { id, a, b, gbps: link.gbps, latencyUs: link.latencyUs, up: true });
+  }
+  for (const ext of scenario.fabric.externals) {
+    const sw = state.switches.get(ext.attach);
+    if (!sw) throw new TopologyError(`buildClusterState: external ${ext.name} attaches to unknown switch ${ext.attach}`);
+    sw.ports.push({ port: takeInfraPort(sw), name: portName(ext.name), kind: 'external', external: ext.name });
+    state.externals.set(ext.name, { name: ext.name, ip: ext.ip, mac: macFromIp(ext.ip), attach: ext.attach });
+  }
+  for (const sw of state.switches.values()) sortPorts(sw);
+
+  // fixed addresses of later events: kept free when something is allocated earlier
+  const reserved = new Set<string>();
+  for (const ev of scenario.events) {
+    if (ev.kind === 'pod' && ev.action === 'add' && ev.ip) reserved.add(ev.ip);
+    if (ev.kind === 'service' && ev.action === 'add' && ev.service.ip) reserved.add(ev.service.ip);
+  }
+  if (reserved.size > 0) state.reservedAddresses = [...reserved];
+
+  for (const pod of scenario.pods) {
+    const ip = plan.pods[pod.name];
+    if (!ip) throw new TopologyError(`buildClusterState: the address plan has no IP for pod ${pod.name}`);
+    addPod(state, { name: pod.name, node: pod.node, homeNode: pod.node, ip, mac: macFromIp(ip), labels: { ...pod.labels }, hostPorts: pod.hostPorts.map((h) => ({ ...h })), ...(pod.egressGbps !== undefined ? { egressGbps: pod.egressGbps } : {}) });
+  }
+  const podsByLabel = indexPodsByLabel(state);
+  for (const svc of scenario.services) {
+    const vip = plan.services[svc.name];
+    if (!vip) throw new TopologyError(`buildClusterState: the address plan has no VIP for service ${svc.name}`);
+    state.services.set(svc.name, serviceState(state, svc, vip, podsByLabel));
+  }
+  return state;
+}
+
+function sortPorts(sw: SwitchState): void {
+  sw.ports.sort((x, y) => x.port - y.port);
+}
+
+/** pod names by "label\0value": a selector only looks at the pods carrying its rarest pair */
+function indexPodsByLabel(state: ClusterState): Map<string, PodState[]> {
+  const index = new Map<string, PodState[]>();
+  for (const pod of state.pods.values()) {
+    for (const [k, v] of Object.entries(pod.labels)) {
+      const key = `${k}\u0000${v}`;
+      const bucket = index.get(key);
+      if (bucket) bucket.push(pod);
+      else index.set(key, [pod]);
+    }
+  }
+  return index;
+}
+
+function serviceState(state: ClusterState, svc: ServiceSpec, vip: string, podsByLabel?: Map<string, PodState[]>): ServiceState {
+  return {
+    name: svc.name,
+    vip,
+    port: svc.port,
+    targetPort: svc.targetPort,
+    protocol: svc.protocol,
+    selector: { ...svc.selector },
+    endpoints: endpointsOf(state, svc.selector, podsByLabel),
+  };
+}
+
+function endpointsOf(state: ClusterState, selector: Record<string, string>, podsByLabel?: Map<string, PodState[]>): string[] {
+  let candidates: Iterable<PodState> = state.pods.values();
+  if (podsByLabel) {
+    let smallest: PodState[] | undefined;
+    for (const [k, v] of Object.entries(selector)) {
+      const bucket = podsByLabel.get(`${k}\u0000${v}`) ?? [];
+      if (!smallest || bucket.length < smallest.length) smallest = bucket;
+    }
+    candidates = smallest ?? [];
+  }
+  const names: string[] = [];
+  for (const pod of candidates) if (selectorMatches(selector, pod.labels)) names.push(pod.name);
+  return names.sort(compareNames);
+}
+
+function compareNames(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Adds the pod's port on its node switch (lowest free >= 100) and the pod itself. */
+function addPod(state: ClusterState, pod: PodState): number {
+  const sw = state.switches.get(pod.node);
+  if (!sw || sw.role !== 'node') throw new TopologyError(`pod ${pod.name}: unknown node ${pod.node}`);
+  const port = lowestFreePodPort(sw);
+  sw.ports.push({ port, name: portName(pod.name), kind: 'pod', pod: pod.name });
+  sortPorts(sw);
+  state.pods.set(pod.name, pod);
+  return port;
+}
+
+function lowestFreePodPort(sw: SwitchState): number {
+  const used = new Set(sw.ports.map((p) => p.port));
+  let port = FIRST_POD_PORT;
+  while (used.has(port)) port++;
+  return port;
+}
+
+function removePodPort(state: ClusterState, pod: PodState): number {
+  const sw = state.switches.get(pod.node)!;
+  const index = sw.ports.findIndex((p) => p.kind === 'pod' && p.pod === pod.name);
+  const port = sw.ports[index].port;
+  sw.ports.splice(index, 1);
+  return port;
+}
+
+/** Deep copy: applying events to the copy leaves the original untouched. */
+export function cloneClusterState(state: ClusterState): ClusterState {
+  return structuredClone(state);
+}
+
+/** The port of a pod on its current node switch, if the pod exists. */
+export function podPort(state: ClusterState, pod: string): number | undefined {
+  const p = state.pods.get(pod);
+  if (!p) return undefined;
+  const port = state.switches.get(p.node)?.ports.find((x) => x.kind === 'pod' && x.pod === pod);
+  return port?.port;
+}
+
+function allocatePodIp(state: ClusterState, nodeName: string, podName: string): string {
+  const node = state.nodes.get(nodeName)!;
+  const block = parseCidr(node.podCidr);
+  const used = new Set<number>();
+  for (const p of state.pods.values()) used.add(ipToInt(p.ip));
+  for (const ip of state.reservedAddresses ?? []) used.add(ipToInt(ip));
+  const last = block.size >= 4 ? cidrLast(block) - 1 : cidrLast(block);
+  for (let n = firstUsable(block) + 1; n <= last; n++) if (!used.has(n)) return intToIp(n);
+  throw new IpamError(`node block ${node.podCidr} of ${nodeName} is exhausted: no address left for pod ${podName}`, `node block ${node.podCidr} of ${nodeName}`);
+}
+
+function allocateVip(state: ClusterState, svcName: string): string {
+  const pool = parseCidr(state.cluster.serviceCidr);
+  const used = new Set<number>();
+  for (const s of state.services.values()) used.add(ipToInt(s.vip));
+  for (const ip of state.reservedAddresses ?? []) used.add(ipToInt(ip));
+  const last = pool.size >= 4 ? cidrLast(pool) - 1 : cidrLast(pool);
+  for (let n = firstUsable(pool) + 1; n <= last; n++) if (!used.has(n)) return intToIp(n);
+  throw new IpamError(`serviceCidr ${state.cluster.serviceCidr} is exhausted: no address left for service ${svcName}`, `serviceCidr ${state.cluster.serviceCidr}`);
+}
+
+function nameInUse(state: ClusterState, name: string): string | undefined {
+  if (state.nodes.has(name)) return 'node';
+  if (state.switches.has(name)) return 'switch';
+  if (state.pods.has(name)) return 'pod';
+  if (state.services.has(name)) return 'service';
+  if (state.externals.has(name)) return 'external';
+  return undefined;
+}
+
+/** Adds or removes one pod in the endpoints of every service that selects it; reports those services. */
+function updateEndpoints(state: ClusterState, pod: PodState, present: boolean): ClusterChange[] {
+  const changes: ClusterChange[] = [];
+  for (const svc of state.services.values()) {
+    if (!selectorMatches(svc.selector, pod.labels)) continue;
+    const before = svc.endpoints;
+    const after = present ? [...before.filter((n) => n !== pod.name), pod.name].sort(compareNames) : before.filter((n) => n !== pod.name);
+    if (after.length === before.length && after.every((n, i) => n === before[i])) continue;
+    svc.endpoints = after;
+    changes.push({ kind: 'endpoints-changed', service: svc.name, before, after });
+  }
+  return changes;
+}
+
+function findLink(state: ClusterState, a: string, b: string) {
+  return state.links.get(linkId(a, b)) ?? state.links.get(linkId(b, a));
+}
+
+/**
+ * Applies one scenario event to the state (mutating it) and returns what changed, in this order:
+ * the primary change, port changes, then endpoint changes. Returns [] when the event changes nothing
+ * (a link set down twice). Throws TopologyError (or IpamError) when the event cannot apply.
+ */
+export function applyEvent(state: ClusterState, event: ScenarioEvent): ClusterChange[] {
+  switch (event.kind) {
+    case 'link': {
+      const [a, b] = event.between;
+      const link = findLink(state, a, b);
+      if (!link) throw new TopologyError(`link ${event.action}: there is no link between ${a} and ${b}`);
+      const up = event.action === 'up';
+      if (link.up === up) return [];
+      link.up = up;
+      return [{ kind: 'link-state', link: link.id, up }];
+    }
+    case 'node': {
+      const node = state.nodes.get(event.name);
+      if (!node) throw new TopologyError(`node ${event.action}: unknown node ${event.name}`);
+      const up = event.action === 'up';
+      if (node.up === up) return [];
+      node.up = up;
+      state.switches.get(node.name)!.up = up;
+      return [{ kind: 'node-state', node: node.name, up }];
+    }
+    case 'pod': {
+      if (event.action === 'add') {
+        const other = nameInUse(state, event.name);
+        if (other) throw new TopologyError(`pod add: name ${event.name} is already used by a ${other}`);
+        const node = state.nodes.get(event.node);
+        if (!node) throw new TopologyError(`pod add ${event.name}: unknown node ${event.node}`);
+        let ip: string;
+        if (event.ip !== undefined) {
+          const block = parseCidr(node.podCidr);
+          const n = ipToInt(event.ip);
+          if (n < block.network || n > cidrLast(block) || isReservedInBlock(block, n)) {
+            throw new TopologyError(`pod add ${event.name}: ip ${event.ip} is not a pod address of node block ${node.podCidr} of ${node.name}`);
+          }
+          for (const p of state.pods.values()) {
+            if (p.ip === event.ip) throw new TopologyError(`pod add ${event.name}: ip ${event.ip} is in use by pod ${p.name}`);
+          }
+          ip = event.ip;
+        } else {
+          ip = allocatePodIp(state, node.name, event.name);
+        }
+        const pod: PodState = { name: event.name, node: node.name, homeNode: node.name, ip, mac: macFromIp(ip), labels: { ...event.labels }, hostPorts: [], ...(event.egressGbps !== undefined ? { egressGbps: event.egressGbps } : {}) };
+        const port = addPod(state, pod);
+        return [{ kind: 'pod-added', pod: pod.name }, { kind: 'port-added', switch: node.name, port }, ...updateEndpoints(state, pod, true)];
+      }
+      const pod = state.pods.get(event.name);
+      if (!pod) throw new TopologyError(`pod ${event.action}: no pod ${event.name} exists at ${event.at}s`);
+      if (event.action === 'delete') {
+        const port = removePodPort(state, pod);
+        state.pods.delete(pod.name);
+        return [{ kind: 'pod-deleted', pod }, { kind: 'port-deleted', switch: pod.node, port }, ...updateEndpoints(state, pod, false)];
+      }
+      // move: the pod keeps its IP (and MAC); only its port and node change
+      if (!state.nodes.has(event.to)) throw new TopologyError(`pod move ${pod.name}: unknown node ${event.to}`);
+      if (event.to === pod.node) return [];
+      const from = pod.node;
+      const oldPort = removePodPort(state, pod);
+      pod.node = event.to;
+      const newPort = addPod(state, pod);
+      return [
+        { kind: 'pod-moved', pod: pod.name, from, to: event.to },
+        { kind: 'port-deleted', switch: from, port: oldPort },
+        { kind: 'port-added', switch: event.to, port: newPort },
+      ];
+    }
+    case 'service': {
+      if (event.action === 'add') {
+        const svc = event.service;
+        const other = nameInUse(state, svc.name);
+        if (other) throw new TopologyError(`service add: name ${svc.name} is already used by a ${other}`);
+        let vip: string;
+        if (svc.ip !== undefined) {
+          const pool = parseCidr(state.cluster.serviceCidr);
+          const n = ipToInt(svc.ip);
+          if (n < pool.network || n > cidrLast(pool) || isReservedInServicePool(pool, n)) {
+            throw new TopologyError(`service add ${svc.name}: ip ${svc.ip} is not a service address of serviceCidr ${state.cluster.serviceCidr}`);
+          }
+          for (const s of state.services.values()) {
+            if (s.vip === svc.ip) throw new TopologyError(`service add ${svc.name}: ip ${svc.ip} is in use by service ${s.name}`);
+          }
+          vip = svc.ip;
+        } else {
+          vip = allocateVip(state, svc.name);
+        }
+        state.services.set(svc.name, serviceState(state, svc, vip));
+        return [{ kind: 'service-added', service: svc.name }];
+      }
+      const svc = state.services.get(event.name);
+      if (!svc) throw new TopologyError(`service delete: no service ${event.name} exists at ${event.at}s`);
+      state.services.delete(svc.name);
+      return [{ kind: 'service-deleted', service: svc }];
+    }
+  }
+}
