@@ -237,6 +237,27 @@ export interface LinkState {
   up: boolean;
 }
 
+/**
+ * Decisions of the rebalancer (controller/rebalance.ts) that the controller compiles into flows:
+ * set by whoever runs the rebalancing loop (the simulator's runner, or the live controller).
+ */
+export interface TrafficSteering {
+  /** a demand pinned to a path: at each hop switch, packets of this flow go to `nextHop` */
+  pins: {
+    id: string;
+    /** addresses as the packet carries them in the fabric (pod IPs; the node IP after SNAT) */
+    srcIp: string;
+    dstIp: string;
+    protocol?: L4Protocol;
+    dstPort?: number;
+    hops: { switch: string; nextHop: string }[];
+  }[];
+  /** pods metered at their node switch by the limit policy: pod name -> Gbit/s */
+  limits: Record<string, number>;
+  /** service select-group bucket weights: service -> pod -> weight (absent: all 1) */
+  weights?: Record<string, Record<string, number>>;
+}
+
 export interface ClusterState {
   scenario: string;
   cluster: ClusterSpec;
@@ -246,6 +267,8 @@ export interface ClusterState {
   services: Map<string, ServiceState>;
   externals: Map<string, ExternalState>;
   links: Map<string, LinkState>;
+  /** rebalancer decisions to compile (absent: none) */
+  steering?: TrafficSteering;
   /**
    * Fixed pod IPs and service VIPs that `pod: add` / `service: add` events of the scenario will claim:
    * automatic allocation at event time skips them (topology/cluster.ts). Optional for hand-built states.
@@ -268,4 +291,6 @@ export type ClusterChange =
   | { kind: 'node-state'; node: string; up: boolean }
   /** a port appeared on or vanished from a switch (pod add/delete/move) */
   | { kind: 'port-added'; switch: string; port: number }
-  | { kind: 'port-deleted'; switch: string; port: number };
+  | { kind: 'port-deleted'; switch: string; port: number }
+  /** state.steering was replaced (pins, limits or weights) */
+  | { kind: 'steering-changed' };
