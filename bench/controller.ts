@@ -2,13 +2,15 @@
  * Controller benchmark: full compile of a leaf/spine cluster (default 5,000 nodes, 150,000 pods,
  * 10,000 services with 3 endpoints each), then three incremental compiles (one pod added, one
  * service endpoint changed, one leaf-spine link failed), each with the number of switches and
- * flow/group operations it touches. Prints tables and writes bench/results/controller.json.
+ * flow/group operations it touches; then the simulator's hot path: a service with 6,000 endpoints,
+ * one pod joining it through the real applyEvent, the incremental compile, and the reconcile of the
+ * node switches (a sample of 200; BENCH_BIG_ENDPOINTS / BENCH_RECONCILE_SAMPLE change the sizes). Prints tables and writes bench/results/controller.json.
  * Never asserts a time.
  *
  *   node --max-old-space-size=8192 dist/bench/controller.js [NODES PODS_PER_NODE SERVICES]
  */
 import { performance } from 'perf_hooks';
-import { compileCluster, compileIncremental, flowCounts, reconcile } from '../controller';
+import { compileCluster, compileIncremental, flowCounts, materialize, reconcile } from '../controller';
 import type { FabricPlan } from '../controller';
 import { applyEvent, buildClusterState } from '../topology';
 import type { ClusterChange, ClusterState, ServiceState } from '../topology/types';
@@ -19,6 +21,10 @@ const nodes = Number(process.argv[2] ?? 5000);
 const podsPerNode = Number(process.argv[3] ?? 30);
 const services = Number(process.argv[4] ?? 10000);
 const backends = 3;
+/** endpoints of the one big service of the hot-path figures (the simulator's 1,000-node scenario had ~6,000) */
+const BIG_ENDPOINTS = Number(process.env.BENCH_BIG_ENDPOINTS ?? 6000);
+/** node switches diffed for the reconcile figure (the rest get the same diff) */
+const RECONCILE_SAMPLE = Number(process.env.BENCH_RECONCILE_SAMPLE ?? 200);
 
 function intToIp(n: number): string {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
@@ -158,6 +164,51 @@ function main(): void {
     return [{ kind: 'endpoints-changed', service: svc.name, before, after: svc.endpoints }];
   });
   incremental('link failure leaf1-spine1', () => applyEvent(state, { at: 2, kind: 'link', action: 'down', between: ['leaf1', 'spine1'] }));
+
+  // The simulator's hot path (a 1,000-node scenario spent ~75% of its time here): a big service
+  // (BIG_ENDPOINTS pods), then a pod event through the real applyEvent that changes its endpoints,
+  // the incremental compile, and the reconcile of every node switch (the services part is shared, so
+  // every node switch gets a new plan whose ~10,000 groups are diffed against the old plan's).
+  const bigEndpoints = Math.min(BIG_ENDPOINTS, state.pods.size);
+  const big: ServiceState = { name: 'bench-big', vip: intToIp((BENCH_SERVICE_CIDR.split('/')[0].split('.').reduce((a, b) => a * 256 + Number(b), 0) >>> 0) + 2 + services), port: SERVICE_PORT, targetPort: SERVICE_TARGET_PORT, protocol: 'tcp', selector: { tier: 'big' }, endpoints: [] };
+  for (const pod of [...state.pods.values()].slice(0, bigEndpoints)) {
+    pod.labels = { ...pod.labels, tier: 'big' };
+    big.endpoints.push(pod.name);
+  }
+  big.endpoints.sort();
+  incremental(`big service added (${bigEndpoints} endpoints)`, () => {
+    state.services.set(big.name, big);
+    return [{ kind: 'service-added', service: big.name }];
+  });
+  // the first pod event after the maps were changed directly builds applyEvent's index (O(pods + services)) once
+  let warmChanges: ClusterChange[] = [];
+  const warmMs = ms(() => (warmChanges = applyEvent(state, { at: 3, kind: 'pod', action: 'add', name: 'bench-warm-pod', node: firstNode, labels: { app: 'none' } })));
+  results.push(record('applyEvent: first pod add (builds the index)', 'ms', [warmMs], `CPU ${lastCpuMs.toFixed(1)} ms`));
+  plan = compileIncremental(plan, state, warmChanges);
+  let podChanges: ClusterChange[] = [];
+  const applyMs = ms(() => (podChanges = applyEvent(state, { at: 3, kind: 'pod', action: 'add', name: 'bench-big-pod', node: firstNode, labels: { app: 'none', tier: 'big' } })));
+  results.push(record('applyEvent: pod add joining the big service', 'ms', [applyMs], `${podChanges.length} changes, CPU ${lastCpuMs.toFixed(1)} ms`));
+  const beforeBig = plan;
+  let afterBig!: FabricPlan;
+  const incMs = ms(() => (afterBig = compileIncremental(beforeBig, state, podChanges)));
+  results.push(record('incremental: pod add joining the big service', 'ms', [incMs], `CPU ${lastCpuMs.toFixed(1)} ms`));
+  const nodeNames = [...state.switches.values()].filter((sw) => sw.role === 'node').map((sw) => sw.name);
+  const sample = nodeNames.slice(0, Math.min(nodeNames.length, RECONCILE_SAMPLE));
+  let ops = 0;
+  const recMs = ms(() => {
+    for (const n of sample) ops += reconcile(afterBig.get(n)!, beforeBig.get(n)!).length;
+  });
+  const perSwitch = recMs / sample.length;
+  results.push(record('reconcile one node switch after that pod add', 'ms', [perSwitch], `${sample.length} node switches diffed, ${ops} ops, CPU ${(lastCpuMs / sample.length).toFixed(2)} ms each; all ${nodeNames.length} node switches: ~${((perSwitch * nodeNames.length) / 1000).toFixed(2)} s`));
+  // what a caller that diffs against a dump of the switch pays (no shared parts: the full diff of the
+  // merged lists, including merging the new plan's parts): other node switches than the sample above
+  const dumpSample = nodeNames.slice(-Math.min(nodeNames.length - sample.length, RECONCILE_SAMPLE) || nodeNames.length);
+  const dumps = dumpSample.map((n) => materialize(beforeBig.get(n)!));
+  let dumpOps = 0;
+  const dumpMs = ms(() => dumpSample.forEach((n, i) => (dumpOps += reconcile(afterBig.get(n)!, dumps[i]).length)));
+  const perDump = dumpMs / Math.max(1, dumpSample.length);
+  results.push(record('reconcile one node switch against a dump (full diff)', 'ms', [perDump], `${dumpSample.length} node switches, ${dumpOps} ops, CPU ${(lastCpuMs / Math.max(1, dumpSample.length)).toFixed(2)} ms each; all ${nodeNames.length}: ~${((perDump * nodeNames.length) / 1000).toFixed(2)} s`));
+  plan = afterBig;
 
   printTable(results, out);
   for (const r of results) if (r.notes) out(`  ${r.name}: ${r.notes}`);

@@ -6,11 +6,16 @@
  * - link down -> traffic restored: ICMP every 10 ms from a pod to the external host across an ECMP pair
  *   of spine uplinks; one uplink's veth set down; lost probes x interval = outage; the controller
  *   (LiveController) reacts to the port status and reconciles;
+ * - resilience with `fabric controller` (in-process) on the two-node fixture, 10 ms ICMP probes pod ->
+ *   external running through each: ovsdb-server stopped for 0.5 s and restarted (probes lost; time from
+ *   the stop to the controller's OVSDB session back and its bridges re-ensured), ovs-vswitchd stopped
+ *   and restarted (flows lost; time until egress TCP works again), controller stopped and restarted
+ *   (probes lost; ops the new controller sends);
  * - flows installed per second into real OVS: one node switch's plan of a generated cluster, through our
  *   OpenFlow channel (reconcile -> one bundle) and through `ovs-ofctl --bundle add-flows`, same bridge.
  * Prints a table, writes bench/results/lab.json. Never asserts a time.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/lab.js [--runs N]
+ *   npx tsc -p tsconfig.json && node dist/bench/lab.js [--runs N] [--only lab-up,pod-add,failover,resilience,flow-rate]
  */
 import * as fs from 'fs';
 import * as path from 'path';
@@ -27,6 +32,8 @@ import { planText } from '../fabric/lab/program';
 import { inNsAsync } from '../fabric/lab/exec';
 import { PYTHON } from '../fabric/lab/agent';
 import { LiveController, OvsDriver } from '../fabric/ovsdriver';
+import { loadScenario } from '../fabric/lab';
+import { startController, RunningController } from '../cli/commands/controller';
 
 const FIXTURE = path.join(__dirname, '..', '..', 'test', 'lab', 'fixtures', 'two-nodes.yaml');
 const ID = 'bench';
@@ -197,13 +204,103 @@ async function flowRateRuns(runs: number): Promise<BenchResult[]> {
   return [record('flows/s into real OVS: our OpenFlow channel (read, diff, 1 bundle, barrier)', 'flows/s', ours, what), record('flows/s into real OVS: ovs-ofctl --bundle add-flows (+ add-groups)', 'flows/s', ofctl, what)];
 }
 
+/** ICMP probes every 10 ms from a host while `during` runs; returns probes lost / sent. */
+async function probeWhile(lab: Lab, hostName: string, dst: string, count: number, during: () => Promise<void>): Promise<{ lost: number; sent: number }> {
+  const { spawn } = await import('child_process');
+  const agent = path.join(lab.record.dir, 'agent.py');
+  const probe = spawn('ip', ['netns', 'exec', lab.host(hostName).ns, PYTHON, agent, 'ping', dst, String(count), '0.01', '0.05'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  probe.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  const done = new Promise<void>((resolve) => probe.on('close', () => resolve()));
+  try {
+    await new Promise((r) => setTimeout(r, 300));
+    await during();
+  } finally {
+    await done;
+  }
+  const lines = out.split('\n').filter(Boolean);
+  return { lost: lines.filter((l) => l.startsWith('lost')).length, sent: lines.length };
+}
+
+async function resilienceRuns(runs: number): Promise<BenchResult[]> {
+  const loaded = loadScenario(FIXTURE);
+  const lab = await Lab.up(loaded.state, { id: ID, extraPorts: scenarioPorts(loaded.scenario) });
+  const listen = `unix:${labControllerSocket(lab)}`;
+  let running: RunningController | undefined;
+  const dbMs: number[] = [];
+  const dbLost: number[] = [];
+  const vswitchdMs: number[] = [];
+  const ctlLost: number[] = [];
+  const ctlOps: number[] = [];
+  const notes: string[] = [];
+  const wait = async (cond: () => boolean, what: string): Promise<void> => {
+    for (const start = performance.now(); !cond(); await new Promise((r) => setTimeout(r, 10))) {
+      if (ms(start) > 15_000) throw new Error(`timed out waiting for ${what}`);
+    }
+  };
+  const converged = async (r: RunningController): Promise<void> => {
+    await wait(() => r.controller.stats.switchesConnected === 3 && r.controller.stats.passes > 0, 'convergence');
+    await r.controller.idle();
+  };
+  try {
+    running = await startController(FIXTURE, { ovsdb: lab.ovs.dbUrl, listen });
+    await converged(running);
+    const ext = loaded.state.externals.get('internet')!.ip;
+    for (let i = 0; i < runs; i++) {
+      const r = running;
+      const reconnectsBefore = r.ovsdbStats.reconnects;
+      const db = await probeWhile(lab, 'web-2', ext, 150, async () => {
+        const start = performance.now();
+        await lab.restartOvsdbServer(500);
+        await wait(() => r.ovsdbStats.reconnects > reconnectsBefore, 'OVSDB reconnect');
+        await r.ovsdbIdle();
+        dbMs.push(ms(start));
+      });
+      dbLost.push(db.lost);
+      notes.push(`run ${i}: ovsdb-server restart ${db.lost}/${db.sent} probes lost`);
+
+      const start = performance.now();
+      await lab.restartVswitchd();
+      for (;;) {
+        await new Promise((res) => setTimeout(res, 20));
+        if ((await tcpConnect(lab, 'web-2', ext, 80, 1, 0.2, 1))[0]?.ok) break;
+        if (ms(start) > 15_000) throw new Error('vswitchd restart: egress did not come back');
+      }
+      vswitchdMs.push(ms(start));
+      await r.controller.idle();
+
+      const ctl = await probeWhile(lab, 'web-2', ext, 150, async () => {
+        await running!.stop();
+        running = undefined;
+        running = await startController(FIXTURE, { ovsdb: lab.ovs.dbUrl, listen });
+        await converged(running);
+      });
+      ctlLost.push(ctl.lost);
+      ctlOps.push(running!.controller.stats.opsSent);
+    }
+  } finally {
+    await running?.stop();
+    await lab.down();
+  }
+  return [
+    record('ovsdb-server down 0.5 s -> controller reconnected + bridges re-ensured', 'ms', dbMs, notes.join('; ')),
+    record('  ICMP probes lost meanwhile (sent every 10 ms, 50 ms timeout each)', 'count', dbLost),
+    record('ovs-vswitchd restarted (flows lost) -> egress TCP answered again', 'ms', vswitchdMs),
+    record('controller restarted: ICMP probes lost (sent every 10 ms, 50 ms timeout each)', 'count', ctlLost),
+    record('  ops sent by the restarted controller', 'count', ctlOps),
+  ];
+}
+
 async function main(): Promise<void> {
   const runsArg = process.argv.indexOf('--runs');
   const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
   await teardownLab(ID);
   const results: BenchResult[] = [];
   const notes: string[] = [];
+  const onlyArg = process.argv.indexOf('--only');
+  const only = onlyArg > 0 ? process.argv[onlyArg + 1].split(',') : undefined;
   const step = async (label: string, fn: () => Promise<BenchResult | BenchResult[]>): Promise<void> => {
+    if (only && !only.includes(label.replace(/ /g, '-'))) return;
     try {
       const r = await fn();
       results.push(...(Array.isArray(r) ? r : [r]));
@@ -217,10 +314,12 @@ async function main(): Promise<void> {
   await step('lab up', () => labUpRuns(runs));
   await step('pod add', () => podAddRuns(runs));
   await step('failover', () => failoverRuns(runs));
+  await step('resilience', () => resilienceRuns(runs));
   await step('flow rate', () => flowRateRuns(runs));
   printTable(results);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
-  const file = writeResults('lab', results, { notes });
+  // a partial run (--only) must not overwrite the full results file
+  const file = writeResults(only ? `lab-${only.join('-')}` : 'lab', results, { notes });
   process.stdout.write(`wrote ${file}\n`);
 }
 

@@ -10,9 +10,9 @@
  */
 import type { Flow, Group, Meter, SwitchPlan } from '../fabric/openflow/flow';
 import type { ClusterChange, ClusterState, SwitchState } from '../topology/types';
-import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, podPart, policyPart, routeFlow, routeGroup, servicePart } from './flows';
+import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, pinPart, podLimitGbps, podPart, policyPart, routeFlow, routeGroup, servicePart } from './flows';
 import { flowContentKey, flowSortKey, groupKey, meterKey } from './normalize';
-import { Attachment, RouteChoice, Routing, attachmentOf, choiceSignature } from './routing';
+import { Attachment, RouteChoice, Routing, attachmentOf, choiceSignature, upLinkPorts } from './routing';
 
 /** Every switch's plan, by switch name (sorted). */
 export type FabricPlan = Map<string, SwitchPlan>;
@@ -76,6 +76,16 @@ function canonicalById<T>(items: T[], id: (t: T) => number, key: (t: T) => strin
 }
 
 const planConflicts = new WeakMap<SwitchPlan, PlanConflict[]>();
+const planPartLists = new WeakMap<SwitchPlan, readonly Part[]>();
+
+/**
+ * The parts a compiled plan is merged from (undefined for a plan this module did not make, or a
+ * materialized copy). Successive plans share part objects: the reconciler diffs only the parts that
+ * differ (controller/reconcile.ts).
+ */
+export function partsOf(plan: SwitchPlan): readonly Part[] | undefined {
+  return planPartLists.get(plan);
+}
 
 /** A SwitchPlan whose lists are merged from parts when first read (own enumerable getters, so JSON and deep equality see them). */
 function composePlan(name: string, datapathId: string, parts: Part[]): SwitchPlan {
@@ -113,6 +123,7 @@ function composePlan(name: string, datapathId: string, parts: Part[]): SwitchPla
       return materializeParts().meters;
     },
   };
+  planPartLists.set(plan, parts);
   return plan;
 }
 
@@ -437,6 +448,32 @@ interface Build {
   planner: RoutePlanner;
   /** all services merged (sorted), shared by every node switch */
   services: Part;
+  /** the steering this build compiled: what a `steering-changed` is compared with */
+  steering: SteeringSnapshot;
+}
+
+/** What of ClusterState.steering a build compiled, copied (the state is mutated by later events). */
+interface SteeringSnapshot {
+  limits: Map<string, number>;
+  /** service -> JSON of its weights */
+  weights: Map<string, string>;
+  /** switches named by some pin hop */
+  pinSwitches: Set<string>;
+}
+
+function snapshotSteering(state: ClusterState): SteeringSnapshot {
+  const s = state.steering;
+  const limits = new Map<string, number>();
+  for (const [pod, gbps] of Object.entries(s?.limits ?? {})) limits.set(pod, gbps);
+  const weights = new Map<string, string>();
+  for (const [svc, w] of Object.entries(s?.weights ?? {})) weights.set(svc, JSON.stringify(Object.entries(w).sort((a, b) => (a[0] < b[0] ? -1 : 1))));
+  const pinSwitches = new Set<string>();
+  for (const pin of s?.pins ?? []) for (const h of pin.hops) pinSwitches.add(h.switch);
+  return { limits, weights, pinSwitches };
+}
+
+function partText(p: Part | undefined): string {
+  return p ? p.flows.map((fl) => `${flowSortKey(fl)} ${flowContentKey(fl)}`).join('\n') : '';
 }
 
 const builds = new WeakMap<FabricPlan, Build>();
@@ -468,7 +505,7 @@ function podPartsOf(f: FlowFactory, state: ClusterState, sw: SwitchState): Map<s
     if (port.kind !== 'pod') continue;
     const pod = state.pods.get(port.pod);
     if (!pod) continue;
-    out.set(`pod:${pod.name}`, podPart(f, sw, node, pod, port.port));
+    out.set(`pod:${pod.name}`, podPart(f, sw, node, pod, port.port, podLimitGbps(state, pod.name)));
   }
   return out;
 }
@@ -487,6 +524,8 @@ function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, plann
     parts.set('routes', fabricRouteFlows(f, planner, sw));
     parts.set('route-groups', fabricRouteGroups(planner, sw));
   }
+  const pins = pinPart(f, state, sw, upLinkPorts(state, sw.name));
+  if (pins !== EMPTY_PART) parts.set('pins', pins);
   return { name: sw.name, datapathId: sw.datapathId, role: sw.role, parts, routeSig: routeSignature(planner, sw) };
 }
 
@@ -507,7 +546,7 @@ export function compileCluster(state: ClusterState, options: CompileOptions = {}
   const planner = new RoutePlanner(state);
   const servicePartsByName = new Map<string, Part>();
   for (const name of [...state.services.keys()].sort()) servicePartsByName.set(name, servicePart(f, state, state.services.get(name)!));
-  const build: Build = { generation, switches: new Map(), servicePartsByName, services: mergeServices(servicePartsByName.values()), planner };
+  const build: Build = { generation, switches: new Map(), servicePartsByName, services: mergeServices(servicePartsByName.values()), planner, steering: snapshotSteering(state) };
   for (const sw of state.switches.values()) build.switches.set(sw.name, buildSwitch(f, state, sw, planner));
   return finishWithPlans(build, undefined, undefined);
 }
@@ -527,6 +566,10 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   let routesMayChange = false;
   let policyChanged = false;
   let nodeStateChanged = false;
+  // pins depend on the steering and on which links and switches are up
+  let pinsMayChange = false;
+  // without a steering-changed the build keeps describing what was compiled
+  const steering = changes.some((c) => c.kind === 'steering-changed') ? snapshotSteering(state) : prev.steering;
   for (const c of changes) {
     switch (c.kind) {
       case 'pod-added': {
@@ -556,11 +599,25 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
       case 'endpoints-changed':
         touchedServices.add(c.service);
         break;
+      case 'steering-changed': {
+        pinsMayChange = true;
+        for (const pod of new Set([...prev.steering.limits.keys(), ...steering.limits.keys()])) {
+          if (prev.steering.limits.get(pod) === steering.limits.get(pod)) continue;
+          const p = state.pods.get(pod);
+          if (p) touchedNodes.add(p.node);
+        }
+        for (const svc of new Set([...prev.steering.weights.keys(), ...steering.weights.keys()])) {
+          if (prev.steering.weights.get(svc) !== steering.weights.get(svc) && state.services.has(svc)) touchedServices.add(svc);
+        }
+        break;
+      }
       case 'link-state':
         routesMayChange = true;
+        pinsMayChange = true;
         break;
       case 'node-state':
         routesMayChange = true;
+        pinsMayChange = true;
         nodeStateChanged = true;
         touchedNodes.add(c.node);
         break;
@@ -578,7 +635,8 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   }
   if (policyChanged && !state.cluster.isolation) policyChanged = false;
 
-  const build: Build = { generation, switches: new Map(prev.switches), servicePartsByName: prev.servicePartsByName, services: prev.services, planner: prev.planner };
+  const build: Build = { generation, switches: new Map(prev.switches), servicePartsByName: prev.servicePartsByName, services: prev.services, planner: prev.planner, steering };
+  const pinSwitches = pinsMayChange ? new Set([...prev.steering.pinSwitches, ...steering.pinSwitches]) : new Set<string>();
   if (touchedServices.size) {
     const byName = new Map(prev.servicePartsByName);
     for (const name of touchedServices) {
@@ -604,7 +662,7 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   }
   const changed = new Set<string>();
   // without route or policy changes only the touched node switches can change: skip the others
-  const candidates = planner || policyChanged ? state.switches.values() : [...touchedNodes].map((n) => state.switches.get(n)!).filter(Boolean);
+  const candidates = planner || policyChanged ? state.switches.values() : [...new Set([...touchedNodes, ...pinSwitches])].map((n) => state.switches.get(n)!).filter(Boolean);
   for (const sw of candidates) {
     const old = prev.switches.get(sw.name)!;
     let parts: Map<string, Part> | undefined;
@@ -619,6 +677,14 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
       const policy = policyPart(f, state, sw.name);
       if (policy === EMPTY_PART) edit().delete('policy');
       else edit().set('policy', policy);
+    }
+    if (pinSwitches.has(sw.name)) {
+      const pins = pinPart(f, state, sw, upLinkPorts(state, sw.name));
+      const before = old.parts.get('pins');
+      if (partText(pins === EMPTY_PART ? undefined : pins) !== partText(before)) {
+        if (pins === EMPTY_PART) edit().delete('pins');
+        else edit().set('pins', pins);
+      }
     }
     let routeSig = old.routeSig;
     if (planner && (routeAffected === 'all' || routeAffected.has(sw.name))) {
@@ -683,7 +749,7 @@ function affectedByRouting(before: RoutePlanner, after: RoutePlanner, changes: C
 
 /** Changes that can alter destinations or attachments (anything but service changes). */
 function isRouteChange(c: ClusterChange): boolean {
-  return c.kind !== 'service-added' && c.kind !== 'service-deleted' && c.kind !== 'endpoints-changed';
+  return c.kind !== 'service-added' && c.kind !== 'service-deleted' && c.kind !== 'endpoints-changed' && c.kind !== 'steering-changed';
 }
 
 /** Rebuilds the shared services part by replacing the touched services' flows and groups. */

@@ -28,6 +28,8 @@ export const CATEGORY = {
   policy: 5,
   /** /32 routes of pods that moved away from their home node */
   movedPod: 6,
+  /** demands pinned to a path by the rebalancer (ClusterState.steering.pins) */
+  pin: 7,
 } as const;
 
 export type CategoryName = keyof typeof CATEGORY;

@@ -231,8 +231,13 @@ export function podMeter(meterId: number, egressGbps: number): Meter {
   return { meterId, unit: 'kbps', burst: true, stats: true, bands: [{ type: 'drop', rate, burstSize: Math.max(1, Math.round(rate / 5)) }] };
 }
 
-/** Everything one local pod puts on its node switch. The meter id is the pod's port number. */
-export function podPart(f: FlowFactory, sw: SwitchState, node: NodeState, pod: PodState, port: number): Part {
+/**
+ * Everything one local pod puts on its node switch. The meter id is the pod's port number. A limit of
+ * the rebalancer (`limitGbps`, from ClusterState.steering.limits) replaces the pod's own meter rate
+ * with min(egressGbps, limit): one meter per pod, in the same id range, so the reconciler's ownership
+ * range and the metering flow stay as they are (docs/pipeline.md "Steering").
+ */
+export function podPart(f: FlowFactory, sw: SwitchState, node: NodeState, pod: PodState, port: number, limitGbps?: number): Part {
   const p = BigInt(port);
   const mac = macValue(pod.mac);
   const ip = ipValue(pod.ip);
@@ -250,8 +255,9 @@ export function podPart(f: FlowFactory, sw: SwitchState, node: NodeState, pod: P
     f.flow('l2_output', 100, { reg1: { value: p } }, { apply: [{ type: 'output', port }] }, 'pod'),
   ];
   const meters: Meter[] = [];
-  if (pod.egressGbps !== undefined && pod.egressGbps > 0) {
-    meters.push(podMeter(port, pod.egressGbps));
+  const rates = [pod.egressGbps, limitGbps].filter((r): r is number => r !== undefined && Number.isFinite(r) && r > 0);
+  if (rates.length > 0) {
+    meters.push(podMeter(port, Math.min(...rates)));
     flows.push(f.flow('metering', 100, { in_port: { value: p } }, { meter: port, gotoTable: TABLE.conntrack }, 'pod'));
   }
   for (const hp of pod.hostPorts) {
@@ -290,16 +296,66 @@ export function servicePart(f: FlowFactory, state: ClusterState, svc: ServiceSta
     .filter((p): p is PodState => p !== undefined && state.nodes.get(p.node)?.up !== false);
   if (backends.length === 0) return { flows: [f.flow('service_lb', 100, match, {}, 'service')], groups: [], meters: [] };
   const groupId = serviceGroupId(state, svc);
+  const weights = state.steering?.weights?.[svc.name];
   const group: Group = {
     groupId,
     type: 'select',
     buckets: backends.map((pod) => ({
+      ...(weights ? { weight: bucketWeight(weights[pod.name]) } : {}),
       actions: [{ type: 'ct', commit: true, zone: ctZone, nat: { kind: 'dst', ipMin: pod.ip, portMin: svc.targetPort }, table: TABLE.policy }],
     })),
   };
   const flow = f.flow('service_lb', 100, match, { apply: [{ type: 'group', groupId }] }, 'service');
   checkFlow(flow, new Map([[groupId, group]]));
   return { flows: [flow], groups: [group], meters: [] };
+}
+
+/** A select-bucket weight (OpenFlow: 16 bits); an absent or invalid weight is 1. */
+export function bucketWeight(w: number | undefined): number {
+  if (w === undefined || !Number.isFinite(w)) return 1;
+  return Math.min(0xffff, Math.max(0, Math.round(w)));
+}
+
+/** Rebalancer limit of one pod (ClusterState.steering.limits), if any. */
+export function podLimitGbps(state: ClusterState, pod: string): number | undefined {
+  const l = state.steering?.limits?.[pod];
+  return l !== undefined && Number.isFinite(l) && l > 0 ? l : undefined;
+}
+
+/** Pins beat every route (the longest is a /32 at routePriority(32) + 5). */
+export const PIN_PRIORITY = routePriority(32) + 50;
+
+/**
+ * Pinned demands (ClusterState.steering.pins) on one switch: at each hop on this switch, a flow in
+ * l3_forwarding matching source, destination (and protocol/port) that sends straight to the next hop
+ * through the lowest-numbered up link towards it. A hop whose link is down (or whose next hop is not
+ * a switch) is left out: the packet then follows the ordinary routes. Pins are taken in id order; a
+ * second pin with the same match on the same switch is ignored.
+ */
+export function pinPart(f: FlowFactory, state: ClusterState, sw: SwitchState, upLinks: { port: number; peerSwitch: string }[]): Part {
+  const pins = state.steering?.pins;
+  if (!pins || pins.length === 0) return EMPTY_PART;
+  const flows: Flow[] = [];
+  const seen = new Set<string>();
+  const sorted = [...pins].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const pin of sorted) {
+    for (const hop of pin.hops) {
+      if (hop.switch !== sw.name) continue;
+      const next = state.switches.get(hop.nextHop);
+      if (!next) continue;
+      const link = upLinks.filter((l) => l.peerSwitch === hop.nextHop).sort((a, b) => a.port - b.port)[0];
+      if (!link) continue;
+      const protocol = pin.dstPort !== undefined ? (pin.protocol ?? 'tcp') : pin.protocol;
+      const match: Match = ipMatch({ ipv4_src: { value: ipValue(pin.srcIp) }, ipv4_dst: { value: ipValue(pin.dstIp) } });
+      if (protocol) match.ip_proto = { value: PROTO[protocol] };
+      if (pin.dstPort !== undefined && protocol) match[protocol === 'tcp' ? 'tcp_dst' : 'udp_dst'] = { value: BigInt(pin.dstPort) };
+      const key = `${pin.srcIp}>${pin.dstIp}/${protocol ?? ''}/${pin.dstPort ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      flows.push(f.flow('l3_forwarding', PIN_PRIORITY, match, { apply: routeActions(sw.routerMac, toPort(link.port, next.routerMac)), gotoTable: TABLE.l2_output }, 'pin'));
+    }
+  }
+  return flows.length ? { flows, groups: [], meters: [] } : EMPTY_PART;
 }
 
 function selectorMatches(selector: Record<string, string>, labels: Record<string, string>): boolean {

@@ -6,9 +6,9 @@ export { PIPELINE, TABLE, REG, SOURCE, tableSpec, tableName, checkFlow, Pipeline
 export type { TableName, TableSpec } from './pipeline';
 export { OWNER_TAG, CATEGORY, makeCookie, isOurs, generationOf, categoryOf, withGeneration, OWNER_COOKIE_MASK, COOKIE_IDENTITY_MASK } from './cookie';
 export type { CategoryName } from './cookie';
-export { compileCluster, compileIncremental, materialize, conflictsOf, canonicalFlows, flowCounts } from './compile';
+export { compileCluster, compileIncremental, materialize, conflictsOf, canonicalFlows, flowCounts, partsOf } from './compile';
 export type { FabricPlan, CompileOptions, PlanConflict } from './compile';
-export { SERVICE_GROUP_BASE, ROUTE_GROUP_BASE, serviceGroupId, routePriority, PRIORITY, podMeter } from './flows';
+export { SERVICE_GROUP_BASE, ROUTE_GROUP_BASE, serviceGroupId, routePriority, PRIORITY, PIN_PRIORITY, podMeter, bucketWeight, podLimitGbps } from './flows';
 export { reconcile, reconcileDetailed, applyOps, isOurGroup, isOurMeter } from './reconcile';
 export type { ReconcileResult } from './reconcile';
 export { flowIdentity, flowSortKey, flowContentKey, matchKey, normalizeMatch, groupKey, meterKey, instructionsKey } from './normalize';

@@ -3,6 +3,9 @@
  * the canonical sort key of a plan, and content keys that compare two flows the way the switch sees
  * them (a full mask is no mask, a whole-field move has no bit range, a zero timeout is no timeout).
  * LAB-NOTES: an un-normalised diff sees every flow as changed.
+ *
+ * The keys of a flow, group or meter object are computed once and cached (WeakMap): these objects
+ * must not be mutated after they were keyed (plans are read-only; make a new object instead).
  */
 import type { Action, Bucket, FieldName, FieldRef, Flow, Group, Instructions, Match, MaskedValue, Meter } from '../fabric/openflow/flow';
 import { FIELDS, fullMask } from '../fabric/openflow/fields';
@@ -43,9 +46,22 @@ export function matchKey(match: Match): string {
   return key;
 }
 
+// Keys are cached per object: plans are read-only and successive plans share their flow, group and
+// meter objects, so the reconciler diffing 1,000 node switches computes each key once, not 1,000 times.
+const identityCache = new WeakMap<object, string>();
+const contentCache = new WeakMap<object, string>();
+const contentNoGenCache = new WeakMap<object, string>();
+const groupCache = new WeakMap<object, string>();
+const meterCache = new WeakMap<object, string>();
+
 /** Flow identity as OpenFlow sees it (OFPFC_*_STRICT): table, priority, match. */
 export function flowIdentity(flow: Pick<Flow, 'table' | 'priority' | 'match'>): string {
-  return `${flow.table}/${flow.priority}/${matchKey(flow.match)}`;
+  let k = identityCache.get(flow);
+  if (k === undefined) {
+    k = `${flow.table}/${flow.priority}/${matchKey(flow.match)}`;
+    identityCache.set(flow, k);
+  }
+  return k;
 }
 
 /** Sorts by table ascending, priority descending, then match text. */
@@ -118,6 +134,16 @@ export function instructionsKey(ins: Instructions): string {
 
 /** Everything a modify could change: instructions, cookie (optionally without generation), timeouts, flags. */
 export function flowContentKey(flow: Flow, ignoreGeneration = false): string {
+  const cache = ignoreGeneration ? contentNoGenCache : contentCache;
+  let k = cache.get(flow);
+  if (k === undefined) {
+    k = computeFlowContentKey(flow, ignoreGeneration);
+    cache.set(flow, k);
+  }
+  return k;
+}
+
+function computeFlowContentKey(flow: Flow, ignoreGeneration: boolean): string {
   const cookie = ignoreGeneration ? flow.cookie & COOKIE_IDENTITY_MASK : flow.cookie;
   return `${cookie.toString(16)}|${flow.idleTimeout ?? 0}|${flow.hardTimeout ?? 0}|${flow.flags ?? 0}|${instructionsKey(flow.instructions)}`;
 }
@@ -128,10 +154,28 @@ function bucketKey(b: Bucket, type: Group['type']): string {
 }
 
 export function groupKey(g: Group): string {
+  let k = groupCache.get(g);
+  if (k === undefined) {
+    k = computeGroupKey(g);
+    groupCache.set(g, k);
+  }
+  return k;
+}
+
+function computeGroupKey(g: Group): string {
   return `${g.groupId}|${g.type}|${g.buckets.map((b) => bucketKey(b, g.type)).join(' ')}`;
 }
 
 export function meterKey(m: Meter): string {
+  let k = meterCache.get(m);
+  if (k === undefined) {
+    k = computeMeterKey(m);
+    meterCache.set(m, k);
+  }
+  return k;
+}
+
+function computeMeterKey(m: Meter): string {
   const bands = m.bands.map((b) => `${b.type}:${b.rate}:${m.burst ? b.burstSize : 0}:${b.precLevel ?? 0}`).join(' ');
   return `${m.meterId}|${m.unit}|${m.burst}|${m.stats}|${bands}`;
 }

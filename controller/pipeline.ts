@@ -120,12 +120,12 @@ export const PIPELINE: readonly TableSpec[] = [
   },
   {
     name: 'l3_forwarding',
-    match: ['eth_type', 'ipv4_dst'],
+    match: ['eth_type', 'ipv4_dst', 'ipv4_src', 'ip_proto', 'tcp_dst', 'udp_dst'],
     next: ['l2_output'],
     miss: 'drop',
     roles: BOTH,
     does:
-      'Longest prefix first (priority = 100 + 10 x prefix length): a /32 per local pod and the node IP; per destination node /24, node IP and external /32 (moved pods: a /32 that overrides their home block). Rewrites eth_src to the router MAC and eth_dst to the next hop MAC, decrements the TTL, then either sets reg1 to the output port (one next hop) or outputs through a next-hop group (ECMP select, fast-failover, or indirect).',
+      'Longest prefix first (priority = 100 + 10 x prefix length): a /32 per local pod and the node IP; per destination node /24, node IP and external /32 (moved pods: a /32 that overrides their home block). Rewrites eth_src to the router MAC and eth_dst to the next hop MAC, decrements the TTL, then either sets reg1 to the output port (one next hop) or outputs through a next-hop group (ECMP select, fast-failover, or indirect). Demands pinned by the rebalancer (priority 470, above every route): ipv4_src + ipv4_dst (+ ip_proto, tcp_dst/udp_dst) straight to the pinned next hop while that link is up.',
   },
   {
     name: 'l2_output',

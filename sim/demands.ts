@@ -6,7 +6,8 @@
  * The timeline is loaded at run time; when it is missing, bandwidth expectations are reported as not
  * evaluated (ok: false), never as passed.
  */
-import type { Expectation } from '../topology/types';
+import type { Expectation, TrafficSteering } from '../topology/types';
+import type { ActiveDemand } from './bandwidth-timeline';
 import { secondsToUs } from './clock';
 import type { BandwidthHook, SimRun } from './runner';
 import { LinkCrossing } from './network';
@@ -47,18 +48,51 @@ export function demandPath(
   };
 }
 
-interface TimelineModule {
-  BandwidthTimeline: new (opts?: { policies?: readonly string[] }) => {
-    step(at: number, input: unknown): unknown;
-    checkMaxLinkUtilization(at: number, max: number): { ok: boolean; value?: number; detail: string };
-    checkFairShare(at: number, spec: { demand: number; tolerance?: number }): { ok: boolean; value?: number; detail: string };
-    checkLimited(at: number, spec: { pod: string; gbps: number; tolerance?: number }): { ok: boolean; value?: number; detail: string };
-    summary(endS: number): { links: { between: [string, string]; maxUtilization: number }[] };
-  };
-  bandwidthStepTimes(traffic: readonly { at: number; until?: number }[], eventTimes: readonly number[], endS: number, intervalS?: number): number[];
+type Timeline = import('./bandwidth-timeline').BandwidthTimeline;
+type TimelineModule = typeof import('./bandwidth-timeline');
+
+/** a pin as the controller compiles it (ClusterState.steering.pins), keyed by the demand's index */
+type SteeringPin = TrafficSteering['pins'][number];
+
+/**
+ * The addresses a demand's packets carry inside the fabric, for a pin's match: the source pod's IP
+ * (its node's IP when the packet is SNAT'ed to an external), the accepting pod's IP (a service's
+ * VIP is DNAT'ed at the source node), else the target's IP. A demand with a port is TCP to that port
+ * (a service's targetPort after DNAT); without one the pin matches every protocol between the two.
+ */
+export function pinAddresses(run: SimRun, d: { from: string; to: string; port?: number }, toPod?: string): Omit<SteeringPin, 'id' | 'hops'> | undefined {
+  const s = run.physical;
+  const fromPod = s.pods.get(d.from);
+  const ext = s.externals.get(d.to);
+  let srcIp: string | undefined;
+  if (fromPod) srcIp = ext ? s.nodes.get(fromPod.node)?.ip : fromPod.ip;
+  else srcIp = s.nodes.get(d.from)?.ip ?? s.externals.get(d.from)?.ip;
+  const svc = s.services.get(d.to);
+  const dstIp = toPod ? s.pods.get(toPod)?.ip : ext?.ip ?? s.nodes.get(d.to)?.ip ?? (/^\d+\.\d+\.\d+\.\d+$/.test(d.to) ? d.to : undefined);
+  if (!srcIp || !dstIp) return undefined;
+  if (d.port === undefined) return { srcIp, dstIp };
+  return { srcIp, dstIp, protocol: svc?.protocol ?? 'tcp', dstPort: svc ? svc.targetPort : d.port };
 }
 
-export function loadBandwidth(run: SimRun): BandwidthHook | undefined {
+/** what the rebalancing loop did over a run (for `fabric sim --json` under `rebalance`) */
+export interface RebalanceLoopStats {
+  /** steering-changed hand-offs to the controller */
+  steeringUpdates: number;
+  /** proposed moves applied as pod move events */
+  movesApplied: number;
+  /** bandwidth steps where a pinned demand's packets, walked through the switches, took the pinned path */
+  pinsCarried: number;
+  /** ... and where they did not (the model kept its own view of the pin) */
+  pinsNotCarried: number;
+}
+
+/** the runner's side of the rebalancing loop */
+export interface RebalanceSink {
+  setSteering(steering: TrafficSteering, reason: string): void;
+  movePod(pod: string, to: string): void;
+}
+
+export function loadBandwidth(run: SimRun, sink?: RebalanceSink): BandwidthHook | undefined {
   let mod: Partial<TimelineModule>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -68,7 +102,7 @@ export function loadBandwidth(run: SimRun): BandwidthHook | undefined {
   }
   if (typeof mod.BandwidthTimeline !== 'function' || typeof mod.bandwidthStepTimes !== 'function') return undefined;
   const sc = run.scenario;
-  const timeline = new mod.BandwidthTimeline({ policies: sc.cluster.rebalance });
+  const timeline: Timeline = new mod.BandwidthTimeline({ policies: sc.cluster.rebalance });
   const endS = Math.max(
     0,
     ...sc.events.map((e) => e.at),
@@ -76,8 +110,15 @@ export function loadBandwidth(run: SimRun): BandwidthHook | undefined {
     ...sc.traffic.map((t) => t.until ?? t.at),
   );
   const times = mod.bandwidthStepTimes(sc.traffic, sc.events.map((e) => e.at), endS);
+  const stats: RebalanceLoopStats = { steeringUpdates: 0, movesApplied: 0, pinsCarried: 0, pinsNotCarried: 0 };
+  /** demand index -> the pin handed to the controller (hops from the change that made it) */
+  const handed = new Map<number, SteeringPin>();
+  let handedKey = JSON.stringify({ pins: [], limits: {} });
+  /** when each pin was handed over (µs): it is in the switches one control round trip later */
+  const handedAtUs = new Map<number, number>();
   const stepAt = (t: number): void => {
-    const demands: unknown[] = [];
+    const demands: ActiveDemand[] = [];
+    const walked = new Map<number, string[]>();
     sc.traffic.forEach((d, index) => {
       if (d.at > t || (d.until !== undefined && d.until <= t)) return;
       const p = demandPath(run, d.from, d.to, d.port, index);
@@ -85,13 +126,66 @@ export function loadBandwidth(run: SimRun): BandwidthHook | undefined {
         run.engine.log(`bandwidth ${t}s demand ${index} ${d.from}->${d.to}: ${p}`);
         return;
       }
+      walked.set(index, p.path);
       demands.push({ index, from: d.from, to: d.to, fromPod: p.fromPod, toPod: p.toPod, src: p.src, dst: p.dst, path: p.path, demandGbps: d.gbps });
     });
+    // the hand-off check: a pin that has had time to land must be what the switches do
+    const nowUs = run.engine.nowUs();
+    for (const [index, pin] of handed) {
+      const path = walked.get(index);
+      const at = handedAtUs.get(index);
+      if (!path || at === undefined || nowUs < at + 2 * run.driver.controlLatencyUs) continue;
+      const pinned = pinnedPaths.get(index);
+      if (pinned && pinned.join() === path.join()) stats.pinsCarried++;
+      else {
+        stats.pinsNotCarried++;
+        run.engine.log(`bandwidth ${t}s pin ${pin.id}: the switches carry ${path.join(',')}, not the pin ${pinned?.join(',') ?? '?'}`);
+      }
+    }
     const podLimits = [...run.physical.pods.values()].filter((p) => p.egressGbps !== undefined).map((p) => ({ pod: p.name, gbps: p.egressGbps! }));
     const podNode = new Map([...run.physical.pods.values()].map((p) => [p.name, p.node] as [string, string]));
     const nodes = [...run.physical.nodes.values()].filter((n) => n.up).map((n) => n.name);
-    timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes });
-    run.engine.log(`bandwidth step ${t}s: ${demands.length} demands`);
+    const epoch = timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes });
+    run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${epoch.changes.length ? `, ${epoch.changes.length} rebalance changes` : ''}`);
+    if (sink && sc.cluster.rebalance.length > 0) handOff(t, epoch);
+  };
+  /** demand index -> the path the model pinned it to */
+  const pinnedPaths = new Map<number, string[]>();
+  /** turn the model's pins and meters into ClusterState.steering; apply proposed moves */
+  const handOff = (t: number, epoch: import('./bandwidth-timeline').BandwidthEpoch): void => {
+    const hopsOf = new Map<number, { switch: string; nextHop: string }[]>();
+    for (const c of epoch.changes) {
+      if (c.kind === 'pin') hopsOf.set(Number(c.demand), c.hops);
+      if (c.kind === 'move') {
+        run.engine.log(`rebalance ${t}s: move ${c.pod} from ${c.from} to ${c.to}`);
+        sink!.movePod(c.pod, c.to);
+        stats.movesApplied++;
+      }
+    }
+    const pins = new Map<number, SteeringPin>();
+    for (const d of epoch.demands) {
+      if (!d.pinned) continue;
+      const hops = hopsOf.get(d.index) ?? handed.get(d.index)?.hops;
+      const spec = sc.traffic[d.index];
+      const addr = spec ? pinAddresses(run, spec, demandToPod(run, spec, d.index)) : undefined;
+      if (!hops || !addr) continue;
+      pins.set(d.index, { id: `traffic-${d.index}`, ...addr, hops });
+      pinnedPaths.set(d.index, d.path);
+    }
+    // a pin of a demand that is not active now stays in the switches (it matches nothing else)
+    for (const [index, pin] of handed) if (!pins.has(index) && !epoch.demands.some((d) => d.index === index)) pins.set(index, pin);
+    const limits: Record<string, number> = {};
+    for (const m of [...epoch.imposedMeters].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0))) limits[m.pod] = m.gbps;
+    const steering: TrafficSteering = { pins: [...pins].sort((a, b) => a[0] - b[0]).map(([, p]) => p), limits };
+    const key = JSON.stringify(steering);
+    if (key === handedKey) return;
+    for (const [index, pin] of pins) if (JSON.stringify(handed.get(index)) !== JSON.stringify(pin)) handedAtUs.set(index, run.engine.nowUs());
+    for (const index of [...handed.keys()]) if (!pins.has(index)) handedAtUs.delete(index), pinnedPaths.delete(index);
+    handed.clear();
+    for (const [index, pin] of pins) handed.set(index, pin);
+    handedKey = key;
+    stats.steeringUpdates++;
+    sink!.setSteering(steering, `rebalance ${t}s: ${steering.pins.length} pins, ${Object.keys(limits).length} limits`);
   };
   return {
     schedule(): void {
@@ -110,5 +204,21 @@ export function loadBandwidth(run: SimRun): BandwidthHook | undefined {
     links() {
       return timeline.summary(endS).links;
     },
+    summary() {
+      return timeline.summary(endS);
+    },
+    loopStats() {
+      return { ...stats };
+    },
+    timeline,
+    endS,
   };
+}
+
+/** the pod a demand's packets land on (a service's backend, walked with the demand's flow identity) */
+function demandToPod(run: SimRun, d: { from: string; to: string; port?: number }, index: number): string | undefined {
+  if (run.physical.pods.has(d.to)) return d.to;
+  if (!run.physical.services.has(d.to)) return undefined;
+  const p = demandPath(run, d.from, d.to, d.port, index);
+  return typeof p === 'string' ? undefined : p.toPod;
 }

@@ -16,4 +16,7 @@ export { probe, arpResolve, followUp } from './probe';
 export type { ProbeResult, ProbeSpec } from './probe';
 export { SimRun, SimError, runScenario, loadController } from './runner';
 export type { SimReport, SimOptions, ExpectationResult, ControllerApi, ConvergenceRecord } from './runner';
-export { demandPath, directedLinks } from './demands';
+export { demandPath, directedLinks, loadBandwidth, pinAddresses } from './demands';
+export type { RebalanceLoopStats, RebalanceSink } from './demands';
+export type { RebalanceReport, BandwidthHook } from './runner';
+export { renderReport, reportDataFrom } from './report-html';

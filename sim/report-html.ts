@@ -122,6 +122,11 @@ function topologySvg(data: ReportData): string {
     const ba = peak.get(`${l.b}->${l.a}`) ?? 0;
     const u = Math.max(ab, ba);
     const w = 1.5 + 4 * (Math.log1p(l.gbps) / Math.log1p(maxGbps));
+    if (!(l.gbps > 0)) {
+      // an attachment the model has no capacity for (an external host): drawn, not coloured
+      parts.push(`<line x1="${fmt(p.x)}" y1="${fmt(p.y)}" x2="${fmt(q.x)}" y2="${fmt(q.y)}" stroke="#aaa" stroke-width="1.5" stroke-dasharray="4 3"><title>${esc(`${l.a} – ${l.b}: not modelled`)}</title></line>`);
+      continue;
+    }
     const title = `${l.a} -> ${l.b}: ${pct(ab)} peak; ${l.b} -> ${l.a}: ${pct(ba)} peak; ${fmt(l.gbps)} Gbit/s per direction`;
     parts.push(
       `<line x1="${fmt(p.x)}" y1="${fmt(p.y)}" x2="${fmt(q.x)}" y2="${fmt(q.y)}" stroke="${loadColour(u)}" stroke-width="${fmt(w)}"><title>${esc(title)}</title></line>`,
@@ -154,7 +159,7 @@ function timeSvg(data: ReportData): string {
   const W = 900;
   const H = 300;
   const L = 50;
-  const R = 200;
+  const R = 250;
   const T = 15;
   const B = 35;
   const pw = W - L - R;
@@ -162,11 +167,17 @@ function timeSvg(data: ReportData): string {
   const endS = Math.max(data.endS, ...data.series.map((e) => e.at), 1e-9);
   const peak = new Map<string, number>();
   for (const e of data.series) for (const [id, u] of Object.entries(e.utilization)) peak.set(id, Math.max(peak.get(id) ?? 0, u));
-  const shown = [...peak]
-    .filter(([, u]) => u > 0)
-    .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
-    .slice(0, PALETTE.length)
-    .map(([id]) => id);
+  // links whose utilization is the same at every step share one line and one legend entry: drawn
+  // apart, the later line would hide the earlier ones exactly
+  const signature = (id: string): string => data.series.map((e) => fmt(e.utilization[id] ?? 0, 4)).join(',');
+  const groups = new Map<string, string[]>();
+  for (const [id] of [...peak].filter(([, u]) => u > 0).sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))) {
+    const key = signature(id);
+    groups.set(key, [...(groups.get(key) ?? []), id]);
+  }
+  const shownGroups = [...groups.values()].slice(0, PALETTE.length);
+  const shown = shownGroups.map((g) => g[0]);
+  const legendOf = (g: string[]): string => (g.length === 1 ? g[0] : g.length === 2 ? g.join(', ') : `${g[0]} and ${g.length - 1} more`);
   const yMax = Math.max(1, ...shown.map((id) => peak.get(id)!));
   const x = (t: number): number => L + (t / endS) * pw;
   const y = (u: number): number => T + ph - (u / yMax) * ph;
@@ -175,7 +186,7 @@ function timeSvg(data: ReportData): string {
   for (let k = 0; k <= 4; k++) {
     const u = (yMax * k) / 4;
     parts.push(`<line x1="${L}" y1="${fmt(y(u))}" x2="${L + pw}" y2="${fmt(y(u))}" class="grid"/>`);
-    parts.push(`<text x="${L - 6}" y="${fmt(y(u) + 4)}" class="axis" text-anchor="end">${pct(u)}</text>`);
+    parts.push(`<text x="${L - 6}" y="${fmt(y(u) + 4)}" class="axis ya">${pct(u)}</text>`);
   }
   const ticks = 6;
   for (let k = 0; k <= ticks; k++) {
@@ -191,9 +202,10 @@ function timeSvg(data: ReportData): string {
       const u = e.utilization[id] ?? 0;
       pts.push(`${fmt(x(e.at))},${fmt(y(u))}`, `${fmt(x(Math.max(e.at, until)))},${fmt(y(u))}`);
     });
-    parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${PALETTE[i]}" stroke-width="2"><title>${esc(id)}</title></polyline>`);
+    const g = shownGroups[i];
+    parts.push(`<polyline points="${pts.join(' ')}" fill="none" stroke="${PALETTE[i]}" stroke-width="2"><title>${esc(g.join(', '))}</title></polyline>`);
     parts.push(`<rect x="${L + pw + 12}" y="${T + i * 18}" width="12" height="4" fill="${PALETTE[i]}"/>`);
-    parts.push(`<text x="${L + pw + 30}" y="${T + i * 18 + 6}" class="leg">${esc(id)} (peak ${pct(peak.get(id)!)})</text>`);
+    parts.push(`<text x="${L + pw + 30}" y="${T + i * 18 + 6}" class="leg">${esc(legendOf(g))} (peak ${pct(peak.get(id)!)})<title>${esc(g.join(', '))}</title></text>`);
   });
   if (shown.length === 0) parts.push(`<text x="${L + pw / 2}" y="${T + ph / 2}" class="axis">no traffic</text>`);
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" role="img" aria-label="link utilization over time">${parts.join('')}</svg>`;
@@ -254,8 +266,8 @@ h1{font-size:20px;margin:0 0 4px} h2{font-size:16px;margin:24px 0 8px}
 .muted{color:#777} .ok{color:#1a7f37;font-weight:600} .bad{color:#c62828;font-weight:600}
 table{border-collapse:collapse;font-size:13px} th,td{padding:3px 8px;border-bottom:1px solid #ddd;text-align:left}
 svg{display:block;border:1px solid #eee;background:#fcfcfc}
-svg .lbl{font-size:10px;text-anchor:middle;fill:#333} svg .name{font-size:11px;text-anchor:middle;fill:#111}
-svg .axis{font-size:11px;text-anchor:middle;fill:#555} svg .leg{font-size:11px;text-anchor:start;fill:#333} svg .grid{stroke:#e4e4e4} svg .cap{stroke:#c62828;stroke-dasharray:4 3}
+svg .lbl{font-size:10px;text-anchor:middle;fill:#333;paint-order:stroke;stroke:#fcfcfc;stroke-width:3px} svg .name{font-size:11px;text-anchor:middle;fill:#111;paint-order:stroke;stroke:#fcfcfc;stroke-width:3px}
+svg .axis{font-size:11px;text-anchor:middle;fill:#555} svg .ya{text-anchor:end} svg .leg{font-size:11px;text-anchor:start;fill:#333} svg .grid{stroke:#e4e4e4} svg .cap{stroke:#c62828;stroke-dasharray:4 3}
 svg .node{fill:#fff;stroke:#444} svg .sw{fill:#dde6f0;stroke:#446} svg .ext{fill:#f3e9d2;stroke:#864}
 .bar{display:inline-block;width:80px;height:8px;background:#eee;vertical-align:middle} .bar span{display:block;height:8px;background:#1f77b4}
 .chip{display:inline-block;width:10px;height:10px;vertical-align:middle;border:1px solid #999}

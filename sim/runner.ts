@@ -12,6 +12,8 @@
  * are checked").
  */
 import type { ClusterChange, ClusterState, Expectation, Scenario, ScenarioEvent, SwitchPlan, SwitchOp } from './types-bridge';
+import type { TrafficSteering } from '../topology/types';
+import type { Highs } from 'highs';
 import { buildClusterState, applyEvent, cloneClusterState } from '../topology/cluster';
 import { SimDriver } from '../fabric/simdriver';
 import { Engine } from './engine';
@@ -68,7 +70,25 @@ export interface SimReport {
   ok: boolean;
   expectations: ExpectationResult[];
   links: { between: [string, string]; maxUtilization: number }[];
+  /** per traffic demand: what it asked and what the model granted (time-weighted mean while active) */
+  demands?: { index: number; from: string; to: string; askedGbps: number; grantedGbps: number; minGrantedGbps: number }[];
+  /** present when `cluster.rebalance` is set: what the rebalancing loop did */
+  rebalance?: RebalanceReport;
   traceHash: string;
+}
+
+/** `fabric sim --json` under `rebalance` */
+export interface RebalanceReport {
+  policies: string[];
+  changes: RunBandwidthSummary['rebalance']['changes'];
+  /** highest max offered utilization of any bandwidth step, after rebalancing */
+  peakOfferedMaxUtilization: number;
+  /** the LP optimum λ* at that step, when computed (`fabric sim --optimum`) */
+  optimumMaxUtilization?: number;
+  steeringUpdates: number;
+  movesApplied: number;
+  pinsCarried: number;
+  pinsNotCarried: number;
 }
 
 export interface SimOptions {
@@ -81,6 +101,8 @@ export interface SimOptions {
   keepTrace?: boolean;
   /** connections a `backends` expectation opens (default 64) */
   serviceConnections?: number;
+  /** a loaded LP solver (`await loadLpSolver()`): the report then carries the optimum λ* under `rebalance` */
+  lpSolver?: Highs;
   /** called after each expectation (progress bars) */
   onProgress?: (done: number, total: number) => void;
 }
@@ -154,21 +176,27 @@ export class SimRun {
       if (!plan) continue;
       // the same plan object as last time, and nothing touched the switch since we programmed it:
       // the diff is empty (we are the switch's only writer), so skip computing it
-      if (previous?.get(name) === plan && !this.stale.has(name) && this.driver.cleanSince(name)) {
+      const clean = !this.stale.has(name) && this.driver.cleanSince(name);
+      const previousPlan = previous?.get(name);
+      if (previousPlan === plan && clean) {
         skipped++;
         continue;
       }
       this.stale.delete(name);
-      const ops = this.controller.reconcile(plan, this.driver.dump(name));
+      // a clean switch holds (or, with ops in flight, will hold) exactly the plan we last sent it:
+      // diff against that plan, which lets the reconciler compare only the parts that changed;
+      // otherwise read the switch back and diff in full
+      const actual = clean && previousPlan ? previousPlan : this.driver.dump(name);
+      const ops = this.controller.reconcile(plan, actual);
       total += ops.length;
       this.driver.applyOps(name, ops);
     }
     this.engine.log(`controller ${reason}: ${total} ops (${skipped} switches unchanged)`);
   }
 
-  private scheduleEvent(ev: ScenarioEvent, index: number): void {
-    const atUs = secondsToUs(ev.at);
-    const label = eventLabel(ev);
+  private scheduleEvent(ev: ScenarioEvent, index: number, atUsOverride?: number): void {
+    const atUs = atUsOverride ?? secondsToUs(ev.at);
+    const label = index < 0 ? `rebalance ${eventLabel(ev)}` : eventLabel(ev);
     this.engine.schedule(atUs, `event ${index} ${label}`, () => {
       try {
         applyEvent(this.physical, ev);
@@ -232,6 +260,8 @@ export class SimRun {
     this.scenario.events.forEach((ev, i) => {
       if (ev.at <= atS) this.scheduleEvent(ev, i);
     });
+    // the rebalancer's pins, meters and moves up to atS are part of what the switches hold then
+    if (this.scenario.cluster.rebalance.length > 0) this.startBandwidth();
     for (;;) {
       const next = this.engine.nextAtUs();
       if (next === undefined) break;
@@ -249,8 +279,7 @@ export class SimRun {
   /** `run` after `install` was called (benchmarks time the two apart) */
   runInstalled(): SimReport {
     this.scenario.events.forEach((ev, i) => this.scheduleEvent(ev, i));
-    this.bandwidth = loadBandwidth(this);
-    this.bandwidth?.schedule();
+    this.startBandwidth();
     const total = this.scenario.expect.length;
     this.scenario.expect.forEach((exp, index) => {
       this.whenConverged(secondsToUs(exp.at), `expect ${index} ${exp.kind}`, () => {
@@ -264,15 +293,68 @@ export class SimRun {
       /* drain */
     }
     const expectations = [...this.results].sort((a, b) => a.index - b.index);
-    const links = this.bandwidth?.links() ?? [];
-    return {
+    if (this.bandwidth && this.options.lpSolver) {
+      try {
+        this.bandwidth.timeline.attachOptimum(this.options.lpSolver);
+      } catch (err) {
+        throw new SimError(`sim: the LP optimum cannot be computed: ${(err as Error).message}`);
+      }
+    }
+    const summary = this.bandwidth?.summary();
+    const report: SimReport = {
       scenario: this.scenario.name,
       seed: this.seed,
       ok: expectations.every((e) => e.ok),
       expectations,
-      links,
-      traceHash: this.engine.traceHash(),
+      links: summary?.links ?? [],
+      demands: summary?.demands ?? [],
+      traceHash: '',
     };
+    if (summary && this.scenario.cluster.rebalance.length > 0) {
+      const { policies, changes, peakOfferedMaxUtilization, optimumMaxUtilization } = summary.rebalance;
+      report.rebalance = {
+        policies,
+        changes,
+        peakOfferedMaxUtilization,
+        ...(optimumMaxUtilization !== undefined ? { optimumMaxUtilization } : {}),
+        ...this.bandwidth!.loopStats(),
+      };
+    }
+    report.traceHash = this.engine.traceHash();
+    // key order of CONTRACT §2: traceHash last
+    const { traceHash, ...rest } = report;
+    return { ...rest, traceHash };
+  }
+
+  /** the bandwidth model and, with `cluster.rebalance`, the rebalancing loop feeding the controller */
+  private startBandwidth(): void {
+    this.bandwidth = loadBandwidth(this, {
+      setSteering: (steering, reason) => this.setSteering(steering, reason),
+      movePod: (pod, to) => this.movePod(pod, to),
+    });
+    this.bandwidth?.schedule();
+  }
+
+  /** the bandwidth model of the last run (undefined before `run` or without sim/bandwidth-timeline) */
+  bandwidthModel(): BandwidthHook | undefined {
+    return this.bandwidth;
+  }
+
+  /**
+   * The rebalancer's decisions reach the controller: the new steering becomes part of the desired
+   * state and the controller recompiles (a `steering-changed`); the ops land one control latency later.
+   */
+  setSteering(steering: TrafficSteering, reason: string): void {
+    this.view.steering = steering;
+    const atUs = this.engine.nowUs();
+    this.reconcileAll(reason, [{ kind: 'steering-changed' }]);
+    this.trackConvergence(reason, atUs);
+  }
+
+  /** A move proposed by `place`, applied now as a pod move event (the pod keeps its IP). */
+  movePod(pod: string, to: string): void {
+    const ev: ScenarioEvent = { at: this.engine.nowUs() / 1e6, kind: 'pod', action: 'move', name: pod, to };
+    this.scheduleEvent(ev, -1, this.engine.nowUs());
   }
 
   // ---- endpoints and probes ------------------------------------------------------------------
@@ -406,9 +488,16 @@ export interface BandwidthHook {
   schedule(): void;
   check(exp: Expectation): { ok: boolean; detail: string; value?: number };
   links(): { between: [string, string]; maxUtilization: number }[];
+  summary(): RunBandwidthSummary;
+  loopStats(): RebalanceLoopStats;
+  readonly timeline: BandwidthTimeline;
+  /** the end of the run (s): the last event, expectation or traffic end */
+  readonly endS: number;
 }
 
 import { loadBandwidth } from './demands';
+import type { RebalanceLoopStats } from './demands';
+import type { BandwidthTimeline, RunBandwidthSummary } from './bandwidth-timeline';
 
 /** Replay a scenario; the report follows CONTRACT §2. */
 export function runScenario(scenario: Scenario, options: SimOptions = {}): SimReport {

@@ -247,14 +247,95 @@ export function podPort(state: ClusterState, pod: string): number | undefined {
   return port?.port;
 }
 
+/**
+ * What applyEvent needs to stay O(change) on a large cluster: pod IPs in use, the lowest address of
+ * each node block that may be free, and the services by selector pair. Built on first use and kept
+ * up to date by applyEvent; rebuilt when the pod or service maps were replaced or changed size
+ * behind applyEvent's back (state changes should go through applyEvent).
+ */
+interface EventIndex {
+  pods: Map<string, PodState>;
+  podCount: number;
+  services: Map<string, ServiceState>;
+  serviceCount: number;
+  reserved: string[] | undefined;
+  /** pod IPs (as unsigned ints) in use */
+  podIps: Set<number>;
+  reservedIps: Set<number>;
+  /** per node: every address of its block below this one is taken */
+  lowestFree: Map<string, number>;
+  /** "label\0value" -> services whose selector has that pair */
+  servicesByPair: Map<string, Set<string>>;
+  /** service name -> position in state.services (changes are reported in that order) */
+  serviceSeq: Map<string, number>;
+  nextSeq: number;
+}
+
+const eventIndexes = new WeakMap<ClusterState, EventIndex>();
+
+function eventIndex(state: ClusterState): EventIndex {
+  const cur = eventIndexes.get(state);
+  if (cur && cur.pods === state.pods && cur.podCount === state.pods.size && cur.services === state.services && cur.serviceCount === state.services.size && cur.reserved === state.reservedAddresses) {
+    return cur;
+  }
+  const index: EventIndex = {
+    pods: state.pods,
+    podCount: state.pods.size,
+    services: state.services,
+    serviceCount: state.services.size,
+    reserved: state.reservedAddresses,
+    podIps: new Set(),
+    reservedIps: new Set((state.reservedAddresses ?? []).map((ip) => ipToInt(ip) >>> 0)),
+    lowestFree: new Map(),
+    servicesByPair: new Map(),
+    serviceSeq: new Map(),
+    nextSeq: 0,
+  };
+  for (const p of state.pods.values()) index.podIps.add(ipToInt(p.ip) >>> 0);
+  for (const svc of state.services.values()) indexService(index, svc);
+  eventIndexes.set(state, index);
+  return index;
+}
+
+function indexService(index: EventIndex, svc: ServiceState): void {
+  index.serviceSeq.set(svc.name, index.nextSeq++);
+  for (const [k, v] of Object.entries(svc.selector)) {
+    const key = `${k}\u0000${v}`;
+    let set = index.servicesByPair.get(key);
+    if (!set) index.servicesByPair.set(key, (set = new Set()));
+    set.add(svc.name);
+  }
+}
+
+function unindexService(index: EventIndex, svc: ServiceState): void {
+  index.serviceSeq.delete(svc.name);
+  for (const [k, v] of Object.entries(svc.selector)) index.servicesByPair.get(`${k}\u0000${v}`)?.delete(svc.name);
+}
+
+/** Records that the state's maps were changed by applyEvent itself (so the index stays valid). */
+function indexSynced(state: ClusterState, index: EventIndex): void {
+  index.podCount = state.pods.size;
+  index.serviceCount = state.services.size;
+}
+
+function releasePodIp(state: ClusterState, index: EventIndex, pod: PodState): void {
+  const n = ipToInt(pod.ip) >>> 0;
+  index.podIps.delete(n);
+  const hint = index.lowestFree.get(pod.homeNode);
+  if (hint !== undefined && n < hint) index.lowestFree.set(pod.homeNode, n);
+}
+
+/** The lowest free pod address of the node's block (as before), from a per-block cursor instead of a scan of all pods. */
 function allocatePodIp(state: ClusterState, nodeName: string, podName: string): string {
+  const index = eventIndex(state);
   const node = state.nodes.get(nodeName)!;
   const block = parseCidr(node.podCidr);
-  const used = new Set<number>();
-  for (const p of state.pods.values()) used.add(ipToInt(p.ip));
-  for (const ip of state.reservedAddresses ?? []) used.add(ipToInt(ip));
-  const last = block.size >= 4 ? cidrLast(block) - 1 : cidrLast(block);
-  for (let n = firstUsable(block) + 1; n <= last; n++) if (!used.has(n)) return intToIp(n);
+  const last = (block.size >= 4 ? cidrLast(block) - 1 : cidrLast(block)) >>> 0;
+  const first = (firstUsable(block) + 1) >>> 0;
+  let n = Math.max(first, index.lowestFree.get(nodeName) ?? first);
+  while (n <= last && (index.podIps.has(n) || index.reservedIps.has(n))) n++;
+  index.lowestFree.set(nodeName, n);
+  if (n <= last) return intToIp(n);
   throw new IpamError(`node block ${node.podCidr} of ${nodeName} is exhausted: no address left for pod ${podName}`, `node block ${node.podCidr} of ${nodeName}`);
 }
 
@@ -277,18 +358,37 @@ function nameInUse(state: ClusterState, name: string): string | undefined {
   return undefined;
 }
 
-/** Adds or removes one pod in the endpoints of every service that selects it; reports those services. */
+/** Adds or removes one pod in the endpoints of every service that selects it; reports those services (in state.services order). */
 function updateEndpoints(state: ClusterState, pod: PodState, present: boolean): ClusterChange[] {
+  const index = eventIndex(state);
+  const candidates = new Set<string>();
+  for (const [k, v] of Object.entries(pod.labels)) for (const name of index.servicesByPair.get(`${k}\u0000${v}`) ?? []) candidates.add(name);
+  const ordered = [...candidates].sort((a, b) => index.serviceSeq.get(a)! - index.serviceSeq.get(b)!);
   const changes: ClusterChange[] = [];
-  for (const svc of state.services.values()) {
-    if (!selectorMatches(svc.selector, pod.labels)) continue;
+  for (const name of ordered) {
+    const svc = state.services.get(name);
+    if (!svc || !selectorMatches(svc.selector, pod.labels)) continue;
     const before = svc.endpoints;
-    const after = present ? [...before.filter((n) => n !== pod.name), pod.name].sort(compareNames) : before.filter((n) => n !== pod.name);
-    if (after.length === before.length && after.every((n, i) => n === before[i])) continue;
+    const at = lowerBound(before, pod.name);
+    const has = at < before.length && before[at] === pod.name;
+    if (has === present) continue;
+    const after = present ? [...before.slice(0, at), pod.name, ...before.slice(at)] : [...before.slice(0, at), ...before.slice(at + 1)];
     svc.endpoints = after;
     changes.push({ kind: 'endpoints-changed', service: svc.name, before, after });
   }
   return changes;
+}
+
+/** First position in a sorted (compareNames) list whose name is not below `name`. */
+function lowerBound(list: string[], name: string): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (list[mid] < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 function findLink(state: ClusterState, a: string, b: string) {
@@ -333,22 +433,29 @@ export function applyEvent(state: ClusterState, event: ScenarioEvent): ClusterCh
           if (n < block.network || n > cidrLast(block) || isReservedInBlock(block, n)) {
             throw new TopologyError(`pod add ${event.name}: ip ${event.ip} is not a pod address of node block ${node.podCidr} of ${node.name}`);
           }
-          for (const p of state.pods.values()) {
-            if (p.ip === event.ip) throw new TopologyError(`pod add ${event.name}: ip ${event.ip} is in use by pod ${p.name}`);
+          if (eventIndex(state).podIps.has(n >>> 0)) {
+            const owner = [...state.pods.values()].find((p) => p.ip === event.ip);
+            throw new TopologyError(`pod add ${event.name}: ip ${event.ip} is in use by pod ${owner?.name ?? '?'}`);
           }
           ip = event.ip;
         } else {
           ip = allocatePodIp(state, node.name, event.name);
         }
         const pod: PodState = { name: event.name, node: node.name, homeNode: node.name, ip, mac: macFromIp(ip), labels: { ...event.labels }, hostPorts: [], ...(event.egressGbps !== undefined ? { egressGbps: event.egressGbps } : {}) };
+        const index = eventIndex(state);
         const port = addPod(state, pod);
+        index.podIps.add(ipToInt(ip) >>> 0);
+        indexSynced(state, index);
         return [{ kind: 'pod-added', pod: pod.name }, { kind: 'port-added', switch: node.name, port }, ...updateEndpoints(state, pod, true)];
       }
       const pod = state.pods.get(event.name);
       if (!pod) throw new TopologyError(`pod ${event.action}: no pod ${event.name} exists at ${event.at}s`);
       if (event.action === 'delete') {
+        const index = eventIndex(state);
         const port = removePodPort(state, pod);
         state.pods.delete(pod.name);
+        releasePodIp(state, index, pod);
+        indexSynced(state, index);
         return [{ kind: 'pod-deleted', pod }, { kind: 'port-deleted', switch: pod.node, port }, ...updateEndpoints(state, pod, false)];
       }
       // move: the pod keeps its IP (and MAC); only its port and node change
@@ -383,12 +490,19 @@ export function applyEvent(state: ClusterState, event: ScenarioEvent): ClusterCh
         } else {
           vip = allocateVip(state, svc.name);
         }
-        state.services.set(svc.name, serviceState(state, svc, vip));
+        const index = eventIndex(state);
+        const added = serviceState(state, svc, vip);
+        state.services.set(svc.name, added);
+        indexService(index, added);
+        indexSynced(state, index);
         return [{ kind: 'service-added', service: svc.name }];
       }
       const svc = state.services.get(event.name);
       if (!svc) throw new TopologyError(`service delete: no service ${event.name} exists at ${event.at}s`);
+      const index = eventIndex(state);
       state.services.delete(svc.name);
+      unindexService(index, svc);
+      indexSynced(state, index);
       return [{ kind: 'service-deleted', service: svc }];
     }
   }

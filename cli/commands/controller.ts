@@ -3,7 +3,9 @@
  * every switch of the scenario exists as a bridge (OVSDB: netdev datapath, OpenFlow 1.3,
  * fail_mode=secure, datapath id from the cluster state, our listen address as controller target),
  * accepts the switches' OpenFlow connections, installs the compiled pipeline by reconcile, and
- * recompiles/reconciles when a port status changes a link's liveness. Logs are JSON lines on stderr;
+ * recompiles/reconciles when a port status changes a link's liveness. The OVSDB session reconnects
+ * (100 ms..1 s backoff) and every bridge is ensured again after a reconnect, so a restarted
+ * ovsdb-server, or a bridge edited while we were away, is brought back. Logs are JSON lines on stderr;
  * a summary line (switches connected, flows per switch, last convergence) every --summary seconds.
  * Runs until SIGINT/SIGTERM.
  */
@@ -29,6 +31,10 @@ export interface RunningController {
   controller: LiveController;
   driver: OvsDriver;
   ovsdb: OvsdbClient;
+  /** OVSDB sessions lost and re-established, and bridges changed by the re-ensure after each */
+  ovsdbStats: { disconnects: number; reconnects: number; bridgesRepaired: number };
+  /** resolves when the bridge re-ensure started by the last OVSDB reconnect is done */
+  ovsdbIdle(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -42,26 +48,51 @@ export async function startController(
   const driver = await OvsDriver.start(options.listen);
   let ovsdb: OvsdbClient | undefined;
   try {
-    ovsdb = await OvsdbClient.connect(options.ovsdb, { reconnect: true });
+    ovsdb = await OvsdbClient.connect(options.ovsdb, { reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } });
     const controller = new LiveController(driver, state, (s) => compileCluster(s), applyEvent, log);
     log('listening', { target: driver.target, ovsdb: options.ovsdb });
-    for (const sw of state.switches.values()) {
-      const r = await ensureBridge(ovsdb, {
-        name: sw.name,
-        datapathType: options.datapathType ?? 'netdev',
-        datapathId: sw.datapathId,
-        controller: driver.target,
-        protocols: ['OpenFlow13'],
-        failMode: 'secure',
-        externalIds: { 'fabric-switch': sw.name },
-      });
-      log('bridge', { switch: sw.name, datapathId: sw.datapathId, changed: r.changed });
-    }
     const client = ovsdb;
+    const ensureAll = async (): Promise<number> => {
+      let changed = 0;
+      for (const sw of state.switches.values()) {
+        const r = await ensureBridge(client, {
+          name: sw.name,
+          datapathType: options.datapathType ?? 'netdev',
+          datapathId: sw.datapathId,
+          controller: driver.target,
+          protocols: ['OpenFlow13'],
+          failMode: 'secure',
+          externalIds: { 'fabric-switch': sw.name },
+        });
+        if (r.changed) changed++;
+        log('bridge', { switch: sw.name, datapathId: sw.datapathId, changed: r.changed });
+      }
+      return changed;
+    };
+    await ensureAll();
+    const ovsdbStats = { disconnects: 0, reconnects: 0, bridgesRepaired: 0 };
+    let ensuring: Promise<void> = Promise.resolve();
+    client.on('disconnect', (reason: Error) => {
+      ovsdbStats.disconnects++;
+      log('ovsdb-disconnected', { reason: reason?.message ?? String(reason) });
+    });
+    client.on('reconnect', () => {
+      ovsdbStats.reconnects++;
+      log('ovsdb-reconnected', {});
+      // re-ensure after the previous pass; a failure (the server gone again) waits for the next reconnect
+      ensuring = ensuring
+        .then(ensureAll)
+        .then((n) => {
+          ovsdbStats.bridgesRepaired += n;
+        })
+        .catch((err: unknown) => log('ovsdb-ensure-failed', { error: err instanceof Error ? err.message : String(err) }));
+    });
     return {
       controller,
       driver,
       ovsdb: client,
+      ovsdbStats,
+      ovsdbIdle: () => ensuring,
       stop: async () => {
         await driver.close();
         await client.close();

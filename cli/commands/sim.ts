@@ -6,7 +6,50 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../main';
 import { formatDiagnostic, parseScenarioFile } from '../../topology';
+import { writeFileSync } from 'fs';
 import { SimError, SimReport, SimRun, runScenarioDetailed } from '../../sim/runner';
+import { renderReport, reportDataFrom } from '../../sim/report-html';
+import { loadLpSolver } from '../../sim/bandwidth-optimum';
+
+const fmtGbps = (x: number): string => String(Math.round(x * 1000) / 1000);
+
+/** left-aligned text columns */
+function columns(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  return rows.map((r) => r.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd());
+}
+
+/** `--report FILE`: the run's bandwidth picture as one self-contained HTML page */
+export function htmlReport(report: SimReport, run: SimRun): string {
+  const bw = run.bandwidthModel();
+  if (!bw) throw new SimError('sim: --report needs the bandwidth model (sim/bandwidth-timeline.ts), which is not available');
+  // externals hang off their attachment switch: drawn as an unmetered (0 Gbit/s) link
+  const externals = [...run.physical.externals.values()];
+  const links = [
+    ...[...run.physical.links.values()].map((l) => ({ a: l.a, b: l.b, gbps: l.gbps })),
+    ...externals.map((e) => ({ a: e.name, b: e.attach, gbps: 0 })),
+  ];
+  const switches = [
+    ...[...run.physical.switches.values()].map((s) => ({ name: s.name, role: run.physical.nodes.has(s.name) ? ('node' as const) : ('fabric' as const) })),
+    ...externals.map((e) => ({ name: e.name, role: 'external' as const })),
+  ];
+  return renderReport(
+    reportDataFrom(report.scenario, bw.timeline, links, bw.endS, {
+      ok: report.ok,
+      switches,
+      expectations: report.expectations,
+    }),
+  );
+}
+
+function writeHtmlReport(path: string, report: SimReport, run: SimRun): void {
+  const html = htmlReport(report, run);
+  try {
+    writeFileSync(path, html);
+  } catch (err) {
+    throw new SimError(`sim: cannot write the report to ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
 
 export function parseSeed(text: string | undefined): number | undefined {
   if (text === undefined) return undefined;
@@ -22,7 +65,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the report as JSON (CONTRACT §2)')
     .option('--seed <n>', "override the scenario's seed")
     .option('--latency-us <n>', 'one-way control-channel latency in microseconds (default 1000)')
-    .action((file: string, opts: { json?: boolean; seed?: string; latencyUs?: string }) => {
+    .option('--report <file>', 'also write an HTML bandwidth report (link utilization over time, topology coloured by load)')
+    .option('--optimum', 'also solve the LP optimum (minimal max link utilization) and report it under rebalance')
+    .action(async (file: string, opts: { json?: boolean; seed?: string; latencyUs?: string; report?: string; optimum?: boolean }) => {
       const seed = parseSeed(opts.seed);
       const latency = opts.latencyUs === undefined ? undefined : Number(opts.latencyUs);
       if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) throw new SimError(`sim: --latency-us must be a non-negative number`);
@@ -33,12 +78,14 @@ export function register(program: Command, ctx: CommandContext): void {
         return;
       }
       const isTty = !opts.json && (process.stderr as { isTTY?: boolean }).isTTY === true;
+      const lpSolver = opts.optimum ? await loadLpSolver() : undefined;
       let report: SimReport;
       let run: SimRun;
       try {
         ({ report, run } = runScenarioDetailed(parsed.scenario, {
           seed,
           controlLatencyUs: latency,
+          lpSolver,
           onProgress: isTty
             ? (done, total) => ctx.stderr(`\r[${'#'.repeat(Math.round((20 * done) / Math.max(1, total))).padEnd(20)}] ${done}/${total} expectations${done === total ? '\n' : ''}`)
             : undefined,
@@ -47,6 +94,7 @@ export function register(program: Command, ctx: CommandContext): void {
         if (err instanceof SimError) throw err;
         throw new SimError(`sim: ${(err as Error).message}`);
       }
+      if (opts.report !== undefined) writeHtmlReport(opts.report, report, run);
       ctx.stdout(opts.json ? JSON.stringify(report) + '\n' : formatReport(report, run));
       ctx.exitCode = report.ok ? 0 : 1;
     });
@@ -66,6 +114,19 @@ export function formatReport(r: SimReport, run?: SimRun): string {
   if (r.links.length > 0) {
     lines.push('links (max utilization over the run):');
     for (const l of r.links) lines.push(`  ${l.between[0]} - ${l.between[1]}  ${(l.maxUtilization * 100).toFixed(1)}%`);
+  }
+  if (r.demands && r.demands.length > 0) {
+    lines.push('demands (Gbit/s; granted: time-weighted mean while active):');
+    const rows = r.demands.map((d) => [`#${d.index}`, `${d.from} -> ${d.to}`, fmtGbps(d.askedGbps), fmtGbps(d.grantedGbps), fmtGbps(d.minGrantedGbps)]);
+    lines.push(...columns([['', 'demand', 'asked', 'granted', 'min'], ...rows]).map((l) => `  ${l}`));
+  }
+  if (r.rebalance) {
+    const rb = r.rebalance;
+    const kinds = new Map<string, number>();
+    for (const c of rb.changes) kinds.set(c.kind, (kinds.get(c.kind) ?? 0) + 1);
+    const what = [...kinds].map(([k, n]) => `${n} ${k}`).join(', ') || 'no changes';
+    lines.push(`rebalance (${rb.policies.join(', ')}): ${what}; ${rb.steeringUpdates} steering updates to the controller, ${rb.movesApplied} moves applied; pins carried by the switches ${rb.pinsCarried}/${rb.pinsCarried + rb.pinsNotCarried} checks`);
+    lines.push(`  peak offered max utilization ${rb.peakOfferedMaxUtilization}${rb.optimumMaxUtilization !== undefined ? ` (LP optimum ${rb.optimumMaxUtilization})` : ''}`);
   }
   const failed = r.expectations.filter((e) => !e.ok).length;
   lines.push(failed === 0 ? `all ${r.expectations.length} expectations hold` : `${failed} of ${r.expectations.length} expectations fail`);

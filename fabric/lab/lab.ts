@@ -493,6 +493,22 @@ export class Lab {
     return pid;
   }
 
+  /**
+   * Stop ovsdb-server (SIGTERM, no grace: every OVSDB client sees its connection drop) and start it again on
+   * the same database file after `downMs`; vswitchd keeps forwarding meanwhile. Returns the new pid.
+   */
+  async restartOvsdbServer(downMs = 0): Promise<number> {
+    const old = readPidFile(this.ovs.paths.dbPidFile);
+    if (old) await stopPid(old, 'ovsdb-server', 0);
+    this.record.pids = this.record.pids.filter((p) => p.pid !== old);
+    this.save();
+    if (downMs > 0) await sleep(downMs);
+    const pid = this.ovs.startOvsdbServer();
+    this.record.pids.push({ pid, comm: 'ovsdb-server', what: 'ovsdb-server' });
+    this.save();
+    return pid;
+  }
+
   /** ovs-ofctl against one bridge (OpenFlow 1.3). */
   ofctl(switchName: string, command: string, ...args: string[]): string {
     return this.ovs.ofctl('-O', 'OpenFlow13', command, this.ovs.mgmt(this.bridge(switchName)), ...args);

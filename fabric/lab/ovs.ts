@@ -87,6 +87,20 @@ export class LabOvs {
     fs.mkdirSync(this.dir, { recursive: true });
     const p = this.paths;
     mustRun('ovsdb-tool', ['create', p.dbFile, '/usr/share/openvswitch/vswitch.ovsschema'], { env: this.env });
+    this.startOvsdbServer();
+    this.vsctl('--no-wait', 'init');
+    const extra = Object.entries(options.otherConfig ?? {}).map(([k, v]) => `other_config:${k}=${v}`);
+    if (extra.length > 0) this.vsctl('--no-wait', 'set', 'Open_vSwitch', '.', ...extra);
+    this.startVswitchd();
+    const ovsdbServer = readPidFile(p.dbPidFile);
+    const vswitchd = readPidFile(p.vswitchdPidFile);
+    if (!ovsdbServer || !vswitchd) throw new LabError('Lab: OVS daemons did not write their pidfiles', 1);
+    return { ovsdbServer, vswitchd };
+  }
+
+  /** Start ovsdb-server on the existing database file (a restart keeps every bridge and port). */
+  startOvsdbServer(): number {
+    const p = this.paths;
     this.nsExec('ovsdb-server', [
       p.dbFile,
       `--remote=punix:${p.dbSock}`,
@@ -96,14 +110,9 @@ export class LabOvs {
       '--detach',
       '--no-chdir',
     ]);
-    this.vsctl('--no-wait', 'init');
-    const extra = Object.entries(options.otherConfig ?? {}).map(([k, v]) => `other_config:${k}=${v}`);
-    if (extra.length > 0) this.vsctl('--no-wait', 'set', 'Open_vSwitch', '.', ...extra);
-    this.startVswitchd();
-    const ovsdbServer = readPidFile(p.dbPidFile);
-    const vswitchd = readPidFile(p.vswitchdPidFile);
-    if (!ovsdbServer || !vswitchd) throw new LabError('Lab: OVS daemons did not write their pidfiles', 1);
-    return { ovsdbServer, vswitchd };
+    const pid = readPidFile(p.dbPidFile);
+    if (!pid) throw new LabError('Lab: ovsdb-server wrote no pidfile', 1);
+    return pid;
   }
 
   startVswitchd(): number {

@@ -12,6 +12,7 @@
 import type { ClusterChange, ClusterState, Endpoints, Expectation, Scenario, ScenarioEvent } from '../../topology/types';
 import { DEFAULT_TCP_PORT, Lab } from './lab';
 import { ping, tcpConnect } from './traffic';
+import { measureLimited } from './bandwidth';
 
 export interface LabExpectationResult {
   index: number;
@@ -92,8 +93,12 @@ function summarize(names: string[]): string {
 
 export async function checkExpectation(lab: Lab, state: ClusterState, e: Expectation, index: number, options: PlayOptions = {}): Promise<LabExpectationResult> {
   const base = { index, at: e.at, kind: e.kind };
-  if (e.kind === 'maxLinkUtilization' || e.kind === 'fairShare' || e.kind === 'limited') {
-    return { ...base, ok: false, skipped: true, detail: `${e.kind}: not measured in the lab yet (needs iperf3 demands)` };
+  if (e.kind === 'limited') {
+    const r = await measureLimited(lab, state, e.limited);
+    return { ...base, ok: r.ok, detail: r.detail, ...(r.skipped ? { skipped: true } : {}), ...(r.value !== undefined ? { value: r.value } : {}) };
+  }
+  if (e.kind === 'maxLinkUtilization' || e.kind === 'fairShare') {
+    return { ...base, ok: false, skipped: true, detail: `${e.kind}: not measured in the lab yet (needs the scenario's demands as concurrent iperf3 flows)` };
   }
   const ep = e.kind === 'reach' ? e.reach : e.kind === 'noReach' ? e.noReach : e.egress;
   const problem = sourceProblem(lab, ep.from);

@@ -1,6 +1,7 @@
 /**
  * The ovs-ofctl syntax printer for the flow IR: one line per flow, group or meter, accepted as is by
- * `ovs-ofctl -O OpenFlow13 add-flows / add-groups / add-meters`. `fabric plan --format ofctl` prints
+ * `ovs-ofctl -O OpenFlow13 add-flows / add-groups` (a file of lines) and `add-meter` (one line per
+ * call: OVS 3.1's ovs-ofctl has no `add-meters`; docs/pipeline.md "Printing"). `fabric plan --format ofctl` prints
  * with it; tests load its output into real OVS and compare with `ovs-ofctl diff-flows`.
  *
  * Only printing lives here (the meaning of each IR element is in flow.ts / fields.ts). A `raw`
@@ -241,7 +242,7 @@ export function groupText(g: Group): string {
   return [`group_id=${g.groupId}`, `type=${GROUP_TYPE[g.type]}`, ...g.buckets.map(bucketText)].join(',');
 }
 
-/** One line for `ovs-ofctl -O OpenFlow13 add-meters`. */
+/** One meter as the argument of `ovs-ofctl -O OpenFlow13 add-meter BRIDGE LINE` (one call per meter; OVS 3.1 has no add-meters). */
 export function meterText(m: Meter): string {
   const flags = [m.unit, ...(m.burst ? ['burst'] : []), ...(m.stats ? ['stats'] : [])];
   const bands = m.bands.map((b) => {

@@ -242,3 +242,64 @@ describe('isolation', () => {
     expect(texts(flowsIn(plan.get('node3')!, 'policy')).some((t) => t.includes(`nw_dst=${db1.ip}`) && t.includes(`nw_src=${web1.ip}`))).toBe(false);
   });
 });
+
+describe('rebalancer steering', () => {
+  it('a limit replaces the pod meter with min(egressGbps, limit) and lifting it restores (or removes) the meter; only that node switch changes', () => {
+    const state = twoRacks();
+    const plan0 = compileCluster(state);
+    state.steering = { pins: [], limits: { 'web-1': 0.02, 'db-1': 0.5 } };
+    const plan1 = compileIncremental(plan0, state, [{ kind: 'steering-changed' }]);
+    expect(plan1.get('node1')!.meters.map(meterText)).toEqual(['meter=100,kbps,burst,stats,bands=type=drop,rate=20000,burst_size=4000']);
+    expect(plan1.get('node2')!.meters.map(meterText)).toEqual(['meter=100,kbps,burst,stats,bands=type=drop,rate=500000,burst_size=100000']);
+    expect(texts(flowsIn(plan1.get('node2')!, 'metering'))).toContainEqual(expect.stringContaining('in_port=100 actions=meter:100,goto_table:4'));
+    for (const n of ['node3', 'tor1', 'tor2', 'spine1', 'spine2']) expect(plan1.get(n)).toBe(plan0.get(n));
+    // a limit above the pod's own egressGbps changes nothing on its meter
+    state.steering = { pins: [], limits: { 'web-1': 5 } };
+    const plan2 = compileIncremental(plan1, state, [{ kind: 'steering-changed' }]);
+    expect(plan2.get('node1')!.meters.map(meterText)).toEqual(['meter=100,kbps,burst,stats,bands=type=drop,rate=50000,burst_size=10000']);
+    expect(plan2.get('node2')!.meters).toEqual([]);
+    expect(flowsIn(plan2.get('node2')!, 'metering').filter((f) => f.priority > 0)).toEqual([]);
+    expect(text(plan2)).toBe(text(compileCluster(state)));
+  });
+
+  it('a pin sends one flow to its pinned next hop at each hop switch (above every route), and is left out where the link is down', () => {
+    const state = twoRacks();
+    const plan0 = compileCluster(state);
+    const web1 = state.pods.get('web-1')!;
+    const web2 = state.pods.get('web-2')!;
+    state.steering = { pins: [{ id: 'd', srcIp: web1.ip, dstIp: web2.ip, protocol: 'udp', hops: [{ switch: 'tor1', nextHop: 'spine2' }, { switch: 'spine2', nextHop: 'tor2' }] }], limits: {} };
+    const plan1 = compileIncremental(plan0, state, [{ kind: 'steering-changed' }]);
+    const tor1 = state.switches.get('tor1')!;
+    const toSpine2 = tor1.ports.find((p) => p.kind === 'link' && p.peerSwitch === 'spine2')!.port;
+    const pins = texts(flowsIn(plan1.get('tor1')!, 'l3_forwarding').filter((f) => f.priority === 470));
+    expect(pins).toEqual([
+      expect.stringContaining(`priority=470,udp,nw_src=${web1.ip},nw_dst=${web2.ip} actions=dec_ttl,set_field:${tor1.routerMac}->eth_src,set_field:${state.switches.get('spine2')!.routerMac}->eth_dst,set_field:0x${toSpine2.toString(16)}->reg1,goto_table:${TABLE.l2_output}`),
+    ]);
+    expect(flowsIn(plan1.get('spine2')!, 'l3_forwarding').filter((f) => f.priority === 470)).toHaveLength(1);
+    // only the hop switches changed
+    for (const n of ['node1', 'node2', 'node3', 'tor2', 'spine1']) expect(plan1.get(n)).toBe(plan0.get(n));
+    // the link fails: the pin at tor1 is left out (routes and their fast-failover take over), and comes back with the link
+    const plan2 = compileIncremental(plan1, state, applyEvent(state, { at: 1, kind: 'link', action: 'down', between: ['tor1', 'spine2'] }));
+    expect(flowsIn(plan2.get('tor1')!, 'l3_forwarding').filter((f) => f.priority === 470)).toEqual([]);
+    expect(text(plan2)).toBe(text(compileCluster(state)));
+    const plan3 = compileIncremental(plan2, state, applyEvent(state, { at: 2, kind: 'link', action: 'up', between: ['tor1', 'spine2'] }));
+    expect(texts(flowsIn(plan3.get('tor1')!, 'l3_forwarding').filter((f) => f.priority === 470))).toEqual(pins);
+    // steering removed: the pins go away
+    state.steering = undefined;
+    const plan4 = compileIncremental(plan3, state, [{ kind: 'steering-changed' }]);
+    expect(text(plan4)).toBe(text(plan0));
+  });
+
+  it('service weights become select bucket weights; only the services part changes', () => {
+    const state = twoRacks();
+    const plan0 = compileCluster(state);
+    state.steering = { pins: [], limits: {}, weights: { web: { 'web-1': 4, 'web-2': 1 } } };
+    const plan1 = compileIncremental(plan0, state, [{ kind: 'steering-changed' }]);
+    const gid = serviceGroupId(state, state.services.get('web')!);
+    const g = plan1.get('node2')!.groups.find((x) => x.groupId === gid)!;
+    expect(g.buckets.map((b) => b.weight)).toEqual([4, 1]);
+    expect(groupText(g)).toMatch(/bucket=weight:4,actions=ct.*bucket=weight:1,actions=ct/);
+    for (const n of ['tor1', 'tor2', 'spine1', 'spine2']) expect(plan1.get(n)).toBe(plan0.get(n));
+    expect(text(plan1)).toBe(text(compileCluster(state)));
+  });
+});

@@ -4,7 +4,7 @@
  * topology model (buildClusterState / applyEvent).
  */
 import fc from 'fast-check';
-import type { LinkSpec, Scenario, ScenarioEvent } from '../../topology/types';
+import type { ClusterState, LinkSpec, Scenario, ScenarioEvent, TrafficSteering } from '../../topology/types';
 import { scenarioOf } from './support';
 
 const APPS = ['web', 'db', 'cache'];
@@ -128,4 +128,68 @@ export function eventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
     fc.nat().map((i) => ({ at: 0, kind: 'service' as const, action: 'delete' as const, name: i % 2 ? `svc${i % 3}` : `nsvc${i % 3}` })),
   );
   return fc.array(ev, { maxLength: 8 });
+}
+
+/** A rebalancer decision in a random event sequence: resolved against the state when it is applied. */
+export interface SteerEvent {
+  kind: 'steer';
+  picks: number[];
+}
+
+/** Random events mixed with random steering decisions (pins, limits, weights). */
+export function eventsWithSteeringArb(s: Scenario): fc.Arbitrary<(ScenarioEvent | SteerEvent)[]> {
+  const steer: fc.Arbitrary<SteerEvent> = fc.array(fc.nat(), { minLength: 12, maxLength: 40 }).map((picks) => ({ kind: 'steer' as const, picks }));
+  return fc.tuple(eventsArb(s), fc.array(steer, { maxLength: 4 }), fc.array(fc.nat(), { maxLength: 4 })).map(([evs, steers, at]) => {
+    const out: (ScenarioEvent | SteerEvent)[] = [...evs];
+    steers.forEach((st, i) => out.splice(Math.min(out.length, (at[i] ?? 0) % (out.length + 1)), 0, st));
+    return out;
+  });
+}
+
+/**
+ * Steering decisions made from `picks` against the current state: pins along random walks over the
+ * fabric's links (up or down: the compiler must leave out hops whose link is down), limits on random
+ * pods, weights on random services' endpoints (some pods named that are not endpoints).
+ */
+export function steeringFrom(state: ClusterState, picks: number[]): TrafficSteering {
+  let i = 0;
+  const next = () => picks[i++ % picks.length];
+  const pods = [...state.pods.values()];
+  const switches = [...state.switches.values()];
+  const steering: TrafficSteering = { pins: [], limits: {} };
+  const nPins = next() % 3;
+  for (let k = 0; k < nPins && pods.length >= 2; k++) {
+    const a = pods[next() % pods.length];
+    const b = pods[next() % pods.length];
+    const hops: { switch: string; nextHop: string }[] = [];
+    let at = state.switches.get(a.node) ?? switches[0];
+    const len = 1 + (next() % 4);
+    for (let h = 0; h < len; h++) {
+      const links = at.ports.filter((p) => p.kind === 'link');
+      if (links.length === 0) break;
+      const l = links[next() % links.length] as Extract<(typeof links)[number], { kind: 'link' }>;
+      hops.push({ switch: at.name, nextHop: l.peerSwitch });
+      at = state.switches.get(l.peerSwitch)!;
+    }
+    const proto = next() % 3;
+    steering.pins.push({
+      id: `pin${k}`,
+      srcIp: a.ip,
+      dstIp: b.ip,
+      ...(proto === 1 ? { protocol: 'tcp' as const, dstPort: 8080 } : proto === 2 ? { protocol: 'udp' as const } : {}),
+      hops,
+    });
+  }
+  const nLimits = next() % 3;
+  for (let k = 0; k < nLimits && pods.length; k++) steering.limits[pods[next() % pods.length].name] = (1 + (next() % 20)) / 10;
+  const services = [...state.services.values()];
+  if (services.length && next() % 2) {
+    steering.weights = {};
+    const svc = services[next() % services.length];
+    const w: Record<string, number> = {};
+    for (const e of svc.endpoints) w[e] = next() % 5;
+    if (pods.length) w[pods[next() % pods.length].name] = 3;
+    steering.weights[svc.name] = w;
+  }
+  return steering;
 }

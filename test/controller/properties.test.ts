@@ -9,7 +9,7 @@
  * fast-check prints the seed and the shrunk counterexample on failure.
  */
 import fc from 'fast-check';
-import { applyOps, compileCluster, compileIncremental, reconcile } from '../../controller';
+import { applyOps, compileCluster, compileIncremental, materialize, reconcile, reconcileDetailed } from '../../controller';
 import type { FabricPlan } from '../../controller';
 import { flowContentKey, flowIdentity, groupKey, meterKey } from '../../controller/normalize';
 import type { Action, Flow, SwitchPlan } from '../../fabric/openflow/flow';
@@ -17,8 +17,10 @@ import { ipValue } from '../../controller/flows';
 import { TABLE } from '../../controller/pipeline';
 import { flowText, groupText, meterText } from '../../fabric/openflow/ofctl';
 import { applyEvent, buildClusterState, cloneClusterState } from '../../topology';
-import type { ClusterState } from '../../topology/types';
-import { clusterArb, eventsArb } from './gen';
+import type { ClusterChange, ClusterState } from '../../topology/types';
+import { PIN_PRIORITY, bucketWeight } from '../../controller/flows';
+import { upLinkPorts } from '../../controller/routing';
+import { clusterArb, eventsArb, eventsWithSteeringArb, steeringFrom } from './gen';
 import { connected, walk } from './walk';
 
 const RUNS = Number(process.env.FABRIC_PROPERTY_RUNS ?? 60);
@@ -119,6 +121,71 @@ function checkServices(state: ClusterState, plan: FabricPlan): void {
   }
 }
 
+/** Pins, limits and weights of state.steering appear in the plan as docs/pipeline.md says. */
+function checkSteering(state: ClusterState, plan: FabricPlan): void {
+  const s = state.steering;
+  if (!s) return;
+  for (const pin of s.pins) {
+    for (const hop of pin.hops) {
+      const sp = plan.get(hop.switch);
+      if (!sp) continue;
+      const flows = sp.flows.filter((f) => f.table === TABLE.l3_forwarding && f.priority === PIN_PRIORITY && f.match.ipv4_src?.value === ipValue(pin.srcIp) && f.match.ipv4_dst?.value === ipValue(pin.dstIp));
+      const up = upLinkPorts(state, hop.switch).filter((l) => l.peerSwitch === hop.nextHop);
+      const same = (p: typeof pin) => p.srcIp === pin.srcIp && p.dstIp === pin.dstIp && (p.dstPort ?? -1) === (pin.dstPort ?? -1) && (p.dstPort !== undefined ? (p.protocol ?? 'tcp') : p.protocol) === (pin.dstPort !== undefined ? (pin.protocol ?? 'tcp') : pin.protocol);
+      // the first pin (by id) with this match that has an up link at this switch owns the flow
+      const owner = [...s.pins]
+        .filter((p) => same(p))
+        .sort((x, y) => (x.id < y.id ? -1 : 1))
+        .flatMap((p) => p.hops.filter((h) => h.switch === hop.switch && upLinkPorts(state, hop.switch).some((l) => l.peerSwitch === h.nextHop)))[0];
+      const mine = flows.filter((f) => sameProto(f, pin));
+      if (!owner) {
+        expect(up).toHaveLength(0);
+        expect(mine).toHaveLength(0);
+        continue;
+      }
+      expect(mine).toHaveLength(1);
+      const reg1 = (mine[0].instructions.apply ?? []).find((a) => a.type === 'set_field' && a.field === 'reg1') as { value: bigint } | undefined;
+      const ownerPorts = upLinkPorts(state, hop.switch).filter((l) => l.peerSwitch === owner.nextHop);
+      expect(reg1!.value).toBe(BigInt(Math.min(...ownerPorts.map((l) => l.port))));
+    }
+  }
+  for (const [podName, gbps] of Object.entries(s.limits)) {
+    const pod = state.pods.get(podName);
+    if (!pod) continue;
+    const sp = plan.get(pod.node)!;
+    const port = state.switches.get(pod.node)!.ports.find((p) => p.kind === 'pod' && p.pod === podName)!.port;
+    const meter = sp.meters.find((m) => m.meterId === port)!;
+    expect(meter).toBeDefined();
+    const want = Math.round(Math.min(gbps, pod.egressGbps ?? Infinity) * 1e6);
+    expect(meter.bands[0].rate).toBe(Math.max(1, want));
+    expect(sp.flows.some((f) => f.table === TABLE.metering && f.instructions.meter === port)).toBe(true);
+  }
+  for (const [svcName, weights] of Object.entries(s.weights ?? {})) {
+    const svc = state.services.get(svcName);
+    if (!svc) continue;
+    for (const node of state.nodes.values()) {
+      if (!node.up) continue;
+      const sp = plan.get(node.name)!;
+      const vip = sp.flows.find((f) => f.table === TABLE.service_lb && f.match.ipv4_dst?.value === ipValue(svc.vip) && f.priority === 100)!;
+      const g = (vip.instructions.apply ?? []).find((a) => a.type === 'group') as { groupId: number } | undefined;
+      if (!g) continue;
+      for (const b of sp.groups.find((x) => x.groupId === g.groupId)!.buckets) {
+        const ct = b.actions.find((a) => a.type === 'ct') as Extract<Action, { type: 'ct' }>;
+        const pod = [...state.pods.values()].find((p) => p.ip === ct.nat!.ipMin)!;
+        expect(b.weight).toBe(bucketWeight(weights[pod.name]));
+      }
+    }
+  }
+}
+
+function sameProto(f: Flow, pin: NonNullable<ClusterState['steering']>['pins'][number]): boolean {
+  const protocol = pin.dstPort !== undefined ? (pin.protocol ?? 'tcp') : pin.protocol;
+  const want = protocol === 'tcp' ? 6n : protocol === 'udp' ? 17n : undefined;
+  if (f.match.ip_proto?.value !== want) return false;
+  const port = f.match.tcp_dst?.value ?? f.match.udp_dst?.value;
+  return port === (pin.dstPort !== undefined ? BigInt(pin.dstPort) : undefined);
+}
+
 describe('random clusters', () => {
   it('have no ambiguous overlaps, route every pod and node IP without loops or blackholes, and balance every service over its endpoints', () => {
     fc.assert(
@@ -136,15 +203,22 @@ describe('random clusters', () => {
     );
   });
 
-  it('keep routing correct after random link/node/pod/service events, and incremental equals full', () => {
+  it('keep routing correct after random link/node/pod/service events and steering decisions, and incremental equals full', () => {
     fc.assert(
       fc.property(
-        clusterArb().chain((s) => fc.tuple(fc.constant(s), eventsArb(s))),
+        clusterArb().chain((s) => fc.tuple(fc.constant(s), eventsWithSteeringArb(s))),
         ([scenario, events]) => {
           const state = buildClusterState(scenario);
           let plan = compileCluster(state);
           for (const ev of events) {
-            let changes;
+            let changes: ClusterChange[];
+            if (ev.kind === 'steer') {
+              state.steering = steeringFrom(state, ev.picks);
+              plan = compileIncremental(plan, state, [{ kind: 'steering-changed' }]);
+              expect(planText(plan)).toEqual(planText(compileCluster(cloneClusterState(state))));
+              checkSteering(state, plan);
+              continue;
+            }
             try {
               changes = applyEvent(state, ev);
             } catch {
@@ -154,6 +228,11 @@ describe('random clusters', () => {
             const full = compileCluster(cloneClusterState(state));
             expect(planText(plan)).toEqual(planText(full));
           }
+          checkSteering(state, plan);
+          // pins override routes on purpose (they may even loop): check routing without them
+          state.steering = undefined;
+          plan = compileIncremental(plan, state, [{ kind: 'steering-changed' }]);
+          expect(planText(plan)).toEqual(planText(compileCluster(cloneClusterState(state))));
           checkRoutes(state, plan);
           checkServices(state, plan);
         },
@@ -205,6 +284,43 @@ describe('reconcile', () => {
           if (firstDelete >= 0 && lastAdd >= 0) expect(lastAdd).toBeLessThan(firstDelete);
         }
       }),
+      { numRuns: Math.max(20, RUNS / 2), verbose: 1 },
+    );
+  });
+});
+
+describe('reconcile of plans that share parts (incremental compiles)', () => {
+  it('gives exactly the operations of the full diff of the merged lists', () => {
+    fc.assert(
+      fc.property(
+        clusterArb().chain((s) => fc.tuple(fc.constant(s), eventsWithSteeringArb(s))),
+        ([scenario, events]) => {
+          const state = buildClusterState(scenario);
+          const first = compileCluster(state);
+          let plan = first;
+          for (const ev of events) {
+            let changes: ClusterChange[];
+            if (ev.kind === 'steer') {
+              state.steering = steeringFrom(state, ev.picks);
+              changes = [{ kind: 'steering-changed' }];
+            } else {
+              try {
+                changes = applyEvent(state, ev);
+              } catch {
+                continue;
+              }
+            }
+            const next = compileIncremental(plan, state, changes);
+            for (const [name, desired] of next) {
+              for (const actual of [plan.get(name)!, first.get(name)!]) {
+                // materialize() makes plain plans: the full diff of the merged lists
+                expect(reconcileDetailed(desired, actual)).toEqual(reconcileDetailed(materialize(desired), materialize(actual)));
+              }
+            }
+            plan = next;
+          }
+        },
+      ),
       { numRuns: Math.max(20, RUNS / 2), verbose: 1 },
     );
   });

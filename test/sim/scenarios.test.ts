@@ -49,7 +49,7 @@ describe('fabric sim / fabric trace CLI (built dist/)', () => {
     const b = fabric('sim', 'scenarios/single-rack.yaml', '--json');
     expect(a.stdout).toBe(b.stdout);
     const r = JSON.parse(a.stdout);
-    expect(Object.keys(r)).toEqual(['scenario', 'seed', 'ok', 'expectations', 'links', 'traceHash']);
+    expect(Object.keys(r)).toEqual(['scenario', 'seed', 'ok', 'expectations', 'links', 'demands', 'traceHash']);
     expect(r.traceHash).toMatch(/^[0-9a-f]{64}$/);
     for (const e of r.expectations) {
       expect(Object.keys(e).slice(0, 6).sort()).toEqual(['at', 'detail', 'index', 'kind', 'ok'].concat(e.value !== undefined ? ['value'] : []).sort().slice(0, 6));

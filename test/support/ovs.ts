@@ -14,6 +14,8 @@ import { execFileSync, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { pidAlive, stopPid } from '../../fabric/lab/exec';
+import { readPidFile } from '../../fabric/lab/ovs';
 
 export interface PrivateOvs {
   dir: string;
@@ -66,46 +68,9 @@ export function ensureOvsInstalled(): void {
   installed = true;
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // a zombie counts as exited (LAB-NOTES: reaped ~2 s late)
-    return !/^\d+ \([^)]*\) Z/.test(stat);
-  } catch {
-    return false;
-  }
-}
-
-async function killPid(pid: number | undefined, comm: string): Promise<void> {
-  if (!pid || !alive(pid)) return;
-  try {
-    const actual = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    if (!comm.startsWith(actual) && !actual.startsWith(comm.slice(0, 15))) return; // not ours
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 50 && alive(pid); i++) await sleep(50);
-  if (alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
+/** Stop one daemon of ours by pid (only if /proc/PID/comm still names it). */
+async function stopIfRunning(pid: number | undefined, program: string): Promise<void> {
+  if (pid !== undefined) await stopPid(pid, program, 2500);
 }
 
 export async function startPrivateOvs(options: PrivateOvsOptions = {}): Promise<PrivateOvs> {
@@ -171,8 +136,8 @@ export async function startPrivateOvs(options: PrivateOvsOptions = {}): Promise<
     appctl: (...args) => exec('ovs-appctl', [`--target=${vswitchdCtl}`, ...args]),
     startVswitchd,
     stopVswitchd: () => {
-      const pid = readPid(vswitchdPidFile);
-      if (pid && alive(pid)) {
+      const pid = readPidFile(vswitchdPidFile);
+      if (pid && pidAlive(pid)) {
         try {
           process.kill(pid, 'SIGKILL');
         } catch {
@@ -181,8 +146,8 @@ export async function startPrivateOvs(options: PrivateOvsOptions = {}): Promise<
       }
     },
     stop: async () => {
-      await killPid(readPid(vswitchdPidFile), 'ovs-vswitchd');
-      await killPid(readPid(path.join(dir, 'ovsdb-server.pid')), 'ovsdb-server');
+      await stopIfRunning(readPidFile(vswitchdPidFile), 'ovs-vswitchd');
+      await stopIfRunning(readPidFile(path.join(dir, 'ovsdb-server.pid')), 'ovsdb-server');
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -16,6 +16,7 @@ import {
   type ScenarioEvent,
 } from '../../topology';
 import { checkProperty } from './fc-seed';
+import { cidrLast, firstUsable, intToIp, ipToInt, parseCidr } from '../../topology/ip';
 
 const scenarioDir = path.resolve(__dirname, '..', '..', 'scenarios');
 function load(name: string): Scenario {
@@ -197,11 +198,18 @@ describe('applyEvent', () => {
           else if (op === 6) ev = { at: 0, kind: 'service', action: 'add', service: { name: `s${serial++}`, selector: { app: b % 2 ? 'web' : 'db' }, port: 80, targetPort: 80, protocol: 'tcp' } };
           else if (op === 7 && services.length) ev = { at: 0, kind: 'service', action: 'delete', name: services[a % services.length] };
           if (!ev) continue;
+          // reference for the indexed allocator: the lowest address of the block no pod (or reservation) holds
+          const expectedIp = ev.kind === 'pod' && ev.action === 'add' ? lowestFreeByScan(state, ev.node) : undefined;
+          const servicesInOrder = [...state.services.keys()];
           try {
-            applyEvent(state, ev);
+            const changes = applyEvent(state, ev);
+            if (ev.kind === 'pod' && ev.action === 'add') expect(state.pods.get(ev.name)!.ip).toBe(expectedIp);
+            const touched = changes.filter((c) => c.kind === 'endpoints-changed').map((c) => (c as { service: string }).service);
+            expect(touched).toEqual(servicesInOrder.filter((n) => touched.includes(n)));
           } catch (e) {
             // only a full block may refuse a pod
             expect((e as Error).name).toBe('IpamError');
+            expect(expectedIp).toBeNull();
           }
           checkInvariants(state);
         }
@@ -211,6 +219,15 @@ describe('applyEvent', () => {
     );
   });
 });
+
+function lowestFreeByScan(state: ClusterState, nodeName: string): string | null {
+  const block = parseCidr(state.nodes.get(nodeName)!.podCidr);
+  const used = new Set<number>([...state.pods.values()].map((p) => ipToInt(p.ip) >>> 0));
+  for (const ip of state.reservedAddresses ?? []) used.add(ipToInt(ip) >>> 0);
+  const last = (block.size >= 4 ? cidrLast(block) - 1 : cidrLast(block)) >>> 0;
+  for (let n = (firstUsable(block) + 1) >>> 0; n <= last; n++) if (!used.has(n)) return intToIp(n);
+  return null;
+}
 
 function checkInvariants(state: ClusterState): void {
   const ips = new Set<string>();

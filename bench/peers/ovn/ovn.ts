@@ -20,6 +20,8 @@ import { performance } from 'perf_hooks';
 import type { ClusterState } from '../../../topology/types';
 import { OvsdbRpc } from './rpc';
 import { baseTransaction, BaseUuids, CLUSTER_ROUTER, JOIN_SWITCH, LB_GROUP, nodesTransaction } from './topology';
+import { pidAlive, sleep, stopPid } from '../../../fabric/lab/exec';
+import { readPidFile } from '../../../fabric/lab/ovs';
 
 export class OvnPeerError extends Error {
   override readonly name = 'OvnPeerError';
@@ -49,47 +51,6 @@ export function ensureOvnInstalled(log: (s: string) => void = (s) => process.std
 export function ovnVersion(): string {
   const r = spawnSync('ovn-northd', ['--version'], { encoding: 'utf8' });
   return r.status === 0 ? r.stdout.split('\n')[0].trim() : 'not installed';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-function readPid(file: string): number | undefined {
-  try {
-    const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    return !/^\d+ \([^)]*\) Z/.test(fs.readFileSync(`/proc/${pid}/stat`, 'utf8')); // a zombie has exited
-  } catch {
-    return false;
-  }
-}
-
-/** SIGTERM (then SIGKILL) one pid of ours, only if /proc/PID/comm still names the program we started. */
-async function stopPid(pid: number | undefined, program: string): Promise<void> {
-  if (!pid || !alive(pid)) return;
-  try {
-    const comm = fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-    if (comm !== program.slice(0, 15)) return; // the pid was reused by someone else: not ours
-    process.kill(pid, 'SIGTERM');
-  } catch {
-    return;
-  }
-  for (let i = 0; i < 60 && alive(pid); i++) await sleep(50);
-  if (alive(pid)) {
-    try {
-      process.kill(pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }
 }
 
 export interface OvnInstance {
@@ -146,7 +107,7 @@ export async function startOvn(options: { northdThreads?: number; maxRssMiB?: nu
   const sampleMemory = (): void => {
     let totalKiB = 0;
     for (const [pidfile] of pidfiles) {
-      const pid = readPid(pidfile);
+      const pid = readPidFile(pidfile);
       if (pid) totalKiB += rssKiB(pid);
     }
     peakRssMiB = Math.max(peakRssMiB, totalKiB / 1024);
@@ -164,7 +125,10 @@ export async function startOvn(options: { northdThreads?: number; maxRssMiB?: nu
     clearInterval(guard);
     nb?.close();
     sb?.close();
-    for (const [pidfile, program] of [...pidfiles].reverse()) await stopPid(readPid(pidfile), program);
+    for (const [pidfile, program] of [...pidfiles].reverse()) {
+      const pid = readPidFile(pidfile);
+      if (pid !== undefined) await stopPid(pid, program, 3000);
+    }
     fs.rmSync(dir, { recursive: true, force: true });
   };
   try {
