@@ -12,6 +12,7 @@
  */
 import * as fs from 'fs';
 import * as path from 'path';
+import { macFromIp } from '../../topology/ip';
 import type { ClusterState, PortState, SwitchState } from '../../topology/types';
 import { prefixLength } from './addr';
 import { PYTHON, writeAgent } from './agent';
@@ -68,6 +69,13 @@ export interface LabRecord {
   /** TCP ports every agent listens on */
   agentPorts: number[];
   podAddressing: 'block' | 'host';
+  /**
+   * Overlay mode only: node switch name -> its own OVS (namespace `fab-<id>-ovs<index>`, run directory
+   * `<dir>/ovs<index>`). LAB-NOTES pitfall 7: tunnels work cleanly with one vswitchd per node.
+   */
+  nodeOvs?: Record<string, { ns: string; dir: string }>;
+  /** overlay mode: MTU of pod interfaces (vxlan 1450, geneve 1400) */
+  podMtu?: number;
   /** set once a scenario was played on it (events changed it) */
   played?: boolean;
   pids: { pid: number; comm: string; what: string }[];
@@ -213,11 +221,11 @@ export class Lab {
   static async up(state: ClusterState, options: LabOptions): Promise<Lab> {
     const id = validateLabId(options.id);
     const baseDir = options.baseDir ?? '/tmp';
-    if (state.cluster.mode !== 'routed') {
-      throw new LabError(`Lab: ${state.cluster.mode} mode is not built by the lab yet (routed only; see docs/lab.md)`);
+    if (state.cluster.mode !== 'routed' && state.cluster.mode !== 'overlay') {
+      throw new LabError(`Lab: ${state.cluster.mode} mode is not built by the lab yet (routed and overlay only; see docs/lab.md)`);
     }
     for (const name of [...state.pods.keys(), ...state.externals.keys()]) {
-      if (name === 'ovs') throw new LabError('Lab: a host named "ovs" clashes with the lab\'s OVS namespace name');
+      if (/^ovs\d*$/.test(name)) throw new LabError(`Lab: a host named "${name}" clashes with the lab's OVS namespace names (ovs, ovs<N>)`);
     }
     checkNetnsPermitted();
     checkLabSafety(state);
