@@ -33,24 +33,13 @@ import {
 } from '../controller/rebalance';
 import type { Highs } from 'highs';
 
-/** One traffic demand active at a change point. */
-export interface ActiveDemand {
+/** One traffic demand active at a change point: a rebalancer demand named by its traffic index. */
+export interface ActiveDemand extends Omit<RebalanceDemand, 'id'> {
   /** index in the scenario's `traffic` list */
   index: number;
   /** as written in the scenario */
   from: string;
   to: string;
-  /** the sending / receiving pods when the ends are pods (limit meters the sender; place moves pods) */
-  fromPod?: string;
-  toPod?: string;
-  /** the switches where the demand enters and leaves the fabric */
-  src: string;
-  dst: string;
-  /** directed links ("a->b") the demand's packets cross in the compiled pipeline, in order */
-  path: readonly string[];
-  demandGbps: number;
-  /** a per-demand cap (optional) */
-  limitGbps?: number;
 }
 
 export interface BandwidthStepInput {

@@ -15,7 +15,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { pidAlive, stopPid } from '../../fabric/lab/exec';
-import { readPidFile } from '../../fabric/lab/ovs';
+import { ovsEnv, readPidFile } from '../../fabric/lab/ovs';
 
 export interface PrivateOvs {
   dir: string;
@@ -79,14 +79,7 @@ export async function startPrivateOvs(options: PrivateOvsOptions = {}): Promise<
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-ovs-'));
   const db = path.join(dir, 'conf.db');
   const dbSock = path.join(dir, 'db.sock');
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    OVS_RUNDIR: dir,
-    OVS_LOGDIR: dir,
-    OVS_DBDIR: dir,
-    OVS_SYSCONFDIR: dir,
-    OVS_PKGDATADIR: '/usr/share/openvswitch',
-  };
+  const env = ovsEnv(dir);
   const wrap = (cmd: string, args: string[]): [string, string[]] =>
     options.netns ? ['ip', ['netns', 'exec', options.netns, cmd, ...args]] : [cmd, args];
   const exec = (cmd: string, args: string[], input?: string): string => {
