@@ -30,8 +30,9 @@ function fail(ctx: CommandContext, err: unknown): void {
   ctx.exitCode = err instanceof LabError ? err.exitCode : 1;
 }
 
-function programming(flags: LabFlags): Programming {
-  const p = flags.program ?? 'openflow';
+function programming(flags: LabFlags): Programming | undefined {
+  if (flags.program === undefined) return undefined; // the default: openflow
+  const p = flags.program;
   if (p !== 'openflow' && p !== 'ofctl') throw new LabError(`lab: --program must be openflow or ofctl, not ${p}`);
   return p;
 }
@@ -82,6 +83,7 @@ export function register(program: Command, ctx: CommandContext): void {
         let controllerPid: number | undefined;
         if (flags.controller) {
           try {
+            if (built.record.nodeOvs) throw new LabError('lab: --controller is not available for overlay labs yet (`fabric controller` takes one --ovsdb; an overlay lab runs one OVS per node)');
             controllerPid = await startLabController(built, file, path.join(__dirname, '..', '..', '..', 'bin', 'fabric.js'));
           } catch (err) {
             await built.down();
@@ -93,12 +95,12 @@ export function register(program: Command, ctx: CommandContext): void {
           ctx.stdout(JSON.stringify({ ...built.record, installed: Object.fromEntries(installed), reconciled, connectMs, upMs: ms }, null, 2) + '\n');
         } else {
           const r = built.record;
-          ctx.stdout(`lab ${r.id} up in ${ms} ms: namespace ${r.ovsNs} (ovs), ${Object.keys(r.hosts).length} hosts, ${Object.keys(r.bridges).length} bridges, ${Object.keys(r.links).length} links\n`);
+          ctx.stdout(`lab ${r.id} up in ${ms} ms: namespace ${r.ovsNs} (ovs)${r.nodeOvs ? `, ${Object.entries(r.nodeOvs).map(([n, o]) => `${o.ns} (${n}'s own OVS)`).join(', ')}` : ''}, ${Object.keys(r.hosts).length} hosts, ${Object.keys(r.bridges).length} bridges, ${Object.keys(r.links).length} links\n`);
           for (const [sw, c] of installed) ctx.stdout(`  ${sw}: ${c.flows} flows, ${c.groups} groups, ${c.meters} meters (ovs-ofctl)\n`);
           if (connectMs !== undefined) ctx.stdout(`  switches connected to our OpenFlow channel in ${connectMs} ms\n`);
           if (controllerPid !== undefined) ctx.stdout(`  fabric controller running, pid ${controllerPid}, log ${path.join(r.dir, 'controller.log')}\n`);
           for (const r of reconciled) ctx.stdout(`  ${r.switch}: ${r.ops} OpenFlow ops in ${r.durationMs.toFixed(1)} ms (${Object.entries(r.byOp).map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing to do'})\n`);
-          ctx.stdout(`  ovs-ofctl -O OpenFlow13 dump-flows ${built.ovs.mgmt(built.bridge(Object.keys(r.bridges)[0]))}\n`);
+          ctx.stdout(`  ovs-ofctl -O OpenFlow13 dump-flows ${built.ovsFor(Object.keys(r.bridges)[0]).mgmt(built.bridge(Object.keys(r.bridges)[0]))}\n`);
           ctx.stdout(`  ip netns exec ${Object.values(r.hosts)[0]?.ns ?? r.ovsNs} bash   # a shell in a host\n`);
           ctx.stdout(`  fabric lab down ${file}${flags.name ? ` --name ${flags.name}` : ''}\n`);
         }

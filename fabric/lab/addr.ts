@@ -44,3 +44,12 @@ export function prefixesOverlap(a: Prefix, b: Prefix): boolean {
 export function prefixLength(cidr: string): number {
   return parsePrefix(cidr).len;
 }
+
+/** The smallest prefix holding every address (overlay: the underlay subnet each VTEP address carries). */
+export function coveringPrefix(ips: string[]): Prefix {
+  const ints = ips.map(ipToInt);
+  let len = 32;
+  for (const x of ints) while (len > 0 && ((x & maskOf(len)) >>> 0) !== ((ints[0] & maskOf(len)) >>> 0)) len--;
+  const network = ints.length > 0 ? (ints[0] & maskOf(len)) >>> 0 : 0;
+  return { network, len, text: `${intToIp(network)}/${len}` };
+}

@@ -8,6 +8,7 @@ import { compileCluster } from '../../controller';
 import { OvsDriver, ReconcileReport } from '../ovsdriver';
 import type { ClusterState } from '../../topology/types';
 import { connectLab, driverProgrammer, labControllerSocket } from './controller';
+import { LabError } from './errors';
 import type { InstallCount } from './install';
 import type { Lab } from './lab';
 import type { Programmer } from './play';
@@ -37,6 +38,7 @@ export interface ProgrammingHooks {
 export async function withProgrammer<T>(lab: Lab, state: ClusterState, how: Programming | Programmer, fn: (program: Programmer) => Promise<T>, hooks: ProgrammingHooks = {}): Promise<T> {
   if (typeof how === 'function') return fn(how);
   if (how === 'ofctl') return fn(labProgrammer(hooks.onInstalled));
+  if (lab.record.nodeOvs) return withDrivers(lab, state, fn, hooks);
   const driver = await OvsDriver.start(`unix:${labControllerSocket(lab)}`);
   try {
     const ms = await connectLab(lab, driver, state);
@@ -44,5 +46,50 @@ export async function withProgrammer<T>(lab: Lab, state: ClusterState, how: Prog
     return await fn(driverProgrammer(driver, compilePlans, hooks.onReconciled));
   } finally {
     await driver.close();
+  }
+}
+
+/**
+ * `openflow` for a lab with several OVS processes (overlay: one per node). vswitchd connects only to
+ * `unix:` targets in its own run directory, so one driver listens in each OVS's directory (the target
+ * every bridge of that OVS got when it was created) and each switch is reconciled by the driver of
+ * its OVS.
+ */
+async function withDrivers<T>(lab: Lab, state: ClusterState, fn: (program: Programmer) => Promise<T>, hooks: ProgrammingHooks): Promise<T> {
+  const drivers = new Map<string, OvsDriver>();
+  const driverOf = (sw: string): OvsDriver => {
+    const d = drivers.get(lab.controllerTargetFor(sw));
+    if (!d) throw new LabError(`Lab.program: no OpenFlow driver for switch ${sw}`, 1);
+    return d;
+  };
+  try {
+    const started = process.hrtime.bigint();
+    for (const sw of state.switches.keys()) {
+      const target = lab.controllerTargetFor(sw);
+      if (!drivers.has(target)) drivers.set(target, await OvsDriver.start(target));
+    }
+    for (const sw of state.switches.values()) {
+      try {
+        await driverOf(sw.name).waitForSwitch(sw.datapathId, 15_000);
+      } catch {
+        throw new LabError(`Lab: switch ${sw.name} (dpid ${sw.datapathId}) did not connect to ${lab.controllerTargetFor(sw.name)} within 15000 ms`, 1);
+      }
+    }
+    hooks.onConnected?.(Number((process.hrtime.bigint() - started) / 1_000_000n));
+    const program: Programmer = async (_lab, current) => {
+      const plans = compilePlans(current);
+      const reports: ReconcileReport[] = [];
+      for (const sw of current.switches.values()) {
+        const driver = driverOf(sw.name);
+        const conn = driver.connection(sw.datapathId) ?? (await driver.waitForSwitch(sw.datapathId, 15_000));
+        const plan = plans.get(sw.name);
+        if (!plan) throw new LabError(`Lab.program: the compiled plans have no switch ${sw.name}`, 1);
+        reports.push(await driver.reconcileSwitch(conn, plan));
+      }
+      hooks.onReconciled?.(reports);
+    };
+    return await fn(program);
+  } finally {
+    for (const d of drivers.values()) await d.close();
   }
 }

@@ -52,7 +52,7 @@ export function installPlanText(lab: Lab, switchName: string, text: PlanText): I
   step('del-meters', () => lab.ofctl(switchName, 'del-meters'));
   for (const m of meters) step(`add-meter ${m}`, () => lab.ofctl(switchName, 'add-meter', m));
   if (groups.length > 0) step('add-groups', () => lab.ofctl(switchName, 'add-groups', groupFile));
-  if (flows.length > 0) step('add-flows', () => lab.ovs.ofctl('-O', 'OpenFlow13', '--bundle', 'add-flows', lab.ovs.mgmt(lab.bridge(switchName)), flowFile));
+  if (flows.length > 0) step('add-flows', () => lab.ovsFor(switchName).ofctl('-O', 'OpenFlow13', '--bundle', 'add-flows', lab.ovsFor(switchName).mgmt(lab.bridge(switchName)), flowFile));
   return { flows: flows.length, groups: groups.length, meters: meters.length };
 }
 

@@ -6,6 +6,10 @@
  * (`fab-<id>-<name>`) with a veth into the OVS namespace, attached at the port number the cluster
  * state gave it (`ofport_request`), so plans compiled offline match the real bridges.
  *
+ * Overlay mode: every node switch runs in an OVS of its own (namespace `fab-<id>-ovs<index>`, LAB-NOTES
+ * pitfall 7) with its node IP on the bridge's LOCAL interface and a flow-based tunnel port 90, and the
+ * node<->fabric veths cross namespaces (the underlay).
+ *
  * Nothing is configured in the root namespace: veths are created directly inside lab namespaces.
  * Every name carries the lab id, the lab's record (pids, namespaces) lives in /tmp/fabric-lab-<id>/,
  * so `down` works from another process and leftovers of an earlier run are found by name.
@@ -14,7 +18,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { macFromIp } from '../../topology/ip';
 import type { ClusterState, PortState, SwitchState } from '../../topology/types';
-import { prefixLength } from './addr';
+import { coveringPrefix, prefixLength } from './addr';
 import { PYTHON, writeAgent } from './agent';
 import { LabError } from './errors';
 import { inNs, ip, mustRun, pidAlive, pidComm, runCmd, sleep, spawnInNs, stopPid } from './exec';
@@ -278,8 +282,26 @@ export class Lab {
       r.bridges[sw.name] = bridgeName(sw, i);
       r.switchIndex[sw.name] = i;
     }
+    const overlay = state.cluster.mode === 'overlay';
+    if (overlay) {
+      // one OVS per node (LAB-NOTES pitfall 7): its bridge's LOCAL port carries the node IP (VTEP)
+      r.nodeOvs = {};
+      r.podMtu = state.cluster.encap === 'geneve' ? 1400 : 1450;
+      for (const [i, sw] of switches.entries()) {
+        if (state.nodes.has(sw.name)) r.nodeOvs[sw.name] = { ns: nsName(r.id, `ovs${i}`), dir: path.join(r.dir, `ovs${i}`) };
+      }
+      for (const n of Object.values(r.nodeOvs)) {
+        ip('netns', 'add', n.ns);
+        this.save();
+        ip('-n', n.ns, 'link', 'set', 'lo', 'up');
+        const np = await new LabOvs(n.dir, n.ns).start();
+        r.pids.push({ pid: np.ovsdbServer, comm: 'ovsdb-server', what: `ovsdb-server ${n.ns}` });
+        r.pids.push({ pid: np.vswitchd, comm: 'ovs-vswitchd', what: `ovs-vswitchd ${n.ns}` });
+        this.save();
+      }
+    }
 
-    // links: both veth ends inside the OVS namespace
+    // links: a veth pair, each end in the namespace of its switch's OVS (routed: both in the OVS namespace)
     for (const link of state.links.values()) {
       const sa = state.switches.get(link.a)!;
       const sb = state.switches.get(link.b)!;
@@ -287,7 +309,7 @@ export class Lab {
       const pb = findPort(sb, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
       const ia = portIface(index.get(sa.name)!, pa.port);
       const ib = portIface(index.get(sb.name)!, pb.port);
-      ip('-n', r.ovsNs, 'link', 'add', ia, 'type', 'veth', 'peer', 'name', ib);
+      ip('-n', this.nsFor(sa.name), 'link', 'add', ia, 'type', 'veth', 'peer', 'name', ib, 'netns', this.nsFor(sb.name));
       r.links[link.id] = { id: link.id, a: { switch: sa.name, port: pa.port, iface: ia }, b: { switch: sb.name, port: pb.port, iface: ib } };
     }
 
@@ -301,37 +323,96 @@ export class Lab {
     }
     this.save();
 
-    // OVS: every bridge and port in one transaction (LAB-NOTES: one transaction per port is slow)
-    const tx: string[] = [];
+    // OVS: every bridge and port in one transaction per OVS (LAB-NOTES: one transaction per port is slow)
+    const txs = new Map<string, string[]>();
+    const txFor = (sw: string): string[] => {
+      const ns = this.nsFor(sw);
+      if (!txs.has(ns)) txs.set(ns, []);
+      return txs.get(ns)!;
+    };
     for (const [i, sw] of switches.entries()) {
       const br = r.bridges[sw.name];
+      const tx = txFor(sw.name);
       tx.push('--', 'add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', 'protocols=OpenFlow13', 'fail_mode=secure', `other_config:datapath-id=${sw.datapathId}`);
       // the controller target exists from the start: OVS flushes a bridge's flows when it gains its
       // first (or loses its last) controller, so a controller started later must not be the first one;
       // retry every second (default backoff grows to 8 s) so a (re)started controller is found quickly
-      tx.push('--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTarget}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`);
+      tx.push('--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTargetFor(sw.name)}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`);
+      const node = overlay ? state.nodes.get(sw.name) : undefined;
+      const tun = sw.ports.find((p) => p.kind === 'tunnel');
+      if (node && tun) {
+        // LOCAL gets the node's MAC: OVS terminates a tunnel only for packets sent to LOCAL with its MAC
+        tx.push('--', 'set', 'bridge', br, `other_config:hwaddr=${macFromIp(node.ip)}`);
+        tx.push('--', 'add-port', br, tun.name, '--', 'set', 'interface', tun.name, `type=${state.cluster.encap}`, 'options:remote_ip=flow', 'options:key=flow', `options:local_ip=${node.ip}`, `ofport_request=${tun.port}`);
+      }
     }
     const addPort = (sw: string, iface: string, port: number): void => {
-      tx.push('--', 'add-port', r.bridges[sw], iface, '--', 'set', 'interface', iface, `ofport_request=${port}`);
+      txFor(sw).push('--', 'add-port', r.bridges[sw], iface, '--', 'set', 'interface', iface, `ofport_request=${port}`);
     };
     for (const l of Object.values(r.links)) {
       addPort(l.a.switch, l.a.iface, l.a.port);
       addPort(l.b.switch, l.b.iface, l.b.port);
     }
     for (const h of Object.values(r.hosts)) addPort(h.switch, h.ovsIface, h.port);
-    this.ovs.vsctl(...tx);
+    for (const [ns, tx] of txs) this.ovsOfNs(ns).vsctl(...tx);
 
     for (const l of Object.values(r.links)) {
       for (const end of [l.a, l.b]) {
-        ip('-n', r.ovsNs, 'link', 'set', end.iface, 'up');
-        inNs(r.ovsNs, 'ethtool', ['-K', end.iface, 'tx', 'off']);
+        const ns = this.nsFor(end.switch);
+        ip('-n', ns, 'link', 'set', end.iface, 'up');
+        inNs(ns, 'ethtool', ['-K', end.iface, 'tx', 'off']);
       }
     }
+    if (overlay) this.configureVteps(state);
     for (const h of Object.values(r.hosts)) this.raiseOvsEnd(h);
     this.checkPorts();
     for (const h of Object.values(r.hosts)) this.configureHost(state, h, podAddressing);
     await this.startAgents(Object.values(r.hosts));
     this.save();
+  }
+
+  /** The OVS running a switch's bridge: the node's own in overlay mode, else the lab's. */
+  ovsFor(switchName: string): LabOvs {
+    const n = this.record.nodeOvs?.[switchName];
+    return n ? new LabOvs(n.dir, n.ns) : this.ovs;
+  }
+
+  /** The namespace of a switch's bridge (and of the OVS-side ends of its veths). */
+  nsFor(switchName: string): string {
+    return this.record.nodeOvs?.[switchName]?.ns ?? this.record.ovsNs;
+  }
+
+  /** A bridge's controller target: a unix socket in the run directory of the OVS it lives in. */
+  controllerTargetFor(switchName: string): string {
+    return `unix:${path.join(this.ovsFor(switchName).dir, 'controller.sock')}`;
+  }
+
+  private ovsOfNs(ns: string): LabOvs {
+    const n = Object.values(this.record.nodeOvs ?? {}).find((o) => o.ns === ns);
+    return n ? new LabOvs(n.dir, n.ns) : this.ovs;
+  }
+
+  /**
+   * Overlay: the node IP on the node bridge's LOCAL interface (inside the node's namespace), and OVS's
+   * tunnel route + neighbour for every other node IP through it, so an encapsulated packet enters the
+   * node bridge at LOCAL and is routed by the plan like any node traffic (docs/pipeline.md). The
+   * neighbour MAC does not matter on the wire: the plan's uplink rewrites the outer eth_dst.
+   */
+  private configureVteps(state: ClusterState): void {
+    for (const [sw, n] of Object.entries(this.record.nodeOvs ?? {})) {
+      const node = state.nodes.get(sw)!;
+      const br = this.record.bridges[sw];
+      const ovs = new LabOvs(n.dir, n.ns);
+      // OVS picks a tunnel route's source among the device's addresses whose subnet holds the
+      // destination, so the address carries the prefix that covers every node IP (not /32)
+      ip('-n', n.ns, 'addr', 'add', `${node.ip}/${coveringPrefix([...state.nodes.values()].map((x) => x.ip)).len}`, 'dev', br);
+      ip('-n', n.ns, 'link', 'set', br, 'up');
+      for (const other of state.nodes.values()) {
+        if (other.name === sw) continue;
+        ovs.appctl('ovs/route/add', `${other.ip}/32`, br);
+        ovs.appctl('tnl/neigh/set', br, other.ip, macFromIp(other.ip));
+      }
+    }
   }
 
   private podHost(state: ClusterState, name: string): LabHost {
@@ -345,15 +426,15 @@ export class Lab {
   }
 
   private raiseOvsEnd(h: LabHost): void {
-    ip('-n', this.record.ovsNs, 'link', 'set', h.ovsIface, 'up');
-    inNs(this.record.ovsNs, 'ethtool', ['-K', h.ovsIface, 'tx', 'off']);
+    ip('-n', this.nsFor(h.switch), 'link', 'set', h.ovsIface, 'up');
+    inNs(this.nsFor(h.switch), 'ethtool', ['-K', h.ovsIface, 'tx', 'off']);
   }
 
   /** A pod that appeared (event pod add, or the new place of a moved pod): namespace, port, agent. */
   async addPod(state: ClusterState, name: string): Promise<LabHost> {
     const h = this.podHost(state, name);
     this.createHost(h);
-    this.ovs.vsctl('--', 'add-port', this.bridge(h.switch), h.ovsIface, '--', 'set', 'interface', h.ovsIface, `ofport_request=${h.port}`);
+    this.ovsFor(h.switch).vsctl('--', 'add-port', this.bridge(h.switch), h.ovsIface, '--', 'set', 'interface', h.ovsIface, `ofport_request=${h.port}`);
     this.raiseOvsEnd(h);
     this.checkPorts();
     this.configureHost(state, h, this.record.podAddressing);
@@ -368,7 +449,7 @@ export class Lab {
     if (!h) return;
     if (h.agentPid) await stopPid(h.agentPid, path.basename(PYTHON), 500);
     this.record.pids = this.record.pids.filter((p) => p.pid !== h.agentPid);
-    this.ovs.vsctl('--if-exists', 'del-port', this.bridge(h.switch), h.ovsIface);
+    this.ovsFor(h.switch).vsctl('--if-exists', 'del-port', this.bridge(h.switch), h.ovsIface);
     runCmd('ip', ['netns', 'del', h.ns]);
     delete this.record.hosts[name];
     this.save();
@@ -382,10 +463,10 @@ export class Lab {
     for (const l of Object.values(this.record.links)) {
       if (l.a.switch !== node && l.b.switch !== node) continue;
       const linkUp = up && (state.links.get(l.id)?.up ?? true);
-      for (const end of [l.a, l.b]) ip('-n', this.record.ovsNs, 'link', 'set', end.iface, linkUp ? 'up' : 'down');
+      for (const end of [l.a, l.b]) ip('-n', this.nsFor(end.switch), 'link', 'set', end.iface, linkUp ? 'up' : 'down');
     }
     for (const h of Object.values(this.record.hosts)) {
-      if (h.switch === node) ip('-n', this.record.ovsNs, 'link', 'set', h.ovsIface, up ? 'up' : 'down');
+      if (h.switch === node) ip('-n', this.nsFor(h.switch), 'link', 'set', h.ovsIface, up ? 'up' : 'down');
     }
   }
 
@@ -394,13 +475,15 @@ export class Lab {
     ip('netns', 'add', h.ns);
     r.hosts[h.name] = h;
     this.save();
-    ip('-n', h.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', h.ovsIface, 'netns', r.ovsNs);
+    ip('-n', h.ns, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', h.ovsIface, 'netns', this.nsFor(h.switch));
   }
 
   /** Address, MAC, routes, offloads inside one host namespace. */
   private configureHost(state: ClusterState, h: LabHost, podAddressing: 'block' | 'host'): void {
     ip('-n', h.ns, 'link', 'set', 'lo', 'up');
     ip('-n', h.ns, 'link', 'set', 'eth0', 'address', h.mac);
+    // overlay: room for the encapsulation inside the underlay's 1500 bytes (LAB-NOTES pitfall 7)
+    if (h.kind === 'pod' && this.record.podMtu) ip('-n', h.ns, 'link', 'set', 'eth0', 'mtu', String(this.record.podMtu));
     const tx = inNs(h.ns, 'ethtool', ['-K', 'eth0', 'tx', 'off']);
     if (tx.status !== 0) throw new LabError(`Lab: ethtool -K eth0 tx off in ${h.ns} failed: ${tx.stderr.trim()} (TCP fails without it: LAB-NOTES pitfall 1)`, 1);
     ip('-n', h.ns, 'link', 'set', 'eth0', 'up');
@@ -426,14 +509,23 @@ export class Lab {
 
   /** Every port got the OpenFlow number we asked for (else offline plans would not match). */
   private checkPorts(): void {
-    const want = new Map<string, number>();
+    const byNs = new Map<string, Map<string, number>>();
+    const add = (sw: string, iface: string, port: number): void => {
+      const ns = this.nsFor(sw);
+      if (!byNs.has(ns)) byNs.set(ns, new Map());
+      byNs.get(ns)!.set(iface, port);
+    };
     for (const l of Object.values(this.record.links)) {
-      want.set(l.a.iface, l.a.port);
-      want.set(l.b.iface, l.b.port);
+      add(l.a.switch, l.a.iface, l.a.port);
+      add(l.b.switch, l.b.iface, l.b.port);
     }
-    for (const h of Object.values(this.record.hosts)) want.set(h.ovsIface, h.port);
+    for (const h of Object.values(this.record.hosts)) add(h.switch, h.ovsIface, h.port);
+    for (const [ns, want] of byNs) this.checkPortsOf(this.ovsOfNs(ns), want);
+  }
+
+  private checkPortsOf(ovs: LabOvs, want: Map<string, number>): void {
     if (want.size === 0) return;
-    const out = this.ovs.vsctl('--format=csv', '--data=bare', '--no-headings', '--columns=name,ofport,error', 'list', 'Interface');
+    const out = ovs.vsctl('--format=csv', '--data=bare', '--no-headings', '--columns=name,ofport,error', 'list', 'Interface');
     const got = new Map<string, { ofport: number; error: string }>();
     for (const line of out.split('\n').filter(Boolean)) {
       const [name, ofport, ...err] = line.split(',');
@@ -484,7 +576,7 @@ export class Lab {
   setLink(linkId: string, up: boolean): void {
     const l = this.record.links[linkId];
     if (!l) throw new LabError(`Lab: no link ${linkId}`);
-    for (const end of [l.a, l.b]) ip('-n', this.record.ovsNs, 'link', 'set', end.iface, up ? 'up' : 'down');
+    for (const end of [l.a, l.b]) ip('-n', this.nsFor(end.switch), 'link', 'set', end.iface, up ? 'up' : 'down');
   }
 
   /**
@@ -519,7 +611,8 @@ export class Lab {
 
   /** ovs-ofctl against one bridge (OpenFlow 1.3). */
   ofctl(switchName: string, command: string, ...args: string[]): string {
-    return this.ovs.ofctl('-O', 'OpenFlow13', command, this.ovs.mgmt(this.bridge(switchName)), ...args);
+    const ovs = this.ovsFor(switchName);
+    return ovs.ofctl('-O', 'OpenFlow13', command, ovs.mgmt(this.bridge(switchName)), ...args);
   }
 
   async down(): Promise<void> {

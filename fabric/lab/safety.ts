@@ -6,7 +6,7 @@
  */
 import * as fs from 'fs';
 import type { ClusterState } from '../../topology/types';
-import { parsePrefix, prefixesOverlap, Prefix } from './addr';
+import { coveringPrefix, parsePrefix, prefixesOverlap, Prefix } from './addr';
 import { LabError } from './errors';
 import { runCmd } from './exec';
 
@@ -21,6 +21,10 @@ export function scenarioPrefixes(state: ClusterState): { what: string; prefix: P
   for (const node of state.nodes.values()) {
     out.push({ what: `node ${node.name} ip`, prefix: parsePrefix(node.ip) });
     out.push({ what: `node ${node.name} podCidr`, prefix: parsePrefix(node.podCidr) });
+  }
+  if (state.cluster.mode === 'overlay' && state.nodes.size > 0) {
+    // the lab puts each node IP on its bridge with the prefix covering every node IP (lab.ts configureVteps)
+    out.push({ what: 'overlay underlay subnet (node IPs)', prefix: coveringPrefix([...state.nodes.values()].map((n) => n.ip)) });
   }
   for (const ext of state.externals.values()) out.push({ what: `external ${ext.name} ip`, prefix: parsePrefix(ext.ip) });
   for (const pod of state.pods.values()) out.push({ what: `pod ${pod.name} ip`, prefix: parsePrefix(pod.ip) });

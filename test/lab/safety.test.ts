@@ -4,7 +4,7 @@
  */
 import * as path from 'path';
 import { checkLabSafety, rootNamespaceEntries, scenarioPrefixes } from '../../fabric/lab/safety';
-import { parsePrefix, prefixesOverlap } from '../../fabric/lab/addr';
+import { coveringPrefix, parsePrefix, prefixesOverlap } from '../../fabric/lab/addr';
 import { loadScenario } from '../../fabric/lab/scenario';
 import { LabError } from '../../fabric/lab/errors';
 
@@ -38,5 +38,18 @@ describe('lab safety', () => {
     const { state } = loadScenario(FIXTURE);
     const root = [{ what: 'root route 10.244.9.0/24 dev eth9', prefix: parsePrefix('10.244.9.0/24') }];
     expect(() => checkLabSafety(state, root)).toThrow(/cluster podCidr 10.244.0.0\/16 overlaps root route 10.244.9.0\/24/);
+  });
+
+  test('overlay: the underlay subnet the lab gives the node addresses is checked too', () => {
+    expect(coveringPrefix(['198.51.100.31', '198.51.100.32', '198.51.100.41']).text).toBe('198.51.100.0/26');
+    expect(coveringPrefix(['10.1.0.1']).text).toBe('10.1.0.1/32');
+    expect(coveringPrefix(['192.0.1.5', '192.0.3.5']).text).toBe('192.0.0.0/22');
+    const { state } = loadScenario(path.join(__dirname, '..', '..', 'scenarios', 'overlay-vxlan.yaml'));
+    expect(() => checkLabSafety(state, [])).not.toThrow();
+    // two node IPs outside 192.0.2.0/24 whose covering subnet holds it: refused before anything is built
+    state.nodes.get('worker-a1')!.ip = '192.0.1.5';
+    state.nodes.get('worker-a2')!.ip = '192.0.3.5';
+    state.nodes.get('worker-b1')!.ip = '192.0.3.6';
+    expect(() => checkLabSafety(state)).toThrow(/overlay underlay subnet \(node IPs\) 192.0.0.0\/22 overlaps /);
   });
 });
