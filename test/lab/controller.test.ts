@@ -11,18 +11,10 @@
 import * as path from 'path';
 import { checkNetnsPermitted, Lab, loadScenario, scenarioPorts, tcpConnect, teardownLab } from '../../fabric/lab';
 import { startController, RunningController } from '../../cli/commands/controller';
+import { until } from './until';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'two-nodes.yaml');
 const ID = 'tlabc';
-
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - started;
-}
 
 beforeAll(async () => {
   checkNetnsPermitted();

@@ -11,21 +11,13 @@ import * as path from 'path';
 import { checkNetnsPermitted, Lab, loadScenario, scenarioPorts, tcpConnect, teardownLab } from '../../fabric/lab';
 import { diffCounts, diffScenarios } from '../../fabric/lab/scenario-diff';
 import { startController, RunningController } from '../../cli/commands/controller';
+import { until } from './until';
 import type { Scenario } from '../../topology/types';
 import { compileCluster } from '../../controller';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'two-nodes.yaml');
 const ID = 'tlabl';
 const LATE_POD = '  - { name: late, node: node2, labels: { app: late } }\n';
-
-async function until(what: string, cond: () => boolean, timeoutMs = 10_000): Promise<number> {
-  const started = Date.now();
-  while (!cond()) {
-    if (Date.now() - started > timeoutMs) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return Date.now() - started;
-}
 
 function clone(s: Scenario): Scenario {
   return JSON.parse(JSON.stringify(s)) as Scenario;
