@@ -42,7 +42,9 @@ describe('OVN peer (real ovn-northd)', () => {
   });
 
   test('loads the equivalent topology, northd computes it, an incremental change reaches SB, stop cleans up', async () => {
-    ovn = await startOvn();
+    // every wait on OVN fails within a minute with diagnostics (daemons, northd status, log tails)
+    ovn = await startOvn({ waitTimeoutMs: 60_000 });
+    expect(ovn.northdStatus()).toBe('Status: active');
     const load = await loadCluster(ovn, state);
     // pods + per node: stor, jtor, etor, localnet; + the cluster's port on the join switch
     expect(load.logicalSwitchPorts).toBe(3 * 4 + 3 * 4 + 1);
@@ -61,7 +63,9 @@ describe('OVN peer (real ovn-northd)', () => {
       expect(lbBackends(state, svc).split(',')).toHaveLength(2);
     }
 
+    expect(ovn.northdStatus()).toBe('Status: paused');
     const initial = await initialCompute(ovn, load);
+    expect(ovn.northdStatus()).toBe('Status: active');
     expect(initial.syncMs).toBeGreaterThan(0);
     expect(initial.logicalFlows).toBeGreaterThan(100);
     const bindings = await ovn.sb.select('Port_Binding', ['logical_port']);

@@ -71,6 +71,12 @@ export interface OvnInstance {
   peakRssMiB(): number;
   /** set when the daemons went over the memory guard and were stopped */
   memoryExceeded(): string | undefined;
+  /** the longest any single wait on OVN may take before it fails with diagnostics, ms */
+  waitTimeoutMs: number;
+  /** `ovn-appctl status` of northd ('Status: active' / 'paused' / 'standby'), or why it cannot be read */
+  northdStatus(): string;
+  /** whether each daemon still runs, and the tail of northd's and the SB server's logs: for error messages */
+  diagnostics(): string;
   stop(): Promise<void>;
 }
 
@@ -90,18 +96,28 @@ export function ovnMemoryGuardMiB(): number {
   return Math.round(gb * 1024);
 }
 
-export async function startOvn(options: { northdThreads?: number; maxRssMiB?: number } = {}): Promise<OvnInstance> {
+/** The last lines of a daemon's log in the instance directory ('' when unreadable). */
+function logTail(file: string, lines = 8): string {
+  try {
+    return fs.readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+export async function startOvn(options: { northdThreads?: number; maxRssMiB?: number; waitTimeoutMs?: number } = {}): Promise<OvnInstance> {
   ensureOvnInstalled();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-ovn-'));
   const env: NodeJS.ProcessEnv = { ...process.env, OVN_RUNDIR: dir, OVN_LOGDIR: dir, OVN_DBDIR: dir, OVS_RUNDIR: dir, OVS_LOGDIR: dir, OVS_DBDIR: dir };
   delete env.OVN_NB_DAEMON;
   const exec = (cmd: string, args: string[], extraEnv: NodeJS.ProcessEnv = {}): string =>
-    execFileSync(cmd, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30 * 60_000, maxBuffer: 1 << 30 });
+    execFileSync(cmd, args, { env: { ...env, ...extraEnv }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: waitTimeoutMs, maxBuffer: 1 << 30 });
   const file = (name: string): string => path.join(dir, name);
   const pidfiles: Array<[string, string]> = [];
   let nb: OvsdbRpc | undefined;
   let sb: OvsdbRpc | undefined;
   const maxRssMiB = options.maxRssMiB ?? ovnMemoryGuardMiB();
+  const waitTimeoutMs = options.waitTimeoutMs ?? 30 * 60_000;
   let peakRssMiB = 0;
   let exceeded: string | undefined;
   const sampleMemory = (): void => {
@@ -160,6 +176,9 @@ export async function startOvn(options: { northdThreads?: number; maxRssMiB?: nu
     ]);
     const northdCtl = (args: string[]): string => exec('ovn-appctl', ['-t', file('northd.ctl'), ...args]);
     if (options.northdThreads) northdCtl(['parallel-build/set-n-threads', String(options.northdThreads)]);
+    // northd holds the SB lock before anything is loaded: `pause` on a northd whose lock request is
+    // still in flight, on a slow machine, is a race we do not want to time (or depend on)
+    await waitNorthdLog(file('northd.log'), /lock acquired/, file('northd.pid'), waitTimeoutMs);
     pidfiles.push([file('nbctl.pid'), 'ovn-nbctl']);
     const daemonSocket = exec('ovn-nbctl', [
       `--db=${nbDb}`,
@@ -170,9 +189,23 @@ export async function startOvn(options: { northdThreads?: number; maxRssMiB?: nu
       '--no-chdir',
     ]).trim();
     const daemonEnv = { OVN_NB_DAEMON: daemonSocket };
-    nb = await OvsdbRpc.connect(file('nb.sock'), 'OVN_Northbound');
-    sb = await OvsdbRpc.connect(file('sb.sock'), 'OVN_Southbound');
-    const nbctl = (args: string[]): string => exec('ovn-nbctl', ['--timeout=1800', ...args], daemonEnv);
+    nb = await OvsdbRpc.connect(file('nb.sock'), 'OVN_Northbound', waitTimeoutMs);
+    sb = await OvsdbRpc.connect(file('sb.sock'), 'OVN_Southbound', waitTimeoutMs);
+    const nbctl = (args: string[]): string => exec('ovn-nbctl', [`--timeout=${Math.max(1, Math.ceil(waitTimeoutMs / 1000))}`, ...args], daemonEnv);
+    const northdStatus = (): string => {
+      try {
+        return northdCtl(['status']).trim();
+      } catch (e) {
+        return `status unreadable: ${(e as Error).message.split('\n')[0]}`;
+      }
+    };
+    const diagnostics = (): string => {
+      const alive = pidfiles.map(([pidfile, program]) => {
+        const pid = readPidFile(pidfile);
+        return `${path.basename(pidfile, '.pid')} (${program}) ${pid !== undefined && pidAlive(pid) ? `pid ${pid} running` : 'NOT running'}`;
+      });
+      return [`daemons: ${alive.join('; ')}`, `northd: ${northdStatus()}`, `northd.log:\n${logTail(file('northd.log'))}`, `sb.log:\n${logTail(file('sb.log'), 4)}`].join('\n');
+    };
     const instance: OvnInstance = {
       dir,
       nbSock: file('nb.sock'),
@@ -189,6 +222,9 @@ export async function startOvn(options: { northdThreads?: number; maxRssMiB?: nu
       northdCtl,
       pauseNorthd: () => void northdCtl(['pause']),
       resumeNorthd: () => void northdCtl(['resume']),
+      waitTimeoutMs,
+      northdStatus,
+      diagnostics,
       peakRssMiB: () => {
         sampleMemory();
         return peakRssMiB;
@@ -200,6 +236,18 @@ export async function startOvn(options: { northdThreads?: number; maxRssMiB?: nu
   } catch (e) {
     await stop();
     throw e;
+  }
+}
+
+/** Waits until a daemon's log shows `pattern` (it logs its state changes), failing fast when it exits. */
+async function waitNorthdLog(logFile: string, pattern: RegExp, pidFile: string, timeoutMs: number): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    if (pattern.test(logTail(logFile, 50))) return;
+    const pid = readPidFile(pidFile);
+    if (pid === undefined || !pidAlive(pid)) throw new OvnPeerError(`ovn-northd exited during start\n${logTail(logFile)}`);
+    if (performance.now() > deadline) throw new OvnPeerError(`ovn-northd logged no "${pattern.source}" in ${timeoutMs} ms\n${logTail(logFile)}`);
+    await sleep(10);
   }
 }
 
@@ -215,6 +263,7 @@ export interface LoadReport {
 /** Loads the cluster into NB with northd paused, in transactions of `nodesPerTxn` nodes. */
 export async function loadCluster(ovn: OvnInstance, state: ClusterState, nodesPerTxn = 100): Promise<LoadReport> {
   ovn.pauseNorthd();
+  if (!/paused/.test(ovn.northdStatus())) throw new OvnPeerError(`northd did not pause\n${ovn.diagnostics()}`);
   const start = performance.now();
   let transactions = 0;
   await ovn.nb.transact(baseTransaction(state));
@@ -248,9 +297,13 @@ export async function loadCluster(ovn: OvnInstance, state: ClusterState, nodesPe
 }
 
 /** Polls NB_Global.sb_cfg (a few ms apart) until it reaches `nbCfg`; returns when it did. */
-export async function waitSbCfg(ovn: OvnInstance, nbCfg: number, timeoutMs = 30 * 60_000, pollMs = 5): Promise<void> {
+export async function waitSbCfg(ovn: OvnInstance, nbCfg: number, timeoutMs = ovn.waitTimeoutMs, pollMs = 5): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  for (;;) {
+  const northdPid = readPidFile(path.join(ovn.dir, 'northd.pid'));
+  for (let polls = 0; ; polls++) {
+    if (polls % 200 === 199 && northdPid !== undefined && !pidAlive(northdPid)) {
+      throw new OvnPeerError(`ovn-northd exited while SB was catching up with nb_cfg ${nbCfg}\n${ovn.diagnostics()}`);
+    }
     const over = ovn.memoryExceeded();
     if (over) throw new OvnPeerError(over);
     let rows: Array<Record<string, unknown>>;
@@ -260,7 +313,9 @@ export async function waitSbCfg(ovn: OvnInstance, nbCfg: number, timeoutMs = 30 
       throw new OvnPeerError(ovn.memoryExceeded() ?? (e as Error).message);
     }
     if (Number(rows[0]?.sb_cfg ?? -1) >= nbCfg) return;
-    if (performance.now() > deadline) throw new OvnPeerError(`northd did not catch up with nb_cfg ${nbCfg} in ${timeoutMs} ms`);
+    if (performance.now() > deadline) {
+      throw new OvnPeerError(`northd did not catch up with nb_cfg ${nbCfg} (sb_cfg ${String(rows[0]?.sb_cfg)}) in ${timeoutMs} ms\n${ovn.diagnostics()}`);
+    }
     await sleep(pollMs);
   }
 }

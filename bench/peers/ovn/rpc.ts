@@ -54,7 +54,7 @@ export class OvsdbRpc {
   private readonly splitter = new JsonStreamSplitter();
   private closed = false;
 
-  private constructor(private readonly socket: net.Socket, readonly database: string) {
+  private constructor(private readonly socket: net.Socket, readonly database: string, private readonly requestTimeoutMs: number) {
     socket.setEncoding('utf8');
     socket.on('data', (chunk: string) => {
       for (const text of this.splitter.push(chunk)) this.onMessage(text);
@@ -68,11 +68,22 @@ export class OvsdbRpc {
     socket.on('close', () => fail('connection closed'));
   }
 
-  static connect(socketPath: string, database: string): Promise<OvsdbRpc> {
+  /** `requestTimeoutMs`: a request unanswered this long fails (the server is stuck or gone), never hangs. */
+  static connect(socketPath: string, database: string, requestTimeoutMs = 30 * 60_000): Promise<OvsdbRpc> {
     return new Promise((resolve, reject) => {
       const socket = net.connect(socketPath);
-      socket.once('connect', () => resolve(new OvsdbRpc(socket, database)));
-      socket.once('error', (e) => reject(new OvsdbRpcError(`connect ${socketPath}: ${e.message}`)));
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new OvsdbRpcError(`connect ${socketPath}: no connection in ${requestTimeoutMs} ms`));
+      }, requestTimeoutMs);
+      socket.once('connect', () => {
+        clearTimeout(timer);
+        resolve(new OvsdbRpc(socket, database, requestTimeoutMs));
+      });
+      socket.once('error', (e) => {
+        clearTimeout(timer);
+        reject(new OvsdbRpcError(`connect ${socketPath}: ${e.message}`));
+      });
     });
   }
 
@@ -99,7 +110,15 @@ export class OvsdbRpc {
     if (this.closed) return Promise.reject(new OvsdbRpcError(`${this.database}: connection closed`));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
+      const timer = setTimeout(() => {
+        this.pending.delete(id);
+        reject(new OvsdbRpcError(`${this.database}: ${method} got no answer in ${this.requestTimeoutMs} ms`));
+      }, this.requestTimeoutMs);
+      const done = <T>(f: (v: T) => void) => (v: T): void => {
+        clearTimeout(timer);
+        f(v);
+      };
+      this.pending.set(id, { resolve: done(resolve), reject: done(reject) });
       this.socket.write(JSON.stringify({ id, method, params }));
     });
   }
