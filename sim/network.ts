@@ -3,8 +3,10 @@
  * Links carry packets between switch ports (with latency; a down link, or a down switch at either
  * end, drops them). Pods and externals are hosts: they answer ARP for their address and ICMP echo,
  * accept TCP on any port (SYN -> SYN-ACK) and record what they receive (e.g. the source address an
- * external host sees). Tunnel ports carry a packet across the underlay to the node whose IP is the
- * packet's tun_dst (see docs/simulator.md "Overlay").
+ * external host sees). Output to a tunnel port encapsulates, as OVS's tunnel port does: an outer
+ * IPv4/UDP packet from the node IP to tun_dst enters the node's own bridge at LOCAL and crosses the
+ * fabric through its flows like any node traffic; delivered to the remote node's LOCAL, it is
+ * decapsulated into that node's tunnel port (see docs/simulator.md "Overlay").
  *
  * The network reads the *physical* cluster state (what is true now); the controller has its own view.
  */
@@ -51,7 +53,40 @@ export interface WalkResult {
   /** latency of the first delivery, in µs (undefined if nothing was delivered) */
   firstDeliveryUs?: number;
   /** tunnel crossings: which node sent to which, over which underlay switches */
-  tunnels: { from: string; to: string; underlay: string[]; tunDst: string; tunnelId: bigint }[];
+  tunnels: TunnelCrossing[];
+}
+
+export interface TunnelCrossing {
+  from: string;
+  to: string;
+  /** switches the outer packet passed, from the sending node's bridge to the receiving one's */
+  underlay: string[];
+  tunDst: string;
+  tunnelId: bigint;
+  /** indexes into `passes` of the outer packet's passes */
+  passes: number[];
+  /** false until the outer packet reached the remote node's tunnel port */
+  decapsulated: boolean;
+}
+
+/** UDP destination port of each encapsulation (IANA: VXLAN 4789, Geneve 6081) */
+export const ENCAP_UDP_PORT: Record<'vxlan' | 'geneve', number> = { vxlan: 4789, geneve: 6081 };
+/** outer header bytes added: eth 14 + IPv4 20 + UDP 8 + VXLAN/Geneve 8 */
+const ENCAP_OVERHEAD_BYTES = 50;
+
+/**
+ * The outer UDP source port: a hash of the inner flow into 32768..61000, as Linux and OVS do, so
+ * equal-cost underlay paths spread tunnelled flows (deterministic: FNV-1a over the inner 5-tuple).
+ */
+export function tunnelSourcePort(inner: Packet): number {
+  let h = 0x811c9dc5;
+  for (const v of [inner.u32(S.ipv4_src), inner.u32(S.ipv4_dst), inner.ipProto, inner.l4Src, inner.l4Dst]) {
+    for (let b = 0; b < 4; b++) {
+      h ^= (v >>> (b * 8)) & 0xff;
+      h = Math.imul(h, 0x01000193) >>> 0;
+    }
+  }
+  return 32768 + (h % (61000 - 32768 + 1));
 }
 
 const MAX_SWITCH_PASSES = 128;
@@ -162,7 +197,8 @@ export class SimNetwork {
 
   inject(switchName: string, inPort: number, pkt: Packet, nowUs: number, trace = true): WalkResult {
     const result: WalkResult = { passes: [], crossings: [], delivered: [], drops: [], tunnels: [] };
-    const queue: Array<{ sw: string; port: number; pkt: Packet; atUs: number; owned: boolean }> = [{ sw: switchName, port: inPort, pkt, atUs: nowUs, owned: false }];
+    // `tunnel`: index into result.tunnels while the item is an outer (encapsulated) packet
+    const queue: Array<{ sw: string; port: number; pkt: Packet; atUs: number; owned: boolean; tunnel?: number }> = [{ sw: switchName, port: inPort, pkt, atUs: nowUs, owned: false }];
     let passes = 0;
     while (queue.length > 0) {
       const item = queue.shift()!;
@@ -178,11 +214,28 @@ export class SimNetwork {
       // holds them, so no defensive copy; with a trace, the previous pass's outputs must stay as sent
       const pass = this.switch(item.sw).process(item.pkt, item.port, item.atUs, trace, item.owned);
       result.passes.push(pass);
+      const tunnel = item.tunnel === undefined ? undefined : result.tunnels[item.tunnel];
+      if (tunnel) {
+        tunnel.passes.push(result.passes.length - 1);
+        if (tunnel.underlay[tunnel.underlay.length - 1] !== item.sw) tunnel.underlay.push(item.sw);
+      }
       for (const out of pass.outputs) {
+        // outputs of an outer packet stay outer packets (the tunnel record follows them)
+        const outTunnel = out.packet.inner ? item.tunnel : undefined;
         if (out.port === OFPP.LOCAL) {
           const host = this.hostsByPort.get(`${item.sw}|${OFPP.LOCAL}`);
           if (!host) {
             result.drops.push(`${item.sw}: output to LOCAL: no node stack behind it`);
+            continue;
+          }
+          const decap = this.decapsulate(item.sw, out.packet);
+          if (decap) {
+            if (outTunnel !== undefined) {
+              const t = result.tunnels[outTunnel]!;
+              t.decapsulated = true;
+              t.to = item.sw;
+            }
+            queue.push({ sw: item.sw, port: decap.port, pkt: decap.inner, atUs: item.atUs + UNDERLAY_LATENCY_US, owned: !trace });
             continue;
           }
           result.delivered.push({ host, packet: out.packet.stripToWire(), atUs: item.atUs });
@@ -201,7 +254,7 @@ export class SimNetwork {
             continue;
           }
           result.crossings.push({ linkId: p.linkId, from: item.sw, to: p.peerSwitch });
-          queue.push({ sw: p.peerSwitch, port: p.peerPort, pkt: out.packet.stripToWire(), atUs: item.atUs + link.latencyUs, owned: !trace });
+          queue.push({ sw: p.peerSwitch, port: p.peerPort, pkt: out.packet.stripToWire(), atUs: item.atUs + link.latencyUs, owned: !trace, tunnel: outTunnel });
         } else if (p.kind === 'pod' || p.kind === 'external') {
           const host = this.hostsByPort.get(`${item.sw}|${out.port}`);
           if (!host) {
@@ -212,35 +265,33 @@ export class SimNetwork {
           result.firstDeliveryUs ??= item.atUs - nowUs;
         } else if (p.kind === 'tunnel') {
           const tunDst = out.packet.u32(S.tun_ipv4_dst);
-          const remote = this.nodeByIp.get(tunDst);
           const local = this.state.nodes.get(item.sw);
-          if (!remote || !local) {
-            result.drops.push(`${item.sw}: tunnel to ${intToIp(tunDst)}: no node has that IP`);
+          if (!local) {
+            result.drops.push(`${item.sw}: tunnel port on a switch that is not a node`);
             continue;
           }
-          const rport = this.state.switches.get(remote)?.ports.find((x) => x.kind === 'tunnel');
-          if (!rport) {
-            result.drops.push(`${item.sw}: tunnel to ${remote}: it has no tunnel port`);
+          if (tunDst === 0) {
+            result.drops.push(`${item.sw}: output to tunnel port ${out.port} without tun_dst`);
             continue;
           }
-          const path = this.underlayPath(item.sw, remote);
-          if (!path) {
-            result.drops.push(`${item.sw}: tunnel to ${remote}: no underlay path`);
-            continue;
-          }
-          let latency = UNDERLAY_LATENCY_US;
-          for (let i = 0; i + 1 < path.length; i++) {
-            const l = this.linkBetween(path[i]!, path[i + 1]!);
-            if (l) {
-              result.crossings.push({ linkId: l.id, from: path[i]!, to: path[i + 1]! });
-              latency += l.latencyUs;
-            }
-          }
-          result.tunnels.push({ from: item.sw, to: remote, underlay: path, tunDst: intToIp(tunDst), tunnelId: out.packet.get('tunnel_id') });
+          // encapsulate: the pod's frame (with its tunnel metadata) inside IPv4/UDP from the node IP,
+          // handed to the node's own stack side of the bridge (LOCAL) like OVS's tunnel route does
           const inner = out.packet.stripToWire(true);
           inner.key[S.tun_ipv4_src] = ipToU32(local.ip) | 0;
-          inner.key[S.tun_ipv4_dst] = tunDst | 0;
-          queue.push({ sw: remote, port: rport.port, pkt: inner, atUs: item.atUs + latency, owned: !trace });
+          const encap = this.state.cluster.encap === 'geneve' ? 'geneve' : 'vxlan';
+          const outer = ipv4Packet({
+            ethSrc: macFromIp(local.ip),
+            ethDst: macFromIp(intToIp(tunDst)),
+            ipSrc: local.ip,
+            ipDst: tunDst,
+            l4: { proto: 'udp', srcPort: tunnelSourcePort(inner), dstPort: ENCAP_UDP_PORT[encap] },
+            sizeBytes: inner.sizeBytes + ENCAP_OVERHEAD_BYTES,
+          });
+          outer.inner = inner;
+          outer.probe = inner.probe;
+          const remote = this.nodeByIp.get(tunDst);
+          result.tunnels.push({ from: item.sw, to: remote ?? intToIp(tunDst), underlay: [item.sw], tunDst: intToIp(tunDst), tunnelId: inner.get('tunnel_id'), passes: [], decapsulated: false });
+          queue.push({ sw: item.sw, port: OFPP.LOCAL, pkt: outer, atUs: item.atUs + UNDERLAY_LATENCY_US, owned: !trace, tunnel: result.tunnels.length - 1 });
         } else {
           result.drops.push(`${item.sw}:${out.port}: ${p.kind} port is not modelled`);
         }
@@ -250,9 +301,23 @@ export class SimNetwork {
     return result;
   }
 
-  private linkBetween(a: string, b: string): { id: string; latencyUs: number } | undefined {
-    for (const l of this.state.links.values()) if (l.up && ((l.a === a && l.b === b) || (l.a === b && l.b === a))) return l;
-    return undefined;
+  /**
+   * A packet a node bridge outputs to LOCAL that is a tunnel packet for this node (UDP to the
+   * encapsulation's port, to the node's IP, carrying a frame): the inner frame as the node's tunnel
+   * port receives it (tun_src/tun_dst from the outer header), or undefined (delivered to the stack).
+   */
+  private decapsulate(sw: string, pkt: Packet): { inner: Packet; port: number } | undefined {
+    if (!pkt.inner || !pkt.isIp || pkt.ipProto !== 17) return undefined;
+    const node = this.state.nodes.get(sw);
+    if (!node || pkt.u32(S.ipv4_dst) !== ipToU32(node.ip)) return undefined;
+    const encap = this.state.cluster.encap === 'geneve' ? 'geneve' : 'vxlan';
+    if (pkt.u32(S.udp_dst) !== ENCAP_UDP_PORT[encap]) return undefined;
+    const tport = this.state.switches.get(sw)?.ports.find((x) => x.kind === 'tunnel');
+    if (!tport) return undefined;
+    const inner = pkt.inner.clone();
+    inner.key[S.tun_ipv4_src] = pkt.key[S.ipv4_src]!;
+    inner.key[S.tun_ipv4_dst] = pkt.key[S.ipv4_dst]!;
+    return { inner, port: tport.port };
   }
 
   /** shortest path by hops over up links and up switches, ties broken by name order (BFS) */

@@ -103,6 +103,11 @@ export class Packet {
   sizeBytes: number;
   /** a label that ties the packet to the probe that sent it (for traces) */
   probe: string;
+  /**
+   * Overlay: the packet this one carries (an outer IPv4/UDP tunnel packet between node IPs carries the
+   * pod's frame, with its tunnel metadata), restored by the receiving node's tunnel port.
+   */
+  inner?: Packet;
 
   constructor(key?: PacketKey) {
     this.key = key ?? new Array<number>(KEY_WORDS).fill(0);
@@ -120,6 +125,7 @@ export class Packet {
     p.icmpId = this.icmpId;
     p.sizeBytes = this.sizeBytes;
     p.probe = this.probe;
+    if (this.inner) p.inner = this.inner.clone();
     return p;
   }
 
@@ -205,7 +211,7 @@ export class Packet {
     const dst = intToIp(this.u32(S.ipv4_dst));
     const p = this.ipProto;
     if (p === IP_PROTO_TCP) return `tcp ${src}:${this.l4Src} > ${dst}:${this.l4Dst} [${tcpFlagsText(this.tcpFlags)}] ttl ${this.ttl}`;
-    if (p === IP_PROTO_UDP) return `udp ${src}:${this.l4Src} > ${dst}:${this.l4Dst} ttl ${this.ttl}`;
+    if (p === IP_PROTO_UDP) return `udp ${src}:${this.l4Src} > ${dst}:${this.l4Dst} ttl ${this.ttl}${this.inner ? ` [tunnel id 0x${this.inner.get('tunnel_id').toString(16)}: ${this.inner.summary()}]` : ''}`;
     if (p === IP_PROTO_ICMP) {
       const t = this.u32(S.icmpv4_type);
       const kind = t === 8 ? 'echo request' : t === 0 ? 'echo reply' : `type ${t}`;

@@ -41,13 +41,16 @@ function whyDropped(w: WalkResult): string {
   return reasons.length ? reasons.slice(0, 3).join('; ') : 'nothing delivered';
 }
 
-/** switches a walk crossed, in order; a tunnel hop shows its underlay as "(vxlan: a,b,c)" */
+/** switches a walk crossed, in order; a tunnel hop shows its underlay as "(tunnel: a,b,c)" */
 function switchesOf(w: WalkResult): string[] {
+  const outer = new Set<number>();
+  for (const t of w.tunnels) for (const i of t.passes) outer.add(i);
   const seen: string[] = [];
-  for (const p of w.passes) {
+  for (const [i, p] of w.passes.entries()) {
+    if (outer.has(i)) continue;
     const last = seen[seen.length - 1];
     if (last === p.switch) continue;
-    const tun = last ? w.tunnels.find((t) => t.from === last && t.to === p.switch) : undefined;
+    const tun = last ? w.tunnels.find((t) => t.from === last && t.to === p.switch && t.decapsulated) : undefined;
     if (tun && tun.underlay.length > 2) seen.push(`(tunnel: ${tun.underlay.slice(1, -1).join(',')})`);
     seen.push(p.switch);
   }

@@ -5,6 +5,7 @@
  * the verdict — the readable cousin of `ovs-appctl ofproto/trace`.
  */
 import type { Command } from 'commander';
+import { OFPP } from '../../fabric/openflow/flow';
 import type { CommandContext } from '../main';
 import { formatDiagnostic, parseDuration, parseScenarioFile } from '../../topology';
 import { SimError, SimRun } from '../../sim/runner';
@@ -41,13 +42,13 @@ export function walkJson(label: string, w: WalkResult): unknown {
 export function formatWalk(label: string, w: WalkResult): string {
   const out: string[] = [`== ${label}`];
   for (const p of w.passes) {
-    out.push(`${p.switch} in_port=${p.inPort}: ${p.packet}`);
+    out.push(`${p.switch} in_port=${p.inPort === OFPP.LOCAL ? 'LOCAL' : p.inPort}: ${p.packet}`);
     for (const s of p.steps) {
       const pad = '  '.repeat(s.depth + 1);
       if (s.kind === 'lookup' && s.flow) out.push(`${pad}${s.text}: ${flowString(s.flow)}`);
       else out.push(`${pad}${s.text}`);
     }
-    for (const o of p.outputs) out.push(`  -> port ${o.port}: ${o.packet.summary()}`);
+    for (const o of p.outputs) out.push(`  -> port ${o.port === OFPP.LOCAL ? 'LOCAL' : o.port}: ${o.packet.summary()}`);
     out.push(`  verdict: ${p.verdict}${p.verdict !== 'forwarded' && p.dropReason ? ` (${p.dropReason})` : ''}`);
   }
   for (const t of w.tunnels) out.push(`tunnel ${t.from} -> ${t.to}: tun_dst=${t.tunDst} tunnel_id=0x${t.tunnelId.toString(16)} over ${t.underlay.join(',')}`);
