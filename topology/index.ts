@@ -5,8 +5,8 @@
 export * from './types';
 export type { Diagnostic } from './diagnostics';
 export { formatDiagnostic, sortDiagnostics, didYouMean } from './diagnostics';
-export { parseScenarioText, parseScenarioFile, parseDuration, MAX_SCENARIO_BYTES } from './scenario';
-export type { ParseResult } from './scenario';
+export { parseScenarioText, parseScenarioFile, parseDuration, MAX_SCENARIO_BYTES, FAST_PARSE_MIN_BYTES } from './scenario';
+export type { ParseResult, ParseOptions } from './scenario';
 export {
   ipToInt,
   intToIp,

@@ -14,6 +14,7 @@
  */
 import * as fs from 'fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
+import { CORE_SCHEMA, load as loadYamlFast } from 'js-yaml';
 import type {
   AllowRule,
   ClusterSpec,
@@ -40,6 +41,20 @@ import { applyEvent, buildClusterState, selectorMatches, TopologyError } from '.
 
 /** Larger files are refused before parsing: a real scenario is kilobytes; 16 MiB is ~100k pods. */
 export const MAX_SCENARIO_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Files this large are first read by js-yaml (~15x faster than the `yaml` package here: 0.5 s instead
+ * of 7 s for a 9.8 MiB generated cluster) without source positions; only when that reading reports
+ * anything at all (an error or a warning) is the file read again the careful way, with the position
+ * of every value, so every diagnostic still names file:line:col. Smaller files always take the
+ * careful way (and their Scenario carries `positions`).
+ */
+export const FAST_PARSE_MIN_BYTES = 1024 * 1024;
+
+export interface ParseOptions {
+  /** size from which the fast reading is tried first (default FAST_PARSE_MIN_BYTES; Infinity: never) */
+  fastParseMinBytes?: number;
+}
 
 export interface ParseResult {
   /** present only when there is no error (warnings allowed) */
@@ -182,9 +197,11 @@ function tooLarge(size: number): string {
 }
 
 /** Checks scenario text; `file` names it in diagnostics. Never throws. */
-export function parseScenarioText(text: string, file: string): ParseResult {
+export function parseScenarioText(text: string, file: string, options: ParseOptions = {}): ParseResult {
   const r = new Reporter(file);
   try {
+    const fast = text.length >= (options.fastParseMinBytes ?? FAST_PARSE_MIN_BYTES) ? checkFast(file, text) : undefined;
+    if (fast) return { scenario: fast, diagnostics: [] };
     const scenario = check(r, text);
     const diagnostics = dedupe(sortDiagnostics(r.diagnostics));
     return r.errorCount === 0 && scenario ? { scenario, diagnostics } : { diagnostics };
@@ -203,6 +220,31 @@ function dedupe(list: Diagnostic[]): Diagnostic[] {
     seen.add(key);
     return true;
   });
+}
+
+/**
+ * The fast reading: js-yaml (YAML 1.2 core schema, duplicate keys refused) and the same checks, with
+ * no positions. Gives up (undefined) on anything the careful reading must explain: a YAML error, any
+ * diagnostic, and any anchor, alias or tag (`&`, `*`, `!`: js-yaml shares aliased nodes instead of
+ * copying them under a limit as the careful reading does, and resolves tags its own way).
+ */
+function checkFast(file: string, text: string): Scenario | undefined {
+  if (text.length > MAX_SCENARIO_BYTES || /[&*!\u0000]/.test(text)) return undefined;
+  let root: unknown;
+  try {
+    root = loadYamlFast(text, { schema: CORE_SCHEMA, json: false });
+  } catch {
+    return undefined;
+  }
+  const r = new Reporter(file);
+  const scenario = readScenario(r, root);
+  if (!scenario || r.diagnostics.length > 0) return undefined;
+  crossCheck(r, scenario.s, scenario.paths);
+  if (r.diagnostics.length > 0) return undefined;
+  runModel(r, scenario.s, scenario.paths);
+  if (r.diagnostics.length > 0) return undefined;
+  const { positions: _none, ...done } = finish(r, scenario.s, scenario.paths);
+  return done;
 }
 
 function check(r: Reporter, text: string): Scenario | undefined {
