@@ -21,6 +21,7 @@ interface LabFlags {
   compare?: boolean;
   controller?: boolean;
   baseDir?: string;
+  mininet?: boolean;
 }
 
 function fail(ctx: CommandContext, err: unknown): void {
@@ -64,6 +65,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the lab record as JSON')
     .option('--program <how>', 'openflow (our OpenFlow channel, default) or ofctl (ovs-ofctl loads the printed plan)')
     .option('--controller', 'leave `fabric controller` running for the lab (stopped by `lab down`; its log: <lab dir>/controller.log)')
+    .option('--mininet', "build the network with Mininet's Python API (routed scenarios; see docs/lab.md)")
     .description('build the lab and install the compiled plan')
     .action(async (file: string, flags: LabFlags) => {
       try {
@@ -72,6 +74,7 @@ export function register(program: Command, ctx: CommandContext): void {
         let reconciled: ReconcileReport[] = [];
         let connectMs: number | undefined;
         const { lab: built } = await scenarioLabUp(file, {
+          builder: flags.mininet ? 'mininet' : undefined,
           id: flags.name,
           program: programming(flags),
           hooks: {
@@ -83,8 +86,10 @@ export function register(program: Command, ctx: CommandContext): void {
         let controllerPid: number | undefined;
         if (flags.controller) {
           try {
-            if (built.record.nodeOvs) throw new LabError('lab: --controller is not available for overlay labs yet (`fabric controller` takes one --ovsdb; an overlay lab runs one OVS per node)');
-            controllerPid = await startLabController(built, file, path.join(__dirname, '..', '..', '..', 'bin', 'fabric.js'));
+            const fabricBin = path.join(__dirname, '..', '..', '..', 'bin', 'fabric.js');
+            // overlay: one OVS per node, reached with `--ovsdb/--listen SWITCH=URL` (fabric/lab/controller.ts)
+            if (built.record.nodeOvs) controllerPid = await (await import('../../fabric/lab/controller')).startMultiOvsLabController(built, file, fabricBin);
+            else controllerPid = await startLabController(built, file, fabricBin);
           } catch (err) {
             await built.down();
             throw err;
@@ -96,6 +101,7 @@ export function register(program: Command, ctx: CommandContext): void {
         } else {
           const r = built.record;
           ctx.stdout(`lab ${r.id} up in ${ms} ms: namespace ${r.ovsNs} (ovs)${r.nodeOvs ? `, ${Object.entries(r.nodeOvs).map(([n, o]) => `${o.ns} (${n}'s own OVS)`).join(', ')}` : ''}, ${Object.keys(r.hosts).length} hosts, ${Object.keys(r.bridges).length} bridges, ${Object.keys(r.links).length} links\n`);
+          if (r.mininet) ctx.stdout(`  built by Mininet: process ${r.mininet.pid} (requests on ${r.mininet.socket}, log ${r.mininet.log})\n`);
           for (const [sw, c] of installed) ctx.stdout(`  ${sw}: ${c.flows} flows, ${c.groups} groups, ${c.meters} meters (ovs-ofctl)\n`);
           if (connectMs !== undefined) ctx.stdout(`  switches connected to our OpenFlow channel in ${connectMs} ms\n`);
           if (controllerPid !== undefined) ctx.stdout(`  fabric controller running, pid ${controllerPid}, log ${path.join(r.dir, 'controller.log')}\n`);
@@ -118,10 +124,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--keep', 'leave the lab up afterwards')
     .option('--program <how>', 'openflow (default) or ofctl')
     .option('--compare', 'also run `fabric sim` on the file and compare expectation by expectation (exit 1 on disagreement)')
+    .option('--mininet', "build the network with Mininet's Python API (routed scenarios; see docs/lab.md)")
     .description('play the scenario (events and expectations) with real traffic')
     .action(async (file: string, flags: LabFlags) => {
       try {
-        const report = await scenarioLabTest(file, { id: flags.name, keep: flags.keep, program: programming(flags) });
+        const report = await scenarioLabTest(file, { id: flags.name, keep: flags.keep, program: programming(flags), builder: flags.mininet ? 'mininet' : undefined });
         const comparison = flags.compare ? compareWithSim(report, runScenario(loadScenario(file).scenario)) : undefined;
         if (flags.json) ctx.stdout(JSON.stringify(comparison ? { ...report, comparison } : report, null, 2) + '\n');
         else ctx.stdout(formatLabReport(report) + (comparison ? formatComparison(comparison) : ''));

@@ -10,6 +10,10 @@
  * pitfall 7) with its node IP on the bridge's LOCAL interface and a flow-based tunnel port 90, and the
  * node<->fabric veths cross namespaces (the underlay).
  *
+ * Mininet builder (`builder: 'mininet'`, routed only): the same namespaces, names, ports and record, but
+ * bridges, links and hosts are made by Mininet's Python API in a process of the lab's own (mininet.ts);
+ * link, node and pod events then go through that process too.
+ *
  * Nothing is configured in the root namespace: veths are created directly inside lab namespaces.
  * Every name carries the lab id, the lab's record (pids, namespaces) lives in /tmp/fabric-lab-<id>/,
  * so `down` works from another process and leftovers of an earlier run are found by name.
@@ -24,6 +28,7 @@ import { LabError } from './errors';
 import { inNs, ip, mustRun, pidAlive, pidComm, runCmd, sleep, spawnInNs, stopPid } from './exec';
 import { LabOvs, readPidFile } from './ovs';
 import { checkLabSafety } from './safety';
+import { checkMininetInstalled, MininetProcess, mininetRequest, mininetRequestSync, MininetRequest, spawnMininet, stopMininet, stopMininetShells, waitMininetReady } from './mininet';
 
 export const LAB_NS_PREFIX = 'fab-';
 export const LAB_DIR_PREFIX = 'fabric-lab-';
@@ -35,6 +40,8 @@ export const DEFAULT_TCP_PORT = 80;
 const LAB_PROGRAMS = ['python3', 'ovs-vswitchd', 'ovsdb-server', 'ping', 'iperf3', 'node', 'sleep'];
 
 export type HostKind = 'pod' | 'external' | 'node';
+/** Who builds the lab's network: plain `ip netns`/veths + ovs-vsctl (default), or Mininet's Python API. */
+export type LabBuilder = 'plain' | 'mininet';
 
 export interface LabHost {
   name: string;
@@ -82,6 +89,10 @@ export interface LabRecord {
   podMtu?: number;
   /** set once a scenario was played on it (events changed it) */
   played?: boolean;
+  /** 'mininet' when Mininet built it (absent: the plain builder) */
+  builder?: LabBuilder;
+  /** Mininet builder only: its long-lived Python process (links, hosts and teardown go through it) */
+  mininet?: MininetProcess;
   pids: { pid: number; comm: string; what: string }[];
 }
 
@@ -95,6 +106,8 @@ export interface LabOptions {
   extraPorts?: number[];
   /** 'block': pods get IP/nodeMaskLen (Kubernetes bridge style); 'host': IP/32 with an on-link route to the gateway */
   podAddressing?: 'block' | 'host';
+  /** 'mininet': build bridges, links and hosts with Mininet (routed mode only); default 'plain' */
+  builder?: LabBuilder;
 }
 
 export function validateLabId(id: string): string {
@@ -133,6 +146,12 @@ export function readLabRecord(id: string, baseDir = '/tmp'): LabRecord | undefin
   }
 }
 
+/** Is the process in one of lab `id`'s named network namespaces? */
+function inLabNamespace(pid: number, id: string): boolean {
+  const r = runCmd('ip', ['netns', 'identify', String(pid)]);
+  return r.status === 0 && r.stdout.split(/\s+/).some((n) => n.startsWith(`${LAB_NS_PREFIX}${id}-`));
+}
+
 /** Can this process create network namespaces? Fails with a clear message (never a silent skip). */
 export function checkNetnsPermitted(): void {
   if (process.getuid && process.getuid() !== 0) throw new LabError('Lab: must run as root (network namespaces, veths, OVS)');
@@ -152,7 +171,14 @@ export async function teardownLab(id: string, baseDir = '/tmp'): Promise<{ names
   const dir = labDir(id, baseDir);
   const record = readLabRecord(id, baseDir);
   let processes = 0;
-  for (const p of record?.pids ?? []) if (await stopPid(p.pid, p.comm, 500)) processes++;
+  // Mininet first (net.stop() deletes its bridges and links, ends its host shells), bounded; pids below
+  if (record?.mininet) await stopMininet(record.mininet);
+  for (const p of record?.pids ?? []) {
+    // Mininet's shells are plain `bash`: a recycled pid must also sit in one of our namespaces
+    if (p.what.startsWith('mininet') && !inLabNamespace(p.pid, id)) continue;
+    if (await stopPid(p.pid, p.comm, 500)) processes++;
+  }
+  if (record?.builder === 'mininet') processes += await stopMininetShells(dir);
   const ovs = new LabOvs(path.join(dir, 'ovs'), nsName(id, 'ovs'));
   const v = readPidFile(ovs.paths.vswitchdPidFile);
   const d = readPidFile(ovs.paths.dbPidFile);
@@ -185,6 +211,20 @@ function findPort(sw: SwitchState, pred: (p: PortState) => boolean, what: string
   return p;
 }
 
+/**
+ * What the Mininet builder cannot build: overlay labs need one OVS per node namespace (LAB-NOTES
+ * pitfall 7) and Mininet drives one; Mininet keeps hosts and switches in one name table.
+ */
+function checkMininetLab(state: ClusterState): void {
+  if (state.cluster.mode !== 'routed') {
+    throw new LabError(`Lab: --mininet builds routed labs only; this scenario is ${state.cluster.mode} (an overlay lab runs one OVS per node namespace, Mininet drives one OVS): build it without --mininet`);
+  }
+  const bridges = new Set([...state.switches.values()].map((sw, i) => bridgeName(sw, i)));
+  for (const name of [...state.pods.keys(), ...state.externals.keys()]) {
+    if (bridges.has(name)) throw new LabError(`Lab: --mininet: host "${name}" has the name of a bridge (Mininet names hosts and switches in one table)`);
+  }
+}
+
 /** The ports every agent listens on: services' targetPorts, the default egress port, extras. */
 export function agentPortsFor(state: ClusterState, extra: number[] = []): number[] {
   const ports = new Set<number>([DEFAULT_TCP_PORT, ...extra]);
@@ -215,6 +255,7 @@ export class Lab {
     if (!record) throw new LabError(`Lab: no lab "${id}" is up (no ${path.join(labDir(id, baseDir), 'lab.json')})`);
     const lab = new Lab(record);
     if (!lab.ovs.running()) throw new LabError(`Lab: lab "${id}" is broken: ovs-vswitchd is not running (run \`fabric lab down\`)`, 1);
+    if (record.mininet && !pidAlive(record.mininet.pid)) throw new LabError(`Lab: lab "${id}" is broken: its Mininet process is gone (run \`fabric lab down\`)`, 1);
     return lab;
   }
 
@@ -231,7 +272,10 @@ export class Lab {
     for (const name of [...state.pods.keys(), ...state.externals.keys()]) {
       if (/^ovs\d*$/.test(name)) throw new LabError(`Lab: a host named "${name}" clashes with the lab's OVS namespace names (ovs, ovs<N>)`);
     }
+    const mininet = options.builder === 'mininet';
+    if (mininet) checkMininetLab(state);
     checkNetnsPermitted();
+    if (mininet) checkMininetInstalled();
     checkLabSafety(state);
     await teardownLab(id, baseDir);
 
@@ -252,9 +296,11 @@ export class Lab {
       podAddressing: options.podAddressing ?? 'block',
       pids: [],
     };
+    if (mininet) record.builder = 'mininet';
     const lab = new Lab(record);
     try {
-      await lab.build(state, record.podAddressing);
+      if (mininet) await lab.buildMininet(state, record.podAddressing);
+      else await lab.build(state, record.podAddressing);
     } catch (err) {
       await teardownLab(id, baseDir);
       throw err;
@@ -371,6 +417,99 @@ export class Lab {
     this.save();
   }
 
+  /**
+   * The Mininet builder: the same lab as build() (same namespaces, interface names, port numbers and
+   * record), but bridges, links and host namespaces are created by Mininet's Python API in a process of
+   * the lab's own (mininet.ts). Each Mininet host's unnamed namespace gets the lab's name with
+   * `ip netns attach`, so everything after this (addresses, agents, probes, programming) is shared.
+   */
+  private async buildMininet(state: ClusterState, podAddressing: 'block' | 'host'): Promise<void> {
+    const r = this.record;
+    ip('netns', 'add', r.ovsNs);
+    this.save();
+    ip('-n', r.ovsNs, 'link', 'set', 'lo', 'up');
+    const pids = await this.ovs.start();
+    r.pids.push({ pid: pids.ovsdbServer, comm: 'ovsdb-server', what: 'ovsdb-server' });
+    r.pids.push({ pid: pids.vswitchd, comm: 'ovs-vswitchd', what: 'ovs-vswitchd' });
+    this.save();
+
+    const switches = [...state.switches.values()];
+    for (const [i, sw] of switches.entries()) {
+      r.bridges[sw.name] = bridgeName(sw, i);
+      r.switchIndex[sw.name] = i;
+    }
+    for (const link of state.links.values()) {
+      const sa = state.switches.get(link.a)!;
+      const sb = state.switches.get(link.b)!;
+      const pa = findPort(sa, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
+      const pb = findPort(sb, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
+      r.links[link.id] = { id: link.id, a: { switch: sa.name, port: pa.port, iface: portIface(r.switchIndex[sa.name], pa.port) }, b: { switch: sb.name, port: pb.port, iface: portIface(r.switchIndex[sb.name], pb.port) } };
+    }
+    const hosts: LabHost[] = [...state.pods.keys()].map((name) => this.podHost(state, name));
+    for (const ext of state.externals.values()) {
+      const sw = state.switches.get(ext.attach);
+      if (!sw) throw new LabError(`Lab: external ${ext.name}: no switch ${ext.attach}`);
+      const port = findPort(sw, (p) => p.kind === 'external' && p.external === ext.name, `external ${ext.name}`);
+      hosts.push({ name: ext.name, kind: 'external', ns: nsName(r.id, ext.name), ip: ext.ip, mac: ext.mac, switch: sw.name, port: port.port, ovsIface: portIface(r.switchIndex[sw.name], port.port) });
+    }
+
+    const proc = spawnMininet({
+      dir: r.dir,
+      ovsNs: r.ovsNs,
+      ovsDir: this.ovs.dir,
+      spec: {
+        switches: switches.map((sw) => ({ bridge: r.bridges[sw.name], dpid: sw.datapathId })),
+        links: Object.values(r.links).map((l) => ({ a: { bridge: r.bridges[l.a.switch], port: l.a.port, iface: l.a.iface }, b: { bridge: r.bridges[l.b.switch], port: l.b.port, iface: l.b.iface } })),
+        hosts: hosts.map((h) => ({ name: h.name, bridge: r.bridges[h.switch], port: h.port, iface: h.ovsIface })),
+      },
+    });
+    r.mininet = proc;
+    r.pids.push({ pid: proc.pid, comm: 'python3', what: 'mininet' });
+    this.save();
+    await waitMininetReady(proc);
+    const nodes = await mininetRequest(proc.socket, { cmd: 'pids' });
+    // Mininet's node shells (bash via mnexec): recorded so teardown stops them by pid even if Mininet cannot
+    for (const [br, pid] of Object.entries(nodes.switches ?? {})) r.pids.push({ pid, comm: 'bash', what: `mininet switch ${br}` });
+    for (const h of hosts) {
+      const pid = nodes.hosts?.[h.name];
+      if (!pid) throw new LabError(`Lab: Mininet has no host ${h.name}`, 1);
+      this.attachMininetHost(h, pid);
+    }
+    this.save();
+
+    // the controller target exists before anything programs a flow (OVS flushes a bridge's flows when
+    // it gains its first controller; see build()); Mininet created the bridges without one
+    const tx: string[] = [];
+    for (const [i, sw] of switches.entries()) {
+      const br = r.bridges[sw.name];
+      tx.push('--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTargetFor(sw.name)}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`);
+    }
+    this.ovs.vsctl(...tx);
+    for (const l of Object.values(r.links)) {
+      for (const end of [l.a, l.b]) {
+        ip('-n', r.ovsNs, 'link', 'set', end.iface, 'up');
+        inNs(r.ovsNs, 'ethtool', ['-K', end.iface, 'tx', 'off']);
+      }
+    }
+    for (const h of hosts) this.raiseOvsEnd(h);
+    this.checkPorts();
+    for (const h of hosts) this.configureHost(state, h, podAddressing);
+    await this.startAgents(hosts);
+    this.save();
+  }
+
+  /** A Mininet host's (unnamed) namespace gets the lab's name for it, so `ip netns exec` paths work. */
+  private attachMininetHost(h: LabHost, pid: number): void {
+    ip('netns', 'attach', h.ns, String(pid));
+    this.record.hosts[h.name] = h;
+    this.record.pids.push({ pid, comm: 'bash', what: `mininet host ${h.name}` });
+  }
+
+  /** One request to the lab's Mininet process, synchronously (callers that the play does not await). */
+  private mininetSync(req: MininetRequest): void {
+    mininetRequestSync(this.record.mininet!, req);
+  }
+
   /** The OVS running a switch's bridge: the node's own in overlay mode, else the lab's. */
   ovsFor(switchName: string): LabOvs {
     const n = this.record.nodeOvs?.[switchName];
@@ -433,8 +572,22 @@ export class Lab {
   /** A pod that appeared (event pod add, or the new place of a moved pod): namespace, port, agent. */
   async addPod(state: ClusterState, name: string): Promise<LabHost> {
     const h = this.podHost(state, name);
+    if (this.record.mininet) return this.addMininetPod(state, h);
     this.createHost(h);
     this.ovsFor(h.switch).vsctl('--', 'add-port', this.bridge(h.switch), h.ovsIface, '--', 'set', 'interface', h.ovsIface, `ofport_request=${h.port}`);
+    this.raiseOvsEnd(h);
+    this.checkPorts();
+    this.configureHost(state, h, this.record.podAddressing);
+    await this.startAgents([h]);
+    this.save();
+    return h;
+  }
+
+  /** Mininet: the pod is a new Mininet host (addHost, addLink, attach at its port), then as addPod. */
+  private async addMininetPod(state: ClusterState, h: LabHost): Promise<LabHost> {
+    const reply = await mininetRequest(this.record.mininet!.socket, { cmd: 'addHost', name: h.name, bridge: this.bridge(h.switch), port: h.port, iface: h.ovsIface });
+    this.attachMininetHost(h, reply.pid!);
+    this.save();
     this.raiseOvsEnd(h);
     this.checkPorts();
     this.configureHost(state, h, this.record.podAddressing);
@@ -449,6 +602,15 @@ export class Lab {
     if (!h) return;
     if (h.agentPid) await stopPid(h.agentPid, path.basename(PYTHON), 500);
     this.record.pids = this.record.pids.filter((p) => p.pid !== h.agentPid);
+    if (this.record.mininet) {
+      // Mininet detaches the port, deletes the link and ends the host's shell; the name goes last
+      await mininetRequest(this.record.mininet.socket, { cmd: 'delHost', name });
+      this.record.pids = this.record.pids.filter((p) => p.what !== `mininet host ${name}`);
+      runCmd('ip', ['netns', 'del', h.ns]);
+      delete this.record.hosts[name];
+      this.save();
+      return;
+    }
     this.ovsFor(h.switch).vsctl('--if-exists', 'del-port', this.bridge(h.switch), h.ovsIface);
     runCmd('ip', ['netns', 'del', h.ns]);
     delete this.record.hosts[name];
@@ -460,6 +622,17 @@ export class Lab {
    * machine dies); up restores those whose link is up in the state.
    */
   setNode(state: ClusterState, node: string, up: boolean): void {
+    if (this.record.mininet) {
+      const ops: MininetRequest[] = [];
+      for (const l of Object.values(this.record.links)) {
+        if (l.a.switch !== node && l.b.switch !== node) continue;
+        ops.push({ cmd: 'link', a: l.a.iface, b: l.b.iface, up: up && (state.links.get(l.id)?.up ?? true) });
+      }
+      const ports = Object.values(this.record.hosts).filter((h) => h.switch === node).map((h) => h.ovsIface);
+      if (ports.length > 0) ops.push({ cmd: 'intf', names: ports, up });
+      this.mininetSync({ cmd: 'batch', ops });
+      return;
+    }
     for (const l of Object.values(this.record.links)) {
       if (l.a.switch !== node && l.b.switch !== node) continue;
       const linkUp = up && (state.links.get(l.id)?.up ?? true);
@@ -576,6 +749,7 @@ export class Lab {
   setLink(linkId: string, up: boolean): void {
     const l = this.record.links[linkId];
     if (!l) throw new LabError(`Lab: no link ${linkId}`);
+    if (this.record.mininet) return this.mininetSync({ cmd: 'link', a: l.a.iface, b: l.b.iface, up });
     for (const end of [l.a, l.b]) ip('-n', this.nsFor(end.switch), 'link', 'set', end.iface, up ? 'up' : 'down');
   }
 

@@ -12,7 +12,7 @@ import { pidAlive, stopPid } from './exec';
 import { applyEvent, buildClusterState, formatDiagnostic, parseScenarioFile } from '../../topology';
 import type { ClusterState, Scenario } from '../../topology/types';
 import { LabError } from './errors';
-import { agentPortsFor, Lab, readLabRecord, teardownLab, validateLabId } from './lab';
+import { agentPortsFor, Lab, LabBuilder, readLabRecord, teardownLab, validateLabId } from './lab';
 import { LabReport, playScenario, PlayOptions, Programmer } from './play';
 import { Programming, ProgrammingHooks, withProgrammer } from './compile';
 
@@ -57,13 +57,15 @@ export interface ScenarioLabOptions {
   /** how bridges are programmed: our OpenFlow channel (default), ovs-ofctl, or a given Programmer */
   program?: Programming | Programmer;
   hooks?: ProgrammingHooks;
+  /** who builds the network: plain namespaces and veths (default) or Mininet's Python API */
+  builder?: LabBuilder;
 }
 
 /** Build and program the lab of a scenario (tearing down an earlier lab of the same id first). */
 export async function scenarioLabUp(file: string, options: ScenarioLabOptions): Promise<{ lab: Lab; loaded: LoadedScenario }> {
   const loaded = loadScenario(file);
   const id = validateLabId(options.id ?? labIdFor(loaded.scenario.name));
-  const lab = await Lab.up(loaded.state, { id, baseDir: options.baseDir, scenarioFile: file, extraPorts: scenarioPorts(loaded.scenario) });
+  const lab = await Lab.up(loaded.state, { id, baseDir: options.baseDir, scenarioFile: file, extraPorts: scenarioPorts(loaded.scenario), builder: options.builder });
   try {
     await withProgrammer(lab, loaded.state, options.program ?? 'openflow', async (program) => program(lab, loaded.state), options.hooks);
   } catch (err) {
@@ -74,15 +76,22 @@ export async function scenarioLabUp(file: string, options: ScenarioLabOptions): 
 }
 
 /**
- * Play the scenario on its lab: reuses a lab that is up and not yet played, else builds a fresh one
- * (events change the lab, so a played lab is rebuilt). `keep` leaves the lab up afterwards.
+ * Play the scenario on its lab: reuses a lab that is up, not yet played and built the same way, else
+ * builds a fresh one (events change the lab, so a played lab is rebuilt). `keep` leaves the lab up
+ * afterwards. With the Mininet builder, events go through Mininet (links, pod hosts).
  */
 export async function scenarioLabTest(file: string, options: ScenarioLabOptions & PlayOptions & { keep?: boolean }): Promise<LabReport> {
   const loaded = loadScenario(file);
   const id = validateLabId(options.id ?? labIdFor(loaded.scenario.name));
   const existing = readLabRecord(id, options.baseDir);
   let lab: Lab;
-  if (existing && !existing.played && existing.scenario === loaded.scenario.name && agentPortsFor(loaded.state, scenarioPorts(loaded.scenario)).join() === existing.agentPorts.join()) {
+  const sameBuild =
+    existing &&
+    !existing.played &&
+    existing.scenario === loaded.scenario.name &&
+    (existing.builder ?? 'plain') === (options.builder ?? 'plain') &&
+    agentPortsFor(loaded.state, scenarioPorts(loaded.scenario)).join() === existing.agentPorts.join();
+  if (sameBuild) {
     lab = Lab.open(id, options.baseDir);
     // a background controller would fight the play's own programmer for the controller socket
     await stopLabController(lab);
