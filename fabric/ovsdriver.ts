@@ -7,6 +7,7 @@
  * Listening: `tcp:PORT[:ADDR]` (the OpenFlowServer itself) or `unix:PATH` (a unix socket whose
  * connections are attached to the server): a bridge in another network namespace reaches a unix socket
  * through the file system (the lab's case), where 127.0.0.1 would be its own namespace's loopback.
+ * Several addresses may be given (one OVS per node in overlay labs): all feed one OpenFlowServer.
  */
 import * as fs from 'fs';
 import * as net from 'net';
@@ -36,15 +37,20 @@ function elapsedMs(startNs: bigint): number {
   return Number((process.hrtime.bigint() - startNs) / 1000n) / 1000;
 }
 
+/** One address the driver listens on besides the OpenFlowServer's own: a socket attached to the server. */
+interface ExtraListener {
+  server: net.Server;
+  unixPath?: string;
+}
+
 export class OvsDriver {
   private readonly handlers: { [K in keyof OvsDriverEvents]: OvsDriverEvents[K][] } = { switch: [], 'port-status': [], disconnected: [] };
 
   private constructor(
     readonly server: OpenFlowServer,
-    /** the bridge's controller target that reaches us */
-    readonly target: string,
-    private readonly unixServer?: net.Server,
-    private readonly unixPath?: string,
+    /** the bridges' controller targets that reach us, one per listen address, in the order given */
+    readonly targets: readonly string[],
+    private readonly listeners: readonly ExtraListener[],
   ) {
     server.on('switch', (conn) => {
       conn.on('port-status', (status) => {
@@ -57,25 +63,73 @@ export class OvsDriver {
     });
   }
 
-  /** Listen on `unix:PATH` or `tcp:PORT[:ADDR]` (also accepts ptcp:/punix:). */
-  static async start(listen: string, options: ChannelOptions = {}): Promise<OvsDriver> {
-    const unix = /^p?unix:(.+)$/.exec(listen);
+  /** the bridge's controller target that reaches us (the first listen address) */
+  get target(): string {
+    return this.targets[0];
+  }
+
+  /**
+   * Listen on `unix:PATH` or `tcp:PORT[:ADDR]` (also accepts ptcp:/punix:), or on several such
+   * addresses at once (overlay labs: one OVS per node, and vswitchd connects only to unix sockets in
+   * its own run directory). Every address feeds the same OpenFlowServer; `targets[i]` is the controller
+   * target of `listen[i]`.
+   */
+  static async start(listen: string | readonly string[], options: ChannelOptions = {}): Promise<OvsDriver> {
+    const all = typeof listen === 'string' ? [listen] : [...listen];
+    if (all.length === 0) throw new Error('OvsDriver.start: no listen address');
+    const first = all[0];
+    let server: OpenFlowServer;
+    const targets: string[] = [];
+    const listeners: ExtraListener[] = [];
+    const firstTcp = !/^p?unix:/.test(first);
+    if (firstTcp) {
+      server = await OpenFlowServer.listen({ ...options, listen: first.replace(/^ptcp:/, 'tcp:') });
+      const host = /^p?tcp:\d+:(.+)$/.exec(first)?.[1] ?? '127.0.0.1';
+      targets.push(`tcp:${host === '0.0.0.0' ? '127.0.0.1' : host}:${server.port}`);
+    } else {
+      server = new OpenFlowServer(options);
+    }
+    try {
+      for (const address of firstTcp ? all.slice(1) : all) {
+        const l = await OvsDriver.listenExtra(server, address);
+        listeners.push(l.listener);
+        targets.push(l.target);
+      }
+    } catch (err) {
+      for (const l of listeners) await closeListener(l);
+      await server.close();
+      throw err;
+    }
+    return new OvsDriver(server, targets, listeners);
+  }
+
+  private static async listenExtra(server: OpenFlowServer, address: string): Promise<{ listener: ExtraListener; target: string }> {
+    const unix = /^p?unix:(.+)$/.exec(address);
     if (unix) {
       const file = unix[1];
-      const server = new OpenFlowServer(options);
       if (fs.existsSync(file)) fs.rmSync(file);
-      const unixServer = net.createServer((socket) => {
+      const s = net.createServer((socket) => {
         server.attach(socket, `unix:${file}`);
       });
       await new Promise<void>((resolve, reject) => {
-        unixServer.once('error', reject);
-        unixServer.listen(file, () => resolve());
+        s.once('error', reject);
+        s.listen(file, () => resolve());
       });
-      return new OvsDriver(server, `unix:${file}`, unixServer, file);
+      return { listener: { server: s, unixPath: file }, target: `unix:${file}` };
     }
-    const server = await OpenFlowServer.listen({ ...options, listen: listen.replace(/^ptcp:/, 'tcp:') });
-    const host = /^p?tcp:\d+:(.+)$/.exec(listen)?.[1] ?? '127.0.0.1';
-    return new OvsDriver(server, `tcp:${host === '0.0.0.0' ? '127.0.0.1' : host}:${server.port}`);
+    const tcp = /^p?tcp:(\d+)(?::(.+))?$/.exec(address);
+    if (!tcp) throw new Error(`OvsDriver.start: bad listen address ${address} (unix:PATH or tcp:PORT[:ADDR])`);
+    const host = tcp[2] ?? '127.0.0.1';
+    const s = net.createServer((socket) => {
+      server.attach(socket, `${socket.remoteAddress}:${socket.remotePort}`);
+    });
+    await new Promise<void>((resolve, reject) => {
+      s.once('error', reject);
+      s.listen(Number(tcp[1]), host, () => resolve());
+    });
+    const a = s.address();
+    const port = a && typeof a === 'object' ? a.port : Number(tcp[1]);
+    return { listener: { server: s }, target: `tcp:${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}` };
   }
 
   on<K extends keyof OvsDriverEvents>(event: K, fn: OvsDriverEvents[K]): this {
@@ -117,12 +171,13 @@ export class OvsDriver {
 
   async close(): Promise<void> {
     await this.server.close();
-    if (this.unixServer) {
-      const s = this.unixServer;
-      await new Promise<void>((resolve) => s.close(() => resolve()));
-      if (this.unixPath) fs.rmSync(this.unixPath, { force: true });
-    }
+    for (const l of this.listeners) await closeListener(l);
   }
+}
+
+async function closeListener(l: ExtraListener): Promise<void> {
+  await new Promise<void>((resolve) => l.server.close(() => resolve()));
+  if (l.unixPath) fs.rmSync(l.unixPath, { force: true });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -143,6 +198,8 @@ export interface LiveControllerStats {
   flowsBySwitch: Record<string, number>;
   /** wall-clock ms of the last full convergence pass (all connected switches reconciled) */
   lastConvergenceMs?: number;
+  /** wall-clock time (epoch ms) the last pass ended */
+  lastConvergedAtMs?: number;
   passes: number;
   opsSent: number;
   linksDown: string[];
@@ -156,6 +213,8 @@ export interface LiveControllerStats {
  */
 export class LiveController {
   private readonly portDown = new Map<string, boolean>();
+  /** links set down by an operator (API, scenario file edit): down whatever their ports say */
+  private readonly adminDown = new Set<string>();
   private running: Promise<void> | undefined;
   private dirty = false;
   readonly stats: LiveControllerStats;
@@ -201,7 +260,26 @@ export class LiveController {
     this.stats.switchesConnected = n;
   }
 
-  /** A link is up when neither end reports its port down; returns true when a link changed. */
+  /**
+   * An operator's link down/up (POST /events, a link removed from or restored to the scenario file).
+   * Down holds whatever the ports report; up hands the link back to its ports (it stays down while a
+   * port is down). Applies the resulting link state at once; returns true when the state changed
+   * (the caller schedules the pass). Throws when there is no such link.
+   */
+  setLinkAdmin(a: string, b: string, up: boolean): boolean {
+    const link = this.state.links.get(`${a}|${b}`) ?? this.state.links.get(`${b}|${a}`);
+    if (!link) throw new Error(`link ${up ? 'up' : 'down'}: there is no link between ${a} and ${b}`);
+    if (up) this.adminDown.delete(link.id);
+    else this.adminDown.add(link.id);
+    return this.syncLinks();
+  }
+
+  /** link ids an operator set down */
+  get linksAdminDown(): string[] {
+    return [...this.adminDown];
+  }
+
+  /** A link is up when an operator did not set it down and neither end reports its port down; returns true when a link changed. */
   private syncLinks(): boolean {
     let changed = false;
     for (const link of this.state.links.values()) {
@@ -212,10 +290,10 @@ export class LiveController {
         const known = port ? this.portDown.get(`${sw.datapathId}/${port.port}`) : undefined;
         ends.push(known === true);
       }
-      const up = !ends.some(Boolean);
+      const up = !ends.some(Boolean) && !this.adminDown.has(link.id);
       if (up !== link.up) {
         this.applyEvent(this.state, { at: 0, kind: 'link', action: up ? 'up' : 'down', between: [link.a, link.b] });
-        this.log('link-state', { link: link.id, up });
+        this.log('link-state', { link: link.id, up, ...(this.adminDown.has(link.id) ? { admin: true } : {}) });
         changed = true;
       }
     }
@@ -263,6 +341,7 @@ export class LiveController {
     this.stats.passes++;
     this.stats.opsSent += ops;
     this.stats.lastConvergenceMs = elapsedMs(started);
+    this.stats.lastConvergedAtMs = Date.now();
     this.log('converged', { ms: this.stats.lastConvergenceMs, ops, connected: this.stats.switchesConnected, total: this.stats.switchesTotal });
   }
 }

@@ -2,11 +2,16 @@
  * The lab programmed over our own OpenFlow channel instead of ovs-ofctl: every bridge gets the
  * driver's target (`unix:` socket in the lab directory: it crosses network namespaces) as its
  * controller, the driver waits for each datapath id to connect, and each programming pass is a
- * reconcile (read, diff, one bundle) per switch.
+ * reconcile (read, diff, one bundle) per switch. Also the background `fabric controller` of a lab
+ * with several OVS processes (overlay), reached through `--ovsdb/--listen SWITCH=URL`.
  */
+import { spawn } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
 import { OvsDriver, ReconcileReport } from '../ovsdriver';
 import type { ClusterState } from '../../topology/types';
 import { LabError } from './errors';
+import { pidAlive, sleep } from './exec';
 import type { Lab } from './lab';
 import type { Programmer } from './play';
 import type { Compiler } from './program';
@@ -49,4 +54,42 @@ export function driverProgrammer(driver: OvsDriver, compile: Compiler, onReconci
     }
     onReconciled?.(reports);
   };
+}
+
+/**
+ * The `fabric controller` arguments that reach every bridge of the lab: its OVSDB and controller
+ * socket, plus (overlay: one OVS per node) `SWITCH=URL` for each node switch's own OVS.
+ */
+export function labControllerArgs(lab: Lab): string[] {
+  const args = ['--ovsdb', lab.ovs.dbUrl, '--listen', lab.controllerTarget];
+  for (const sw of Object.keys(lab.record.nodeOvs ?? {})) {
+    args.push('--ovsdb', `${sw}=${lab.ovsFor(sw).dbUrl}`, '--listen', `${sw}=${lab.controllerTargetFor(sw)}`);
+  }
+  return args;
+}
+
+/**
+ * Start `fabric controller` for a lab with several OVS processes (overlay) in the background, recorded
+ * in the lab as `fabric lab up --controller` records it (so `lab down` and stopLabController find it);
+ * ready when its log shows a pass with every switch connected. Returns its pid.
+ */
+export async function startMultiOvsLabController(lab: Lab, file: string, fabricBin: string, timeoutMs = 20_000): Promise<number> {
+  const log = path.join(lab.record.dir, 'controller.log');
+  const fd = fs.openSync(log, 'a');
+  try {
+    const child = spawn(process.execPath, [fabricBin, 'controller', path.resolve(file), ...labControllerArgs(lab), '--summary', '30'], { detached: true, stdio: ['ignore', fd, fd] });
+    child.unref();
+    if (!child.pid) throw new LabError('Lab: could not start fabric controller', 1);
+    lab.record.pids.push({ pid: child.pid, comm: path.basename(process.execPath), what: 'fabric controller' });
+    lab.save();
+    for (let waited = 0; waited < timeoutMs; waited += 100) {
+      const text = fs.readFileSync(log, 'utf8');
+      if (/"event":"converged".*"connected":(\d+),"total":\1/.test(text)) return child.pid;
+      if (!pidAlive(child.pid)) throw new LabError(`Lab: fabric controller exited: ${text.trim().split('\n').slice(-2).join(' | ')}`, 1);
+      await sleep(100);
+    }
+    throw new LabError(`Lab: fabric controller did not converge within ${timeoutMs / 1000} s (see controller.log in the lab directory)`, 1);
+  } finally {
+    fs.closeSync(fd);
+  }
 }
