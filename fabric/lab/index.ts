@@ -20,3 +20,8 @@ export type { LoadedScenario, ScenarioLabOptions } from './scenario';
 export { LabOvs } from './ovs';
 export { compareWithSim, formatComparison } from './compare';
 export type { Comparison, ComparisonRow, SimLikeReport } from './compare';
+export { measureBandwidth, planDemands, evaluate, inferPaths, judgeMaxLinkUtilization, judgeFairShare, measureLimited, BANDWIDTH_SCALE, UTILIZATION_TOLERANCE, RATE_TOLERANCE, FAITHFUL_FRACTION } from './bandwidth';
+export type { BandwidthMeasurement, BandwidthVerdict, LabDemand, LinkMeasurement } from './bandwidth';
+export { linkDirections, shapeLinks, unshapeLinks, readTxBytes } from './links';
+export type { LinkDirection, FlowClass } from './links';
+export type { BandwidthContext } from './play';

@@ -7,12 +7,15 @@
  *
  * The report has the shape of `fabric sim --json` (CONTRACT §2) so the two compare line by line.
  * Virtual time does not pass here: events at time T are applied, the switches re-programmed, then the
- * expectations at T are checked. Kinds that need a bandwidth measurement are reported `skipped`.
+ * expectations at T are checked. `limited`, `maxLinkUtilization` and `fairShare` are measured with
+ * iperf3 (bandwidth.ts): the demands active at T run concurrently over links shaped to their capacity,
+ * scaled (links.ts), once per time for all bandwidth expectations at that time; what the lab cannot
+ * express is reported `skipped` with the reason.
  */
-import type { ClusterChange, ClusterState, Endpoints, Expectation, Scenario, ScenarioEvent } from '../../topology/types';
+import type { ClusterChange, ClusterState, Endpoints, Expectation, Scenario, ScenarioEvent, TrafficDemand } from '../../topology/types';
 import { DEFAULT_TCP_PORT, Lab } from './lab';
 import { ping, tcpConnect } from './traffic';
-import { measureLimited } from './bandwidth';
+import { BandwidthMeasurement, judgeFairShare, judgeMaxLinkUtilization, measureBandwidth, measureLimited } from './bandwidth';
 
 export interface LabExpectationResult {
   index: number;
@@ -37,7 +40,10 @@ export interface LabReport {
   seed: number;
   ok: boolean;
   expectations: LabExpectationResult[];
-  /** link utilization is not measured in the lab: always [] (kept for the shape of `fabric sim --json`) */
+  /**
+   * per link, the highest utilization measured in either direction — only at the times of the
+   * scenario's maxLinkUtilization/fairShare expectations (the lab does not measure the whole run)
+   */
   links: { between: [string, string]; maxUtilization: number }[];
   /** lab only: what each event did */
   events: LabEventResult[];
@@ -91,14 +97,35 @@ function summarize(names: string[]): string {
     .join(' ');
 }
 
-export async function checkExpectation(lab: Lab, state: ClusterState, e: Expectation, index: number, options: PlayOptions = {}): Promise<LabExpectationResult> {
+/** What bandwidth expectations need besides the state: the scenario's demands, one measurement per time. */
+export interface BandwidthContext {
+  traffic: readonly TrafficDemand[];
+  /** expectation time -> the measurement made for it (shared by every bandwidth expectation at that time) */
+  measurements: Map<number, BandwidthMeasurement>;
+}
+
+export async function checkExpectation(
+  lab: Lab,
+  state: ClusterState,
+  e: Expectation,
+  index: number,
+  options: PlayOptions = {},
+  bandwidth?: BandwidthContext,
+): Promise<LabExpectationResult> {
   const base = { index, at: e.at, kind: e.kind };
   if (e.kind === 'limited') {
     const r = await measureLimited(lab, state, e.limited);
     return { ...base, ok: r.ok, detail: r.detail, ...(r.skipped ? { skipped: true } : {}), ...(r.value !== undefined ? { value: r.value } : {}) };
   }
   if (e.kind === 'maxLinkUtilization' || e.kind === 'fairShare') {
-    return { ...base, ok: false, skipped: true, detail: `${e.kind}: not measured in the lab yet (needs the scenario's demands as concurrent iperf3 flows)` };
+    if (!bandwidth) return { ...base, ok: false, skipped: true, detail: `${e.kind}: no traffic demands given to measure with` };
+    let m = bandwidth.measurements.get(e.at);
+    if (!m) {
+      m = await measureBandwidth(lab, state, bandwidth.traffic, e.at);
+      bandwidth.measurements.set(e.at, m);
+    }
+    const r = e.kind === 'maxLinkUtilization' ? judgeMaxLinkUtilization(m, e.maxLinkUtilization) : judgeFairShare(m, e.fairShare);
+    return { ...base, ok: r.ok, detail: r.detail, ...(r.skipped ? { skipped: true } : {}), ...(r.value !== undefined ? { value: r.value } : {}) };
   }
   const ep = e.kind === 'reach' ? e.reach : e.kind === 'noReach' ? e.noReach : e.egress;
   const problem = sourceProblem(lab, ep.from);
@@ -184,6 +211,13 @@ export async function applyLabEvent(lab: Lab, state: ClusterState, ev: ScenarioE
   }
 }
 
+/** Per link of the state, the highest utilization measured in either direction (links never measured are left out). */
+function measuredLinks(state: ClusterState, bandwidth: BandwidthContext): LabReport['links'] {
+  const max = new Map<string, number>();
+  for (const m of bandwidth.measurements.values()) for (const l of m.links) max.set(l.linkId, Math.max(max.get(l.linkId) ?? 0, Math.round(l.utilization * 1e4) / 1e4));
+  return [...state.links.values()].filter((l) => max.has(l.id)).map((l) => ({ between: [l.a, l.b] as [string, string], maxUtilization: max.get(l.id)! }));
+}
+
 /** Plays every event and expectation of the scenario in time order on a lab already programmed for `state`. */
 export async function playScenario(
   lab: Lab,
@@ -198,6 +232,7 @@ export async function playScenario(
   const results: LabExpectationResult[] = [];
   const eventResults: LabEventResult[] = [];
   const order = scenario.expect.map((e, index) => ({ e, index })).sort((x, y) => x.e.at - y.e.at || x.index - y.index);
+  const bandwidth: BandwidthContext = { traffic: scenario.traffic, measurements: new Map() };
   let next = 0;
   const applyUntil = async (t: number): Promise<void> => {
     let changed = false;
@@ -211,7 +246,7 @@ export async function playScenario(
   for (const { e, index } of order) {
     await applyUntil(e.at);
     try {
-      results.push(await checkExpectation(lab, state, e, index, options));
+      results.push(await checkExpectation(lab, state, e, index, options, bandwidth));
     } catch (err) {
       results.push({ index, at: e.at, kind: e.kind, ok: false, detail: (err as Error).message });
     }
@@ -224,7 +259,7 @@ export async function playScenario(
     seed: scenario.seed,
     ok,
     expectations: results,
-    links: [],
+    links: measuredLinks(state, bandwidth),
     events: eventResults,
     durationMs: Number((process.hrtime.bigint() - started) / 1_000_000n),
   };

@@ -106,6 +106,8 @@ test('overlay-vxlan: lab test (OpenFlow, one driver per OVS) agrees with fabric 
     ['reach', true],
     ['reach', true],
     ['egress', true],
+    // measured with iperf3 over shaped links (fabric/lab/links.ts)
+    ['maxLinkUtilization', true],
   ]);
   expect(labNamespaces(ID_PLAY)).toEqual([]);
 }, 30_000);
