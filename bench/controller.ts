@@ -1,8 +1,8 @@
 /**
  * Controller benchmark: full compile of a leaf/spine cluster (default 5,000 nodes, 150,000 pods,
- * 10,000 services with 3 endpoints each), then three incremental compiles (one pod added, one
- * service endpoint changed, one leaf-spine link failed), each with the number of switches and
- * flow/group operations it touches; then the simulator's hot path: a service with 6,000 endpoints,
+ * 10,000 services with 3 endpoints each), then incremental compiles (pods added, service endpoints
+ * changed, a leaf-spine link failing and recovering; BENCH_INCREMENTAL_RUNS of each, default 9, the
+ * median reported), each with the number of switches and flow/group operations it touches; then the simulator's hot path: a service with 6,000 endpoints,
  * one pod joining it through the real applyEvent, the incremental compile, and the reconcile of the
  * node switches (a sample of 200; BENCH_BIG_ENDPOINTS / BENCH_RECONCILE_SAMPLE change the sizes). Prints tables and writes bench/results/controller.json.
  * Never asserts a time.
@@ -10,7 +10,7 @@
  *   node --max-old-space-size=8192 dist/bench/controller.js [NODES PODS_PER_NODE SERVICES]
  */
 import { performance } from 'perf_hooks';
-import { compileCluster, compileIncremental, flowCounts, materialize, reconcile } from '../controller';
+import { TABLE, compileCluster, compileIncremental, flowCounts, materialize, reconcile } from '../controller';
 import type { FabricPlan } from '../controller';
 import { applyEvent, buildClusterState } from '../topology';
 import type { ClusterChange, ClusterState, ServiceState } from '../topology/types';
@@ -25,6 +25,8 @@ const backends = 3;
 const BIG_ENDPOINTS = Number(process.env.BENCH_BIG_ENDPOINTS ?? 6000);
 /** node switches diffed for the reconcile figure (the rest get the same diff) */
 const RECONCILE_SAMPLE = Number(process.env.BENCH_RECONCILE_SAMPLE ?? 200);
+/** repetitions of each incremental figure (median reported): single samples on a shared machine mostly measure the neighbours and the GC */
+const INCREMENTAL_RUNS = Math.max(1, Number(process.env.BENCH_INCREMENTAL_RUNS ?? 9));
 
 function intToIp(n: number): string {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
@@ -84,6 +86,35 @@ function touched(state: ClusterState, before: FabricPlan, after: FabricPlan): To
   return { switches: changed.length, nodeSwitches: nodeChanged.length, ops, note };
 }
 
+/** isolation figures: a separate cluster of ISOLATION_NODES nodes with ISOLATION_PODS `web` and as many `db` pods, one rule web -> db:5432 */
+const ISOLATION_NODES = Number(process.env.BENCH_ISOLATION_NODES ?? 200);
+const ISOLATION_PODS = Number(process.env.BENCH_ISOLATION_PODS ?? 500);
+
+function isolationFigures(results: BenchResult[]): void {
+  if (ISOLATION_NODES <= 0) return;
+  const scenario = generateCluster({ nodes: ISOLATION_NODES, podsPerNode, services: 0, backendsPerService: backends, fixedAddresses: true, name: 'bench-isolation' });
+  scenario.cluster.isolation = true;
+  scenario.cluster.allow = [{ from: { tier: 'web' }, to: { tier: 'db' }, port: 5432, protocol: 'tcp' }];
+  // every 7th pod is web, the one 3 after it db: spread over all nodes
+  scenario.pods.forEach((p, i) => {
+    if (i % 7 === 0 && i / 7 < ISOLATION_PODS) p.labels = { ...p.labels, tier: 'web' };
+    else if (i % 7 === 3 && (i - 3) / 7 < ISOLATION_PODS) p.labels = { ...p.labels, tier: 'db' };
+  });
+  const state = buildClusterState(scenario);
+  let plan!: FabricPlan;
+  const fullMs = ms(() => (plan = compileCluster(state)));
+  const firstNode = [...state.nodes.keys()][0];
+  const policyFlows = plan.get(firstNode)!.flows.filter((f) => f.table === TABLE.policy || (f.table === TABLE.conntrack && f.priority > 100)).length;
+  const label = `isolation ${ISOLATION_NODES} nodes, ${ISOLATION_PODS} web x ${ISOLATION_PODS} db`;
+  results.push(record(`${label}: full compile`, 'ms', [fullMs], `${policyFlows} policy flows on ${firstNode}`));
+  const samples: number[] = [];
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+    const changes = applyEvent(state, { at: 1, kind: 'pod', action: 'add', name: `bench-iso-pod-${run}`, node: firstNode, labels: { app: 'none', tier: run % 2 ? 'web' : 'db' } });
+    samples.push(ms(() => (plan = compileIncremental(plan, state, changes))));
+  }
+  results.push(record(`${label}: incremental pod add (joins a rule)`, 'ms', samples));
+}
+
 function main(): void {
   const out = (s: string) => process.stdout.write(s + '\n');
   out(`controller bench: ${nodes} nodes, ${nodes * podsPerNode} pods, ${services} services x ${backends} endpoints (leaf/spine)`);
@@ -124,6 +155,7 @@ function main(): void {
   results.push(record('materialise one node plan', 'ms', [matNodeMs], `${plan.get(firstNode)!.flows.length} flows`));
   results.push(record('materialise one leaf plan', 'ms', [matLeafMs], `${plan.get('leaf1')!.flows.length} flows`));
 
+  const samples = new Map<string, { wall: number[]; cpu: number[]; touch: Touch }>();
   const incremental = (name: string, change: () => ClusterChange[]) => {
     const before = plan;
     const changes = change();
@@ -132,14 +164,21 @@ function main(): void {
     const cpu = lastCpuMs;
     const touch = touched(state, before, after);
     process.stderr.write(`incremental ${name}: ${t.toFixed(1)} ms wall, ${cpu.toFixed(1)} ms CPU\n`);
-    results.push(record(`incremental (CPU time): ${name}`, 'ms', [cpu]));
-    results.push(record(`incremental: ${name}`, 'ms', [t], `${touch.switches} switches changed, ${touch.ops} ops${touch.note ? '; ' + touch.note : ''}`));
-    results.push(record(`incremental ops: ${name}`, 'ops', [touch.ops]));
+    const s = samples.get(name) ?? { wall: [], cpu: [], touch };
+    s.wall.push(t);
+    s.cpu.push(cpu);
+    samples.set(name, s);
     plan = after;
+  };
+  const flush = (name: string) => {
+    const s = samples.get(name)!;
+    results.push(record(`incremental (CPU time): ${name}`, 'ms', s.cpu));
+    results.push(record(`incremental: ${name}`, 'ms', s.wall, `${s.touch.switches} switches changed, ${s.touch.ops} ops${s.touch.note ? '; ' + s.touch.note : ''}`));
+    results.push(record(`incremental ops: ${name}`, 'ops', [s.touch.ops]));
   };
   // applyEvent would re-match all 10,000 selectors against 150,000 pods (topology's cost, not the
   // controller's): add the pod the way applyEvent does, and report the same changes
-  incremental('pod add', () => {
+  const addPod = (podName: string) => {
     const sw = state.switches.get(firstNode)!;
     const used = new Set(sw.ports.map((p) => p.port));
     let port = 100;
@@ -151,19 +190,30 @@ function main(): void {
     while (taken.has(`${blockBase[0]}.${blockBase[1]}.${blockBase[2]}.${host}`)) host++;
     const ip = `${blockBase[0]}.${blockBase[1]}.${blockBase[2]}.${host}`;
     const mac = '0a:58:' + ip.split('.').map((b) => Number(b).toString(16).padStart(2, '0')).join(':');
-    state.pods.set('bench-new-pod', { name: 'bench-new-pod', node: firstNode, homeNode: firstNode, ip, mac, labels: { app: 'none' }, hostPorts: [] });
-    sw.ports.push({ port, name: 'bench-new-pod', kind: 'pod', pod: 'bench-new-pod' });
+    state.pods.set(podName, { name: podName, node: firstNode, homeNode: firstNode, ip, mac, labels: { app: 'none' }, hostPorts: [] });
+    sw.ports.push({ port, name: podName, kind: 'pod', pod: podName });
     sw.ports.sort((a, b) => a.port - b.port);
-    return [{ kind: 'pod-added', pod: 'bench-new-pod' }, { kind: 'port-added', switch: firstNode, port }];
-  });
-  incremental('endpoint change', () => {
-    const svc = state.services.get(serviceName(0))!;
-    const before = svc.endpoints;
-    const replacement = [...state.pods.keys()].find((p) => !before.includes(p))!;
-    svc.endpoints = [...before.slice(1), replacement].sort();
-    return [{ kind: 'endpoints-changed', service: svc.name, before, after: svc.endpoints }];
-  });
-  incremental('link failure leaf1-spine1', () => applyEvent(state, { at: 2, kind: 'link', action: 'down', between: ['leaf1', 'spine1'] }));
+    return [{ kind: 'pod-added', pod: podName }, { kind: 'port-added', switch: firstNode, port }] as ClusterChange[];
+  };
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) incremental('pod add', () => addPod(run === 0 ? 'bench-new-pod' : `bench-new-pod-${run}`));
+  flush('pod add');
+  const podNames = [...state.pods.keys()];
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+    incremental('endpoint change', () => {
+      const svc = state.services.get(serviceName(run))!;
+      const before = svc.endpoints;
+      const replacement = podNames.find((p) => !before.includes(p))!;
+      svc.endpoints = [...before.slice(1), replacement].sort();
+      return [{ kind: 'endpoints-changed', service: svc.name, before, after: svc.endpoints }];
+    });
+  }
+  flush('endpoint change');
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+    incremental('link failure leaf1-spine1', () => applyEvent(state, { at: 2, kind: 'link', action: 'down', between: ['leaf1', 'spine1'] }));
+    incremental('link recovery leaf1-spine1', () => applyEvent(state, { at: 2, kind: 'link', action: 'up', between: ['leaf1', 'spine1'] }));
+  }
+  flush('link failure leaf1-spine1');
+  flush('link recovery leaf1-spine1');
 
   // The simulator's hot path (a 1,000-node scenario spent ~75% of its time here): a big service
   // (BIG_ENDPOINTS pods), then a pod event through the real applyEvent that changes its endpoints,
@@ -180,6 +230,7 @@ function main(): void {
     state.services.set(big.name, big);
     return [{ kind: 'service-added', service: big.name }];
   });
+  flush(`big service added (${bigEndpoints} endpoints)`);
   // the first pod event after the maps were changed directly builds applyEvent's index (O(pods + services)) once
   let warmChanges: ClusterChange[] = [];
   const warmMs = ms(() => (warmChanges = applyEvent(state, { at: 3, kind: 'pod', action: 'add', name: 'bench-warm-pod', node: firstNode, labels: { app: 'none' } })));
@@ -209,6 +260,8 @@ function main(): void {
   const perDump = dumpMs / Math.max(1, dumpSample.length);
   results.push(record('reconcile one node switch against a dump (full diff)', 'ms', [perDump], `${dumpSample.length} node switches, ${dumpOps} ops, CPU ${(lastCpuMs / Math.max(1, dumpSample.length)).toFixed(2)} ms each; all ${nodeNames.length}: ~${((perDump * nodeNames.length) / 1000).toFixed(2)} s`));
   plan = afterBig;
+
+  isolationFigures(results);
 
   printTable(results, out);
   for (const r of results) if (r.notes) out(`  ${r.name}: ${r.notes}`);

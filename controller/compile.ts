@@ -3,14 +3,19 @@
  * (`compileCluster`) or incrementally from the previous plan and the changes of applied events
  * (`compileIncremental`). Pure: no I/O, no clock, no randomness; the previous plan is never mutated.
  *
- * A switch's plan is the union of its *parts* (controller/flows.ts). The services part is identical
- * on every node switch (the ct zone is in reg5), so it is built once and shared; a SwitchPlan's flows,
- * groups and meters are merged from its parts on first access (then cached), so that a plan of 5,000
- * nodes x 10,000 services does not hold 50 million flow copies.
+ * A switch's plan is the union of its *parts* (controller/flows.ts). The services part and the
+ * shared isolation part are identical on every node switch (the ct zone is in reg5), so they are built
+ * once and shared; a SwitchPlan's flows, groups and meters are merged from its parts on first access
+ * (then cached), so that a plan of 5,000 nodes x 10,000 services does not hold 50 million flow copies.
+ *
+ * Incremental compiles keep their cost to what a change touches (docs/pipeline.md "Compiling"): a
+ * link between fabric switches re-asks only the switches and attachment sets whose distances it can
+ * move and patches next-hop groups in place; a service change patches the sorted services part by
+ * binary search; the per-switch and per-service tables are layered on the previous compile's.
  */
 import type { Flow, Group, Meter, SwitchPlan } from '../fabric/openflow/flow';
 import type { ClusterChange, ClusterState, SwitchState } from '../topology/types';
-import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, pinPart, podLimitGbps, podPart, policyPart, routeFlow, routeGroup, servicePart } from './flows';
+import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, pinPart, podLimitGbps, podPart, PolicyIndex, policyIndex, policyPart, routeFlow, sharedPolicyPart, routeGroup, servicePart } from './flows';
 import { flowContentKey, flowSortKey, groupKey, meterKey } from './normalize';
 import { Attachment, RouteChoice, Routing, attachmentOf, choiceSignature, upLinkPorts } from './routing';
 
@@ -75,8 +80,23 @@ function canonicalById<T>(items: T[], id: (t: T) => number, key: (t: T) => strin
   return out;
 }
 
-const planConflicts = new WeakMap<SwitchPlan, PlanConflict[]>();
-const planPartLists = new WeakMap<SwitchPlan, readonly Part[]>();
+/** A compiled plan's hidden state (a non-enumerable symbol property: JSON and deep equality ignore it). */
+const LAZY = Symbol('fabric.compiledPlan');
+interface LazyPlanState {
+  name: string;
+  /** the switch's own parts (shared between successive plans while unchanged) */
+  own: readonly Part[];
+  /** node switches: the parts shared by every node switch (services, isolation) */
+  shared: readonly Part[];
+  /** own + shared, made when first asked for */
+  parts?: readonly Part[];
+  merged?: { flows: Flow[]; groups: Group[]; meters: Meter[] };
+  conflicts?: PlanConflict[];
+}
+
+function lazyState(plan: SwitchPlan): LazyPlanState | undefined {
+  return (plan as unknown as { [LAZY]?: LazyPlanState })[LAZY];
+}
 
 /**
  * The parts a compiled plan is merged from (undefined for a plan this module did not make, or a
@@ -84,53 +104,62 @@ const planPartLists = new WeakMap<SwitchPlan, readonly Part[]>();
  * differ (controller/reconcile.ts).
  */
 export function partsOf(plan: SwitchPlan): readonly Part[] | undefined {
-  return planPartLists.get(plan);
+  const st = lazyState(plan);
+  if (!st) return undefined;
+  return (st.parts ??= st.shared.length ? [...st.own, ...st.shared] : st.own);
 }
 
-/** A SwitchPlan whose lists are merged from parts when first read (own enumerable getters, so JSON and deep equality see them). */
-function composePlan(name: string, datapathId: string, parts: Part[]): SwitchPlan {
-  let merged: { flows: Flow[]; groups: Group[]; meters: Meter[] } | undefined;
-  const materializeParts = () => {
-    if (merged) return merged;
-    const conflicts: PlanConflict[] = [];
-    const note = (what: string) => conflicts.push({ switch: name, what });
-    const flows: Flow[] = [];
-    const groups: Group[] = [];
-    const meters: Meter[] = [];
-    for (const p of parts) {
-      for (const f of p.flows) flows.push(f);
-      for (const g of p.groups) groups.push(g);
-      for (const m of p.meters) meters.push(m);
-    }
-    merged = {
-      flows: canonicalFlows(flows, note),
-      groups: canonicalById(groups, (g) => g.groupId, groupKey, note),
-      meters: canonicalById(meters, (m) => m.meterId, meterKey, note),
-    };
-    planConflicts.set(plan, conflicts);
-    return merged;
+function mergedLists(st: LazyPlanState): { flows: Flow[]; groups: Group[]; meters: Meter[] } {
+  if (st.merged) return st.merged;
+  const conflicts: PlanConflict[] = [];
+  const note = (what: string) => conflicts.push({ switch: st.name, what });
+  const flows: Flow[] = [];
+  const groups: Group[] = [];
+  const meters: Meter[] = [];
+  for (const p of (st.parts ??= st.shared.length ? [...st.own, ...st.shared] : st.own)) {
+    for (const f of p.flows) flows.push(f);
+    for (const g of p.groups) groups.push(g);
+    for (const m of p.meters) meters.push(m);
+  }
+  st.merged = {
+    flows: canonicalFlows(flows, note),
+    groups: canonicalById(groups, (g) => g.groupId, groupKey, note),
+    meters: canonicalById(meters, (m) => m.meterId, meterKey, note),
   };
+  st.conflicts = conflicts;
+  return st.merged;
+}
+
+/**
+ * A SwitchPlan whose lists are merged from parts when first read (then cached): own enumerable
+ * getters, so JSON and deep equality see them; the parts sit in a non-enumerable symbol property.
+ * A node switch's plan is remade on every service change (5,000 of them), so this stays small.
+ */
+function composePlan(name: string, datapathId: string, own: readonly Part[], shared: readonly Part[]): SwitchPlan {
+  const st: LazyPlanState = { name, own, shared };
   const plan: SwitchPlan = {
     switch: name,
     datapathId,
     get flows() {
-      return materializeParts().flows;
+      return mergedLists(st).flows;
     },
     get groups() {
-      return materializeParts().groups;
+      return mergedLists(st).groups;
     },
     get meters() {
-      return materializeParts().meters;
+      return mergedLists(st).meters;
     },
   };
-  planPartLists.set(plan, parts);
+  Object.defineProperty(plan, LAZY, { value: st });
   return plan;
 }
 
 /** Conflicts found while merging a plan's parts (for diagnostics and tests). */
 export function conflictsOf(plan: SwitchPlan): PlanConflict[] {
-  void plan.flows;
-  return planConflicts.get(plan) ?? [];
+  const st = lazyState(plan);
+  if (!st) return [];
+  mergedLists(st);
+  return st.conflicts ?? [];
 }
 
 /** A plain (non-lazy) copy of a plan. */
@@ -191,6 +220,9 @@ class RoutePlanner {
   readonly dests: Dest[] = [];
   readonly destsByKey = new Map<string, Dest[]>();
   readonly destsBySwitch = new Map<string, Dest[]>();
+  /** the non-empty attachment keys of destsByKey, in its order, and their index */
+  readonly routeKeys: string[] = [];
+  readonly routeKeyIndex = new Map<string, number>();
   readonly movedDests: Dest[] = [];
   readonly groupIds: Map<string, number>;
   readonly destVersion: string;
@@ -200,21 +232,28 @@ class RoutePlanner {
 
   /**
    * `reuse`: a planner of the same destinations and attachments (only links between fabric switches
-   * changed since): its destination tables are taken as they are, only the distances are recomputed.
+   * changed since): its destination tables are taken as they are, only the distances are recomputed,
+   * and with one `changedLink`, only for the keys whose distances that link can change.
    */
-  constructor(readonly state: ClusterState, reuse?: RoutePlanner) {
+  constructor(readonly state: ClusterState, reuse?: RoutePlanner, changedLink?: { a: string; b: string; up: boolean }) {
     this.routing = new Routing(state);
     if (reuse) {
       this.attach = reuse.attach;
       this.dests = reuse.dests;
       this.destsByKey = reuse.destsByKey;
       this.destsBySwitch = reuse.destsBySwitch;
+      this.routeKeys = reuse.routeKeys;
+      this.routeKeyIndex = reuse.routeKeyIndex;
       this.movedDests = reuse.movedDests;
       this.groupIds = reuse.groupIds;
       this.destVersion = reuse.destVersion;
       this.groupIdsText = reuse.groupIdsText;
       this.destHash = reuse.destHash;
-      for (const key of this.destsByKey.keys()) this.routing.distances(key);
+      for (const key of this.destsByKey.keys()) {
+        const before = reuse.routing.distances(key);
+        if (changedLink && distancesKept(this.routing, state, before, changedLink)) this.routing.adoptDistances(key, before);
+        else this.routing.distances(key);
+      }
       return;
     }
     const overlay = state.cluster.mode === 'overlay';
@@ -246,6 +285,11 @@ class RoutePlanner {
       if (!bySw) this.destsBySwitch.set(d.switch, (bySw = []));
       bySw.push(d);
       if (d.category === 'movedPod') this.movedDests.push(d);
+    }
+    for (const key of this.destsByKey.keys()) {
+      if (!key) continue;
+      this.routeKeyIndex.set(key, this.routeKeys.length);
+      this.routeKeys.push(key);
     }
     const keys = new Set<string>([DEFAULT_KEY]);
     for (const a of this.attach.values()) if (a.key) keys.add(a.key);
@@ -288,6 +332,41 @@ class RoutePlanner {
   }
 }
 
+/**
+ * Whether the hop distances `d` towards one key (BFS layers) survive one fabric link changing state.
+ * A link that comes up shortens nothing when its ends are less than two layers apart (or both
+ * unreachable); a link that goes down was on no shortest path when its ends were in the same layer,
+ * and the farther end keeps its distance when another up neighbour is one layer closer (then every
+ * shortest path through the lost link has an equally short replacement). Else: recompute.
+ */
+function distancesKept(routing: Routing, state: ClusterState, d: Map<string, number>, link: { a: string; b: string; up: boolean }): boolean {
+  const da = d.get(link.a);
+  const db = d.get(link.b);
+  if (link.up) {
+    if (!state.switches.get(link.a)?.up || !state.switches.get(link.b)?.up) return true;
+    if (da === undefined && db === undefined) return true;
+    return da !== undefined && db !== undefined && Math.abs(da - db) <= 1;
+  }
+  if (da === undefined || db === undefined || da === db) return true;
+  const far = da < db ? link.b : link.a;
+  const dFar = Math.max(da, db);
+  for (const p of routing.fabricLinks(far)) if (d.get(p.peerSwitch) === dFar - 1) return true;
+  return false;
+}
+
+/** A value computed on first use, then kept (one compile's shared index). */
+function lazily<T>(make: () => T): () => T {
+  let value: T | undefined;
+  let made = false;
+  return () => {
+    if (!made) {
+      value = make();
+      made = true;
+    }
+    return value as T;
+  };
+}
+
 function prefixLenOf(cidr: string): number {
   return Number(cidr.split('/')[1]);
 }
@@ -310,23 +389,49 @@ function fabricRouteFlows(f: FlowFactory, p: RoutePlanner, sw: SwitchState): Par
   return { flows, groups: [], meters: [] };
 }
 
-function fabricRouteGroups(p: RoutePlanner, sw: SwitchState): Part {
-  const groups = new Map<number, Group>();
+/** How a fabric switch routes towards one attachment key, as built: what an incremental compile compares. */
+interface KeyRoute {
+  /** choiceSignature of the switch's choice for this key ('-': unreachable) */
+  sig: string;
+  /** whether the switch carries this key's next-hop group (some destination behind it is not ours or a direct peer) */
+  needed: boolean;
+  /** the group, when needed and reachable */
+  group: Group | undefined;
+}
+
+/** The next-hop groups of a fabric switch, with what they were made from (per key), for incremental patching. */
+interface FabricGroups {
+  /** groups towards nodes linked to us by several links (`=NODE` keys): they depend on our own links only */
+  direct: Group[];
+  /** the planner's routeKeys these routes are aligned with */
+  keys: readonly string[];
+  /** per key of `keys` */
+  routes: KeyRoute[];
+}
+
+function fabricRouteGroups(p: RoutePlanner, sw: SwitchState): FabricGroups {
+  const direct = new Map<number, Group>();
   const directPeers = new Set<string>();
   for (const l of p.routing.upLinks(sw.name)) if (p.state.switches.get(l.peerSwitch)!.role === 'node') directPeers.add(l.peerSwitch);
   for (const peer of directPeers) {
     if (!p.destsBySwitch.has(peer)) continue;
     const t = p.target(sw.name, peer);
-    if (t && t.kind === 'group') groups.set(p.groupIds.get(t.key)!, routeGroup(p.groupIds.get(t.key)!, t.choice));
+    if (t && t.kind === 'group') direct.set(p.groupIds.get(t.key)!, routeGroup(p.groupIds.get(t.key)!, t.choice));
   }
-  for (const [key, dests] of p.destsByKey) {
-    if (!key) continue;
+  const routes: KeyRoute[] = [];
+  for (const key of p.routeKeys) {
     // used when some destination behind this key is neither us nor a node linked to us directly
-    if (!dests.some((d) => d.switch !== sw.name && !directPeers.has(d.switch))) continue;
+    const needed = p.destsByKey.get(key)!.some((d) => d.switch !== sw.name && !directPeers.has(d.switch));
     const choice = p.routing.choice(sw.name, key);
-    if (choice) groups.set(p.groupIds.get(key)!, routeGroup(p.groupIds.get(key)!, choice));
+    routes.push({ sig: choiceSignature(choice), needed, group: needed && choice ? routeGroup(p.groupIds.get(key)!, choice) : undefined });
   }
-  return { flows: [], groups: [...groups.values()], meters: [] };
+  return { direct: [...direct.values()], keys: p.routeKeys, routes };
+}
+
+function fabricGroupsPart(g: FabricGroups): Part {
+  const groups = [...g.direct];
+  for (const r of g.routes) if (r.group) groups.push(r.group);
+  return { flows: [], groups, meters: [] };
 }
 
 /**
@@ -437,17 +542,25 @@ interface SwitchBuild {
   role: SwitchState['role'];
   /** part key -> part; keys sort the merge (base, pod:NAME, policy, routes) */
   parts: Map<string, Part>;
+  /** what the route parts were made from; UNKNOWN_SIG after a patch that did not compute it (rebuilt when next examined) */
   routeSig: { flows: string; groups: string };
+  /** fabric switches: the next-hop groups per attachment key (what a link change patches) */
+  fabricGroups?: FabricGroups;
 }
+
+/** A route signature no computed one equals: the route parts are rebuilt when the switch is next examined. */
+const UNKNOWN_SIG: { flows: string; groups: string } = Object.freeze({ flows: '\0unknown', groups: '\0unknown' });
 
 interface Build {
   generation: number;
-  switches: Map<string, SwitchBuild>;
-  servicePartsByName: Map<string, Part>;
+  switches: LayeredMap<SwitchBuild>;
+  servicePartsByName: LayeredMap<Part>;
   /** the route planner of the state this build was made from (its distances are computed eagerly) */
   planner: RoutePlanner;
   /** all services merged (sorted), shared by every node switch */
   services: Part;
+  /** isolation flows that are the same on every node switch (EMPTY_PART without isolation) */
+  policyShared: Part;
   /** the steering this build compiled: what a `steering-changed` is compared with */
   steering: SteeringSnapshot;
 }
@@ -478,6 +591,50 @@ function partText(p: Part | undefined): string {
 
 const builds = new WeakMap<FabricPlan, Build>();
 
+/**
+ * A map of one compile that shares most of its entries with the previous compile's: a base shared
+ * with earlier compiles plus this compile's own entries (undefined: deleted). An incremental compile
+ * that touches 100 of 5,000 switches (or 1 of 10,000 services) then copies 100 entries (or 1), not
+ * all of them; the layers are folded into a new base once the own entries reach a quarter of it.
+ */
+class LayeredMap<V> {
+  private constructor(
+    private readonly base: ReadonlyMap<string, V>,
+    private readonly own: Map<string, V | undefined>,
+  ) {}
+
+  static of<V>(entries: Map<string, V>): LayeredMap<V> {
+    return new LayeredMap<V>(entries, new Map());
+  }
+
+  /** A copy to change: what is set on it is not seen here. */
+  derive(): LayeredMap<V> {
+    if (this.own.size * 4 > this.base.size) {
+      const folded = new Map<string, V>();
+      for (const k of this.keys()) folded.set(k, this.get(k)!);
+      return new LayeredMap<V>(folded, new Map());
+    }
+    return new LayeredMap<V>(this.base, new Map(this.own));
+  }
+
+  get(key: string): V | undefined {
+    return this.own.has(key) ? this.own.get(key) : this.base.get(key);
+  }
+
+  set(key: string, value: V): void {
+    this.own.set(key, value);
+  }
+
+  delete(key: string): void {
+    this.own.set(key, undefined);
+  }
+
+  *keys(): IterableIterator<string> {
+    for (const k of this.base.keys()) if (!this.own.has(k) || this.own.get(k) !== undefined) yield k;
+    for (const [k, v] of this.own) if (v !== undefined && !this.base.has(k)) yield k;
+  }
+}
+
 function mergeServices(parts: Iterable<Part>): Part {
   const flows: Flow[] = [];
   const groups: Group[] = [];
@@ -489,13 +646,25 @@ function mergeServices(parts: Iterable<Part>): Part {
 }
 
 const orderedParts = new WeakMap<Map<string, Part>, Part[]>();
-function switchParts(sb: SwitchBuild, services: Part): Part[] {
+/** A switch's own parts in key order (cached per parts map: unchanged switches share it). */
+function ownParts(sb: SwitchBuild): Part[] {
   let ordered = orderedParts.get(sb.parts);
   if (!ordered) {
     ordered = [...sb.parts.keys()].sort().map((k) => sb.parts.get(k)!);
     orderedParts.set(sb.parts, ordered);
   }
-  return sb.role === 'node' ? [...ordered, services] : ordered;
+  return ordered;
+}
+
+/** The parts every node switch shares: the services, and under isolation the shared policy. */
+function sharedParts(sb: SwitchBuild, build: Build): readonly Part[] {
+  if (sb.role !== 'node') return NO_PARTS;
+  return build.policyShared === EMPTY_PART ? [build.services] : [build.services, build.policyShared];
+}
+const NO_PARTS: readonly Part[] = Object.freeze([]);
+
+function switchParts(sb: SwitchBuild, build: Build): Part[] {
+  return [...ownParts(sb), ...sharedParts(sb, build)];
 }
 
 function podPartsOf(f: FlowFactory, state: ClusterState, sw: SwitchState): Map<string, Part> {
@@ -510,30 +679,32 @@ function podPartsOf(f: FlowFactory, state: ClusterState, sw: SwitchState): Map<s
   return out;
 }
 
-function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, planner: RoutePlanner): SwitchBuild {
+function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, planner: RoutePlanner, policy: () => PolicyIndex): SwitchBuild {
   const parts = new Map<string, Part>();
+  let fabricGroups: FabricGroups | undefined;
   if (sw.role === 'node') {
     const node = state.nodes.get(sw.name)!;
     parts.set('base', nodeBasePart(f, state, sw, node));
     for (const [k, v] of podPartsOf(f, state, sw)) parts.set(k, v);
-    const policy = policyPart(f, state, sw.name);
-    if (policy !== EMPTY_PART) parts.set('policy', policy);
+    const policyFlows = policyPart(f, state, sw.name, policy());
+    if (policyFlows !== EMPTY_PART) parts.set('policy', policyFlows);
     parts.set('routes', nodeRoutes(f, planner, sw));
   } else {
     parts.set('base', fabricBasePart(f, state, sw));
     parts.set('routes', fabricRouteFlows(f, planner, sw));
-    parts.set('route-groups', fabricRouteGroups(planner, sw));
+    fabricGroups = fabricRouteGroups(planner, sw);
+    parts.set('route-groups', fabricGroupsPart(fabricGroups));
   }
   const pins = pinPart(f, state, sw, upLinkPorts(state, sw.name));
   if (pins !== EMPTY_PART) parts.set('pins', pins);
-  return { name: sw.name, datapathId: sw.datapathId, role: sw.role, parts, routeSig: routeSignature(planner, sw) };
+  return { name: sw.name, datapathId: sw.datapathId, role: sw.role, parts, routeSig: routeSignature(planner, sw), fabricGroups };
 }
 
 function finish(build: Build): FabricPlan {
   const plan: FabricPlan = new Map();
   for (const name of [...build.switches.keys()].sort()) {
     const sb = build.switches.get(name)!;
-    plan.set(name, composePlan(sb.name, sb.datapathId, switchParts(sb, build.services)));
+    plan.set(name, composePlan(sb.name, sb.datapathId, ownParts(sb), sharedParts(sb, build)));
   }
   builds.set(plan, build);
   return plan;
@@ -546,8 +717,18 @@ export function compileCluster(state: ClusterState, options: CompileOptions = {}
   const planner = new RoutePlanner(state);
   const servicePartsByName = new Map<string, Part>();
   for (const name of [...state.services.keys()].sort()) servicePartsByName.set(name, servicePart(f, state, state.services.get(name)!));
-  const build: Build = { generation, switches: new Map(), servicePartsByName, services: mergeServices(servicePartsByName.values()), planner, steering: snapshotSteering(state) };
-  for (const sw of state.switches.values()) build.switches.set(sw.name, buildSwitch(f, state, sw, planner));
+  const build: Build = {
+    generation,
+    switches: LayeredMap.of(new Map()),
+    servicePartsByName: LayeredMap.of(servicePartsByName),
+    services: mergeServices(servicePartsByName.values()),
+    policyShared: EMPTY_PART,
+    planner,
+    steering: snapshotSteering(state),
+  };
+  const policies = lazily(() => policyIndex(state));
+  if (state.cluster.isolation) build.policyShared = sharedPolicyPart(f, state, policies());
+  for (const sw of state.switches.values()) build.switches.set(sw.name, buildSwitch(f, state, sw, planner, policies));
   return finishWithPlans(build, undefined, undefined);
 }
 
@@ -635,18 +816,26 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   }
   if (policyChanged && !state.cluster.isolation) policyChanged = false;
 
-  const build: Build = { generation, switches: new Map(prev.switches), servicePartsByName: prev.servicePartsByName, services: prev.services, planner: prev.planner, steering };
+  const build: Build = {
+    generation,
+    switches: prev.switches.derive(),
+    servicePartsByName: prev.servicePartsByName,
+    services: prev.services,
+    policyShared: prev.policyShared,
+    planner: prev.planner,
+    steering,
+  };
   const pinSwitches = pinsMayChange ? new Set([...prev.steering.pinSwitches, ...steering.pinSwitches]) : new Set<string>();
   if (touchedServices.size) {
-    const byName = new Map(prev.servicePartsByName);
+    const byName = prev.servicePartsByName.derive();
     for (const name of touchedServices) {
       const svc = state.services.get(name);
       if (svc) byName.set(name, servicePart(f, state, svc));
       else byName.delete(name);
     }
-    const sorted = new Map([...byName.keys()].sort().map((k) => [k, byName.get(k)!]));
-    build.servicePartsByName = sorted;
-    build.services = patchServices(prev, sorted, touchedServices);
+    // insertion order of byName does not matter: the merged part is sorted, and VIPs are unique
+    build.servicePartsByName = byName;
+    build.services = patchServices(prev, byName, touchedServices);
   }
   // a link between two fabric switches changes distances only: destinations and attachments stay
   const fabricLinksOnly = changes.every((c) => {
@@ -654,15 +843,28 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
     const l = state.links.get(c.link);
     return !!l && state.switches.get(l.a)?.role === 'fabric' && state.switches.get(l.b)?.role === 'fabric';
   });
-  const planner = routesMayChange ? new RoutePlanner(state, fabricLinksOnly ? prev.planner : undefined) : undefined;
+  const linkChanges = changes.filter((c): c is Extract<ClusterChange, { kind: 'link-state' }> => c.kind === 'link-state');
+  const oneLink = fabricLinksOnly && linkChanges.length === 1 ? state.links.get(linkChanges[0].link) : undefined;
+  const planner = routesMayChange ? new RoutePlanner(state, fabricLinksOnly ? prev.planner : undefined, oneLink && { a: oneLink.a, b: oneLink.b, up: linkChanges[0].up }) : undefined;
   let routeAffected: Set<string> | 'all' = 'all';
+  // fabric links only: which keys of which fabric switches may route differently (the rest keep their groups)
+  let linkPatch: FabricLinkImpact | undefined;
   if (planner) {
-    routeAffected = affectedByRouting(prev.planner, planner, changes);
+    if (fabricLinksOnly) {
+      linkPatch = affectedByFabricLinks(prev.planner, planner, changes);
+      routeAffected = new Set([...linkPatch.fabric.keys(), ...linkPatch.nodes.keys()]);
+    } else routeAffected = affectedByRouting(prev.planner, planner, changes);
     build.planner = planner;
   }
   const changed = new Set<string>();
-  // without route or policy changes only the touched node switches can change: skip the others
-  const candidates = planner || policyChanged ? state.switches.values() : [...new Set([...touchedNodes, ...pinSwitches])].map((n) => state.switches.get(n)!).filter(Boolean);
+  const policies = lazily(() => policyIndex(state));
+  if (policyChanged) build.policyShared = sharedPolicyPart(f, state, policies());
+  // without policy changes and with a known set of route-affected switches, only those and the
+  // touched node switches can change: skip the others
+  const candidates =
+    policyChanged || (planner && routeAffected === 'all')
+      ? state.switches.values()
+      : [...new Set([...touchedNodes, ...pinSwitches, ...(planner ? routeAffected : [])])].map((n) => state.switches.get(n)!).filter(Boolean);
   for (const sw of candidates) {
     const old = prev.switches.get(sw.name)!;
     let parts: Map<string, Part> | undefined;
@@ -674,7 +876,7 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
       p.set('base', nodeBasePart(f, state, sw, state.nodes.get(sw.name)!));
     }
     if (sw.role === 'node' && policyChanged) {
-      const policy = policyPart(f, state, sw.name);
+      const policy = policyPart(f, state, sw.name, policies());
       if (policy === EMPTY_PART) edit().delete('policy');
       else edit().set('policy', policy);
     }
@@ -687,23 +889,131 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
       }
     }
     let routeSig = old.routeSig;
-    if (planner && (routeAffected === 'all' || routeAffected.has(sw.name))) {
+    let fabricGroups = old.fabricGroups;
+    const linkKeys = linkPatch?.fabric.get(sw.name);
+    if (planner && linkKeys && sw.role === 'fabric' && old.fabricGroups) {
+      // a fabric link changed: only groups whose next hops moved are rebuilt; the route flows only
+      // when a key became reachable or unreachable
+      const patched = patchFabricGroups(planner, sw, old.fabricGroups, linkKeys);
+      if (patched) {
+        fabricGroups = patched.groups;
+        edit().set('route-groups', fabricGroupsPart(patched.groups));
+        if (patched.reachChanged) edit().set('routes', fabricRouteFlows(f, planner, sw));
+        routeSig = UNKNOWN_SIG;
+      }
+    } else if (planner && linkKeys === undefined && linkPatch && sw.role === 'node' && !nodeChoicesDiffer(prev.planner, planner, sw.name, linkPatch.nodes.get(sw.name))) {
+      // the node's links are as they were and it chooses the same next hops for every key whose
+      // distances moved: its routes (and their signature) stay
+    } else if (planner && (routeAffected === 'all' || routeAffected.has(sw.name))) {
       routeSig = routeSignature(planner, sw);
       if (sw.role === 'node') {
         if (routeSig.flows !== old.routeSig.flows) edit().set('routes', nodeRoutes(f, planner, sw));
       } else {
         if (routeSig.flows !== old.routeSig.flows) edit().set('routes', fabricRouteFlows(f, planner, sw));
-        if (routeSig.groups !== old.routeSig.groups) edit().set('route-groups', fabricRouteGroups(planner, sw));
+        if (routeSig.groups !== old.routeSig.groups) {
+          fabricGroups = fabricRouteGroups(planner, sw);
+          edit().set('route-groups', fabricGroupsPart(fabricGroups));
+        }
       }
     }
     if (parts || routeSig.flows !== old.routeSig.flows || routeSig.groups !== old.routeSig.groups) {
-      build.switches.set(sw.name, { ...old, parts: parts ?? old.parts, routeSig });
+      build.switches.set(sw.name, { ...old, parts: parts ?? old.parts, routeSig, fabricGroups });
       changed.add(sw.name);
     }
   }
-  // the shared services part changed: every node switch gets a new plan (fabric switches keep theirs)
-  if (touchedServices.size) for (const sw of state.switches.values()) if (sw.role === 'node') changed.add(sw.name);
+  // a shared part changed: every node switch gets a new plan (fabric switches keep theirs)
+  if (touchedServices.size || build.policyShared !== prev.policyShared) for (const sw of state.switches.values()) if (sw.role === 'node') changed.add(sw.name);
   return finishWithPlans(build, prevPlan, changed);
+}
+
+/** What a change of links between fabric switches may alter. */
+interface FabricLinkImpact {
+  /** fabric switch -> the attachment keys whose choice may differ there ('all' at the ends of a changed link) */
+  fabric: Map<string, Set<string> | 'all'>;
+  /** node switches next to a fabric switch whose distance to some key changed -> those keys */
+  nodes: Map<string, Set<string>>;
+}
+
+/**
+ * A switch's choice towards a key depends on its own up links, its own distance and its neighbours'
+ * distances to the key. Between two planners with the same destinations and attachments (only
+ * fabric-fabric links changed), that gives: every key at the ends of a changed link; at a switch
+ * whose distance to a key changed, and at each of its neighbours, that key. Nothing else can differ.
+ */
+function affectedByFabricLinks(before: RoutePlanner, after: RoutePlanner, changes: ClusterChange[]): FabricLinkImpact {
+  const state = after.state;
+  const fabric = new Map<string, Set<string> | 'all'>();
+  const nodes = new Map<string, Set<string>>();
+  for (const c of changes) {
+    if (c.kind !== 'link-state') continue;
+    const l = state.links.get(c.link);
+    if (!l) continue;
+    fabric.set(l.a, 'all');
+    fabric.set(l.b, 'all');
+  }
+  const addKey = (sw: string, key: string) => {
+    const keys = fabric.get(sw);
+    if (keys === 'all') return;
+    if (keys) keys.add(key);
+    else fabric.set(sw, new Set([key]));
+  };
+  const touch = (name: string, key: string) => {
+    const sw = state.switches.get(name);
+    if (!sw) return;
+    if (sw.role === 'fabric') addKey(name, key);
+    for (const p of sw.ports) {
+      if (p.kind !== 'link') continue;
+      if (state.switches.get(p.peerSwitch)?.role === 'fabric') addKey(p.peerSwitch, key);
+      else {
+        const keys = nodes.get(p.peerSwitch);
+        if (keys) keys.add(key);
+        else nodes.set(p.peerSwitch, new Set([key]));
+      }
+    }
+  };
+  for (const key of after.destsByKey.keys()) {
+    if (!key) continue;
+    const a = before.routing.distances(key);
+    const b = after.routing.distances(key);
+    if (a === b) continue;
+    for (const [sw, d] of b) if (a.get(sw) !== d) touch(sw, key);
+    for (const sw of a.keys()) if (!b.has(sw)) touch(sw, key);
+  }
+  return { fabric, nodes };
+}
+
+/** Whether a node switch (whose own links did not change) chooses differently towards any of `keys` now. */
+function nodeChoicesDiffer(before: RoutePlanner, after: RoutePlanner, node: string, keys: Set<string> | undefined): boolean {
+  if (!keys) return false;
+  for (const key of keys) {
+    const was = after.routing.choiceWith(node, before.routing.distances(key));
+    if (choiceSignature(was) !== choiceSignature(after.routing.choice(node, key))) return true;
+  }
+  return false;
+}
+
+/**
+ * A fabric switch's next-hop groups after a fabric link change: the keys in `keys` whose choice
+ * differs get a new group (the others keep theirs, by reference). Undefined when nothing differs;
+ * `reachChanged` when some key became reachable or unreachable (its route flows appear or vanish).
+ */
+function patchFabricGroups(p: RoutePlanner, sw: SwitchState, old: FabricGroups, keys: Set<string> | 'all'): { groups: FabricGroups; reachChanged: boolean } | undefined {
+  // made for other destinations (cannot happen on this path, which keeps the planner's tables): rebuild
+  if (old.keys !== p.routeKeys) return { groups: fabricRouteGroups(p, sw), reachChanged: true };
+  let routes: KeyRoute[] | undefined;
+  let reachChanged = false;
+  for (const key of keys === 'all' ? p.routeKeys : keys) {
+    const i = p.routeKeyIndex.get(key);
+    if (i === undefined) continue;
+    const before = old.routes[i];
+    const choice = p.routing.choice(sw.name, key);
+    const sig = choiceSignature(choice);
+    if (sig === before.sig) continue;
+    if ((sig === '-') !== (before.sig === '-')) reachChanged = true;
+    routes ??= old.routes.slice();
+    routes[i] = { sig, needed: before.needed, group: before.needed && choice ? routeGroup(p.groupIds.get(key)!, choice) : undefined };
+  }
+  return routes ? { groups: { direct: old.direct, keys: old.keys, routes }, reachChanged } : undefined;
 }
 
 /**
@@ -752,38 +1062,74 @@ function isRouteChange(c: ClusterChange): boolean {
   return c.kind !== 'service-added' && c.kind !== 'service-deleted' && c.kind !== 'endpoints-changed' && c.kind !== 'steering-changed';
 }
 
-/** Rebuilds the shared services part by replacing the touched services' flows and groups. */
-function patchServices(prev: Build, byName: Map<string, Part>, touched: Set<string>): Part {
-  const dropFlows = new Set<Flow>();
-  const dropGroups = new Set<Group>();
+/**
+ * The shared services part with the touched services' flows and groups replaced: each one removed
+ * and inserted by binary search in the sorted lists, so the cost follows the touched services, not
+ * the 10,000 others. When an identity is taken twice (two services claiming one flow or group id, a
+ * conflict the full compile settles by service name), merges every service again as the full
+ * compile does.
+ */
+function patchServices(prev: Build, byName: LayeredMap<Part>, touched: Set<string>): Part {
+  const removedFlows: Flow[] = [];
+  const removedGroups: Group[] = [];
+  const addedFlows: Flow[] = [];
+  const addedGroups: Group[] = [];
   for (const name of touched) {
     const old = prev.servicePartsByName.get(name);
-    if (!old) continue;
-    for (const fl of old.flows) dropFlows.add(fl);
-    for (const g of old.groups) dropGroups.add(g);
-  }
-  const flows = prev.services.flows.filter((fl) => !dropFlows.has(fl));
-  const groups = prev.services.groups.filter((g) => !dropGroups.has(g));
-  for (const name of touched) {
+    if (old) {
+      removedFlows.push(...old.flows);
+      removedGroups.push(...old.groups);
+    }
     const p = byName.get(name);
-    if (!p) continue;
-    flows.push(...p.flows);
-    groups.push(...p.groups);
+    if (p) {
+      addedFlows.push(...p.flows);
+      addedGroups.push(...p.groups);
+    }
   }
-  return { flows: canonicalFlows(flows), groups: canonicalById(groups, (g) => g.groupId, groupKey), meters: [] };
+  const flows = patchSorted(prev.services.flows, removedFlows, addedFlows, keyOf);
+  const groups = flows && patchSorted(prev.services.groups, removedGroups, addedGroups, (g) => g.groupId);
+  if (!flows || !groups) return mergeServices([...byName.keys()].sort().map((k) => byName.get(k)!));
+  return { flows, groups, meters: [] };
+}
+
+/** First index whose key is not below `key` in a list sorted by `keyFn`. */
+function lowerBound<T, K extends string | number>(list: readonly T[], key: K, keyFn: (t: T) => K): number {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (keyFn(list[mid]) < key) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** A copy of a sorted list of unique keys without `remove` (by identity) and with `add`; undefined when a key would repeat or an item is missing. */
+function patchSorted<T, K extends string | number>(list: readonly T[], remove: readonly T[], add: readonly T[], keyFn: (t: T) => K): T[] | undefined {
+  const out = list.slice();
+  for (const r of remove) {
+    const i = lowerBound(out, keyFn(r), keyFn);
+    if (out[i] !== r) return undefined;
+    out.splice(i, 1);
+  }
+  for (const a of add) {
+    const k = keyFn(a);
+    const i = lowerBound(out, k, keyFn);
+    if (i < out.length && keyFn(out[i]) === k) return undefined;
+    out.splice(i, 0, a);
+  }
+  return out;
 }
 
 /** Plans for every switch; switches outside `changed` keep their previous plan object. */
 function finishWithPlans(build: Build, prevPlan: FabricPlan | undefined, changed: Set<string> | undefined): FabricPlan {
   if (!prevPlan || !changed) return finish(build);
-  const plan: FabricPlan = new Map();
-  for (const [name, old] of prevPlan) {
-    if (!changed.has(name)) {
-      plan.set(name, old);
-      continue;
-    }
+  // a copy keeps the previous order (sorted); changed switches are replaced in place
+  const plan: FabricPlan = new Map(prevPlan);
+  for (const name of changed) {
+    if (!plan.has(name)) return finish(build);
     const sb = build.switches.get(name)!;
-    plan.set(name, composePlan(sb.name, sb.datapathId, switchParts(sb, build.services)));
+    plan.set(name, composePlan(sb.name, sb.datapathId, ownParts(sb), sharedParts(sb, build)));
   }
   builds.set(plan, build);
   return plan;
@@ -802,7 +1148,7 @@ export function flowCounts(plan: FabricPlan): Map<string, { flows: number; group
     let flows = 0;
     let groups = 0;
     let meters = 0;
-    for (const p of switchParts(sb, build!.services)) {
+    for (const p of switchParts(sb, build!)) {
       flows += p.flows.length;
       groups += p.groups.length;
       meters += p.meters.length;

@@ -364,29 +364,130 @@ function selectorMatches(selector: Record<string, string>, labels: Record<string
   return keys.every((k) => labels[k] === selector[k]);
 }
 
-/** Isolation on one node switch: drop new pod-to-pod connections unless an allow rule admits them. */
-export function policyPart(f: FlowFactory, state: ClusterState, nodeName: string): Part {
+/** One allow rule resolved against the pods: who matches each side, and by node. */
+interface ResolvedRule {
+  /** the rule's reg3 bit (rules after the 32nd have none and are matched per pair) */
+  bit: bigint | undefined;
+  from: PodState[];
+  to: PodState[];
+  fromByNode: Map<string, PodState[]>;
+  toByNode: Map<string, PodState[]>;
+  protocol: 'tcp' | 'udp' | undefined;
+  port: number | undefined;
+}
+
+/** The allow rules resolved once per compile (selectors matched against every pod), shared by every node switch's policy. */
+export interface PolicyIndex {
+  rules: ResolvedRule[];
+  /** source pod IP -> the reg3 bits of the rules that admit it as a source */
+  sourceBits: Map<string, bigint>;
+}
+
+/** Allow rules with a reg3 bit; later ones fall back to one flow per (source, destination) pair. */
+export const POLICY_RULE_BITS = 32;
+
+function byNode(pods: PodState[]): Map<string, PodState[]> {
+  const out = new Map<string, PodState[]>();
+  for (const p of pods) {
+    let l = out.get(p.node);
+    if (!l) out.set(p.node, (l = []));
+    l.push(p);
+  }
+  return out;
+}
+
+export function policyIndex(state: ClusterState): PolicyIndex {
+  const sourceBits = new Map<string, bigint>();
+  if (!state.cluster.isolation) return { rules: [], sourceBits };
+  const pods = [...state.pods.values()];
+  const rules = state.cluster.allow.map((rule, i): ResolvedRule => {
+    const from = pods.filter((p) => selectorMatches(rule.from, p.labels));
+    const to = pods.filter((p) => selectorMatches(rule.to, p.labels));
+    const bit = i < POLICY_RULE_BITS ? 1n << BigInt(i) : undefined;
+    if (bit !== undefined) for (const p of from) sourceBits.set(p.ip, (sourceBits.get(p.ip) ?? 0n) | bit);
+    return { bit, from, to, fromByNode: byNode(from), toByNode: byNode(to), protocol: rule.port !== undefined ? (rule.protocol ?? 'tcp') : rule.protocol, port: rule.port };
+  });
+  return { rules, sourceBits };
+}
+
+function allowMatch(dstIp: string, protocol: 'tcp' | 'udp' | undefined, port: number | undefined, extra: Match): Match {
+  const match: Match = { ...NEW_TRK, eth_type: { value: ETH_IP }, ...extra, ipv4_dst: { value: ipValue(dstIp) } };
+  if (protocol) match.ip_proto = { value: PROTO[protocol] };
+  if (port !== undefined && protocol) match[protocol === 'tcp' ? 'tcp_dst' : 'udp_dst'] = { value: BigInt(port) };
+  return match;
+}
+
+const ALLOW: Instructions = { apply: [{ type: 'ct', commit: true, zone: ctZone }], gotoTable: TABLE.snat };
+
+/**
+ * Isolation flows that are the same on every node switch (built once per compile and shared, like
+ * the services): in conntrack, each admitted source pod loads its rule bits into reg3 by its source
+ * IP; in policy, for each rule with a bit and each destination pod it admits, a new connection from
+ * a local pod (reg0.source = pod: spoof_guard has checked its source IP) with that bit is admitted.
+ * |sources| + sum of |to| flows: linear in the pods the rules select.
+ */
+export function sharedPolicyPart(f: FlowFactory, state: ClusterState, index: PolicyIndex): Part {
+  if (!state.cluster.isolation) return EMPTY_PART;
+  const flows: Flow[] = [];
+  for (const [ip, bits] of index.sourceBits) {
+    flows.push(
+      f.flow(
+        'conntrack',
+        110,
+        ipMatch({ ipv4_src: { value: ipValue(ip) } }),
+        { apply: [{ type: 'set_field', field: REG.policyRules.field, value: bits }, { type: 'ct', zone: ctZone, nat: {}, table: TABLE.service_lb }] },
+        'policy',
+      ),
+    );
+  }
+  const fromLocalPod = sourceIs(SOURCE.pod);
+  const seen = new Set<string>();
+  for (const rule of index.rules) {
+    if (rule.bit === undefined) continue;
+    const bit: Match = { reg3: { value: rule.bit, mask: rule.bit } };
+    for (const b of rule.to) {
+      const key = `${rule.bit}>${b.ip}/${rule.protocol ?? ''}/${rule.port ?? ''}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      flows.push(f.flow('policy', 200, allowMatch(b.ip, rule.protocol, rule.port, { ...bit, ...fromLocalPod }), ALLOW, 'policy'));
+    }
+  }
+  return flows.length ? { flows, groups: [], meters: [] } : EMPTY_PART;
+}
+
+/**
+ * Isolation on one node switch: drop new pod-to-pod connections unless an allow rule admits them.
+ * A connection is admitted on the source's node and on the destination's node. With the shared part
+ * (sharedPolicyPart) this part holds the default drop and, per rule with a bit, one flow per
+ * destination pod on this node that admits any source with the bit (|to here| flows). Rules beyond
+ * POLICY_RULE_BITS keep one flow per (source, destination) pair with an end on this node
+ * (|from here| x |to| + |from| x |to here|); only those pairs are visited.
+ */
+export function policyPart(f: FlowFactory, state: ClusterState, nodeName: string, index: PolicyIndex = policyIndex(state)): Part {
   if (!state.cluster.isolation) return EMPTY_PART;
   const pod = cidrMatch(state.cluster.podCidr);
   const flows: Flow[] = [f.flow('policy', 100, { ...NEW_TRK, ...ipMatch({ ipv4_src: pod, ipv4_dst: pod }) }, {}, 'policy')];
-  const pods = [...state.pods.values()];
   const seen = new Set<string>();
-  for (const rule of state.cluster.allow) {
-    const from = pods.filter((p) => selectorMatches(rule.from, p.labels));
-    const to = pods.filter((p) => selectorMatches(rule.to, p.labels));
-    const protocol = rule.port !== undefined ? (rule.protocol ?? 'tcp') : rule.protocol;
-    for (const a of from) {
-      for (const b of to) {
-        if (a.node !== nodeName && b.node !== nodeName) continue;
-        const match: Match = { ...NEW_TRK, eth_type: { value: ETH_IP }, ipv4_src: { value: ipValue(a.ip) }, ipv4_dst: { value: ipValue(b.ip) } };
-        if (protocol) match.ip_proto = { value: PROTO[protocol] };
-        if (rule.port !== undefined && protocol) match[protocol === 'tcp' ? 'tcp_dst' : 'udp_dst'] = { value: BigInt(rule.port) };
-        const key = `${a.ip}>${b.ip}/${protocol ?? ''}/${rule.port ?? ''}`;
+  for (const rule of index.rules) {
+    const { protocol, port } = rule;
+    if (rule.bit !== undefined) {
+      const bit: Match = { reg3: { value: rule.bit, mask: rule.bit } };
+      for (const b of rule.toByNode.get(nodeName) ?? []) {
+        const key = `${rule.bit}>${b.ip}/${protocol ?? ''}/${port ?? ''}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        flows.push(f.flow('policy', 200, match, { apply: [{ type: 'ct', commit: true, zone: ctZone }], gotoTable: TABLE.snat }, 'policy'));
+        flows.push(f.flow('policy', 200, allowMatch(b.ip, protocol, port, bit), ALLOW, 'policy'));
       }
+      continue;
     }
+    const allow = (a: PodState, b: PodState) => {
+      const key = `${a.ip}>${b.ip}/${protocol ?? ''}/${port ?? ''}`;
+      if (seen.has(key)) return;
+      seen.add(key);
+      flows.push(f.flow('policy', 200, allowMatch(b.ip, protocol, port, { ipv4_src: { value: ipValue(a.ip) } }), ALLOW, 'policy'));
+    };
+    for (const a of rule.fromByNode.get(nodeName) ?? []) for (const b of rule.to) allow(a, b);
+    for (const b of rule.toByNode.get(nodeName) ?? []) for (const a of rule.from) if (a.node !== nodeName) allow(a, b);
   }
   return { flows, groups: [], meters: [] };
 }

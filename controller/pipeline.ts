@@ -77,12 +77,12 @@ export const PIPELINE: readonly TableSpec[] = [
   },
   {
     name: 'conntrack',
-    match: ['eth_type'],
+    match: ['eth_type', 'ipv4_src'],
     next: ['service_lb'],
     miss: 'drop',
     roles: NODE,
     does:
-      'Every IPv4 packet goes through conntrack in the node zone (reg5) with `nat`: replies of SNAT/DNAT connections are un-NATed and packets of established service connections are re-DNATed to their backend; then service_lb.',
+      'Every IPv4 packet goes through conntrack in the node zone (reg5) with `nat`: replies of SNAT/DNAT connections are un-NATed and packets of established service connections are re-DNATed to their backend; then service_lb. Isolation mode: a packet from a pod some cluster.allow rule admits as a source first loads that pod\'s rule bits into reg3 (bit i = rule i), by its source IP.',
   },
   {
     name: 'service_lb',
@@ -103,12 +103,12 @@ export const PIPELINE: readonly TableSpec[] = [
   },
   {
     name: 'policy',
-    match: ['ct_state', 'eth_type', 'ip_proto', 'ipv4_src', 'ipv4_dst', 'tcp_dst', 'udp_dst', 'reg0'],
+    match: ['ct_state', 'eth_type', 'ip_proto', 'ipv4_src', 'ipv4_dst', 'tcp_dst', 'udp_dst', 'reg0', 'reg3'],
     next: ['snat'],
     miss: 'snat',
     roles: NODE,
     does:
-      'Isolation mode only: a new pod-to-pod connection is dropped unless a cluster.allow rule admits it; admitted ones are committed (ct(commit,zone=reg5)) on both the source and the destination node so that their replies are established.',
+      'Isolation mode only: a new pod-to-pod connection is dropped unless a cluster.allow rule admits it; admitted ones are committed (ct(commit,zone=reg5)) on both the source and the destination node so that their replies are established. Rule i admits a destination pod by its IP (and the rule\'s protocol and port) when reg3 bit i is set (the source matched the rule in conntrack), on the destination\'s node, and on any node for packets from a local pod (reg0.source=pod). Rules beyond the 32nd are matched per (source, destination) pair.',
   },
   {
     name: 'snat',
@@ -161,6 +161,8 @@ export const REG = {
   outPort: { field: 'reg1' as FieldName, ofs: 0, nBits: 32 },
   /** reg2: scratch (the ARP responder swaps arp_spa/arp_tpa through it) */
   scratch: { field: 'reg2' as FieldName, ofs: 0, nBits: 32 },
+  /** reg3: isolation, bit i set when the source pod is admitted by allow rule i (first 32 rules) */
+  policyRules: { field: 'reg3' as FieldName, ofs: 0, nBits: 32 },
   /** reg5[0..15]: the node's conntrack zone (LAB-NOTES pitfall 6) */
   ctZone: { field: 'reg5' as FieldName, ofs: 0, nBits: 16 },
 } as const;

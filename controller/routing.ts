@@ -87,6 +87,11 @@ export class Routing {
     return l;
   }
 
+  /** Takes another Routing's distances for `key` (known to be unchanged in this state) instead of a BFS. */
+  adoptDistances(key: string, d: Map<string, number>): void {
+    this.dist.set(key, d);
+  }
+
   distances(key: string): Map<string, number> {
     let d = this.dist.get(key);
     if (d) return d;
@@ -120,30 +125,47 @@ export class Routing {
   }
 
   private computeChoice(from: string, key: string): RouteChoice | undefined {
-    const d = this.distances(key);
+    return this.choiceWith(from, this.distances(key));
+  }
+
+  /**
+   * The choice `from` would make with the distances `d` (another state's, for the same key) over its
+   * current up links: lets a compiler compare before and after without keeping every choice.
+   */
+  choiceWith(from: string, d: ReadonlyMap<string, number>): RouteChoice | undefined {
     const sw = this.state.switches.get(from);
     if (!sw || !sw.up) return undefined;
     const own = sw.role === 'fabric' ? d.get(from) : undefined;
+    // two passes over the links instead of a candidate list: a spine asks this for every key over
+    // hundreds of links, and an incremental compile should not allocate for each
+    const links = this.fabricLinks(from);
     let best = Infinity;
-    const cands: { port: number; peer: string; cost: number }[] = [];
-    for (const p of this.fabricLinks(from)) {
-      const peer = this.state.switches.get(p.peerSwitch)!;
-      const dp = d.get(peer.name);
-      if (dp === undefined) continue;
-      cands.push({ port: p.port, peer: peer.name, cost: dp });
-      if (dp < best) best = dp;
+    for (const p of links) {
+      const dp = d.get(p.peerSwitch);
+      if (dp !== undefined && dp < best) best = dp;
     }
     if (best === Infinity) return undefined;
-    const primary = cands.filter((c) => c.cost === best).sort((a, b) => a.port - b.port);
-    const hop = (c: { port: number; peer: string }): NextHop => ({ port: c.port, mac: macOf(this.state, c.peer) });
+    const primary: LinkPort[] = [];
+    for (const p of links) if (d.get(p.peerSwitch) === best) primary.push(p);
+    if (primary.length > 1) primary.sort((a, b) => a.port - b.port);
+    const hop = (p: LinkPort): NextHop => ({ port: p.port, mac: macOf(this.state, p.peerSwitch) });
     if (primary.length > 1) return { kind: 'select', hops: primary.map(hop) };
     // loop-free alternate: a neighbour whose own distance is not larger than ours never sends back
-    // through us (node switches are never transit, so any other uplink of a node qualifies)
+    // through us (node switches are never transit, so any other uplink of a node qualifies); the
+    // nearest, then the lowest port
     const limit = own === undefined ? Infinity : own;
-    const backups = cands
-      .filter((c) => c.port !== primary[0].port && c.cost <= limit)
-      .sort((a, b) => a.cost - b.cost || a.port - b.port);
-    if (backups.length) return { kind: 'ff', hops: [hop(primary[0]), hop(backups[0])] };
+    let backup: LinkPort | undefined;
+    let backupCost = Infinity;
+    for (const p of links) {
+      if (p.port === primary[0].port) continue;
+      const dp = d.get(p.peerSwitch);
+      if (dp === undefined || dp > limit) continue;
+      if (dp < backupCost || (dp === backupCost && p.port < backup!.port)) {
+        backup = p;
+        backupCost = dp;
+      }
+    }
+    if (backup) return { kind: 'ff', hops: [hop(primary[0]), hop(backup)] };
     return { kind: 'indirect', hops: [hop(primary[0])] };
   }
 }

@@ -228,18 +228,43 @@ describe('overlay mode', () => {
 });
 
 describe('isolation', () => {
-  it('drops new pod-to-pod connections unless allowed, committing allowed ones at both ends', () => {
+  it('drops new pod-to-pod connections unless allowed: one reg3 bit per rule loaded by source IP, one flow per destination pod', () => {
     const state = twoRacks({}, { isolation: true, allow: [{ from: { app: 'web' }, to: { app: 'db' }, port: 5432, protocol: 'tcp' }] });
     const plan = compileCluster(state);
     const web1 = state.pods.get('web-1')!;
     const db1 = state.pods.get('db-1')!;
-    for (const sw of ['node1', 'node2']) {
+    for (const sw of ['node1', 'node2', 'node3']) {
       const pol = texts(flowsIn(plan.get(sw)!, 'policy'));
       expect(pol).toContainEqual(expect.stringContaining('priority=100,ip,nw_src=10.244.0.0/16,nw_dst=10.244.0.0/16,ct_state=+new+trk actions=drop'));
-      expect(pol).toContainEqual(expect.stringContaining(`priority=200,tcp,nw_src=${web1.ip},nw_dst=${db1.ip},tcp_dst=5432,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15]),goto_table:${TABLE.snat}`));
+      // every node: web-1 (a source of rule 0) gets bit 0 in conntrack, and its own node's pods may open the connection
+      expect(texts(flowsIn(plan.get(sw)!, 'conntrack'))).toContainEqual(
+        expect.stringContaining(`priority=110,ip,nw_src=${web1.ip} actions=set_field:0x1->reg3,ct(zone=reg5[0..15],table=${TABLE.service_lb},nat)`),
+      );
+      expect(pol).toContainEqual(
+        expect.stringContaining(`priority=200,tcp,nw_dst=${db1.ip},tcp_dst=5432,reg0=0x1/0xf,reg3=0x1/0x1,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15]),goto_table:${TABLE.snat}`),
+      );
     }
-    // node3 hosts neither end of the web-1 -> db-1 rule
-    expect(texts(flowsIn(plan.get('node3')!, 'policy')).some((t) => t.includes(`nw_dst=${db1.ip}`) && t.includes(`nw_src=${web1.ip}`))).toBe(false);
+    // the destination's node admits any source with the bit (from the fabric too); the others do not
+    const fromAnywhere = `priority=200,tcp,nw_dst=${db1.ip},tcp_dst=5432,reg3=0x1/0x1,ct_state=+new+trk`;
+    for (const sw of ['node1', 'node2', 'node3']) {
+      expect(texts(flowsIn(plan.get(sw)!, 'policy')).some((t) => t.includes(fromAnywhere))).toBe(sw === db1.node);
+    }
+    // the policy flows are linear in the pods the rule selects: no (source, destination) pairs
+    for (const sw of ['node1', 'node2', 'node3']) expect(texts(flowsIn(plan.get(sw)!, 'policy')).some((t) => t.includes('nw_src=') && !t.includes('/16'))).toBe(false);
+  });
+
+  it('keeps per-pair flows for rules after the 32nd (no reg3 bit left)', () => {
+    const padding = Array.from({ length: 32 }, (_, i) => ({ from: { app: `none${i}` }, to: { app: 'none' } }));
+    const state = twoRacks({}, { isolation: true, allow: [...padding, { from: { app: 'web' }, to: { app: 'db' }, port: 5432, protocol: 'tcp' }] });
+    const plan = compileCluster(state);
+    const web1 = state.pods.get('web-1')!;
+    const db1 = state.pods.get('db-1')!;
+    for (const sw of new Set([web1.node, db1.node])) {
+      expect(texts(flowsIn(plan.get(sw)!, 'policy'))).toContainEqual(
+        expect.stringContaining(`priority=200,tcp,nw_src=${web1.ip},nw_dst=${db1.ip},tcp_dst=5432,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15]),goto_table:${TABLE.snat}`),
+      );
+    }
+    expect(texts(flowsIn(plan.get('node3')!, 'policy')).some((t) => t.includes(`nw_src=${web1.ip}`))).toBe(web1.node === 'node3' || db1.node === 'node3');
   });
 });
 

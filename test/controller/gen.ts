@@ -130,6 +130,32 @@ export function eventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
   return fc.array(ev, { maxLength: 8 });
 }
 
+/**
+ * Long sequences dominated by link failures and recoveries (fabric-fabric and node uplinks alike,
+ * several links down at once), mixed with pod adds, deletes and moves and service changes: the
+ * incremental paths that patch next-hop groups in place must keep equalling a full compile.
+ */
+export function linkHeavyEventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
+  const links = s.fabric.links.map((l) => l.between);
+  const nodes = s.fabric.nodes.map((n) => n.name);
+  const link: fc.Arbitrary<ScenarioEvent> = fc
+    .tuple(fc.nat(), fc.boolean())
+    .map(([i, up]) => ({ at: 0, kind: 'link' as const, action: up ? ('up' as const) : ('down' as const), between: links[i % links.length] }));
+  const other: fc.Arbitrary<ScenarioEvent> = fc.oneof(
+    fc.tuple(fc.nat(), fc.nat(), fc.nat()).map(([i, n, app]) => ({ at: 0, kind: 'pod' as const, action: 'add' as const, name: `new${i % 5}`, node: nodes[n % nodes.length], labels: { app: APPS[app % APPS.length] } })),
+    fc.nat().map((i) => ({ at: 0, kind: 'pod' as const, action: 'delete' as const, name: i % 2 ? `pod${i % 10}` : `new${i % 5}` })),
+    fc.tuple(fc.nat(), fc.nat()).map(([i, n]) => ({ at: 0, kind: 'pod' as const, action: 'move' as const, name: i % 2 ? `pod${i % 10}` : `new${i % 5}`, to: nodes[n % nodes.length] })),
+    fc.tuple(fc.nat(), fc.nat()).map(([i, app]) => ({
+      at: 0,
+      kind: 'service' as const,
+      action: 'add' as const,
+      service: { name: `nsvc${i % 3}`, selector: { app: APPS[app % APPS.length] }, port: 90, targetPort: 8080, protocol: 'tcp' as const },
+    })),
+    fc.tuple(fc.nat(), fc.boolean()).map(([i, up]) => ({ at: 0, kind: 'node' as const, action: up ? ('up' as const) : ('down' as const), name: nodes[i % nodes.length] })),
+  );
+  return fc.array(fc.oneof({ arbitrary: link, weight: 4 }, { arbitrary: other, weight: 1 }), { minLength: 4, maxLength: 20 });
+}
+
 /** A rebalancer decision in a random event sequence: resolved against the state when it is applied. */
 export interface SteerEvent {
   kind: 'steer';

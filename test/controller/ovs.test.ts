@@ -33,6 +33,68 @@ function trace(bridge: string, flow: string, ctNext?: string): string {
   return ovs.appctl(...args);
 }
 
+describe('isolation in real OVS (ofproto/trace): the reg3 rule bits survive the conntrack recirculation', () => {
+  const file = scenarioFiles().find((f) => f.endsWith('single-rack.yaml'))!;
+  const state = loadState(file);
+  const plan = compileCluster(state);
+  const web = state.pods.get('web-1')!;
+  const cache = state.pods.get('cache-1')!;
+  const portOf = (node: string, pod: string) => (state.switches.get(node)!.ports.find((p) => p.kind === 'pod' && p.pod === pod) as { port: number }).port;
+  const uplinkOf = (node: string) => state.switches.get(node)!.ports.find((p) => p.kind === 'link')!;
+  const bridges = new Map<string, string>();
+
+  beforeAll(() => {
+    for (const node of [web.node, cache.node]) {
+      const bridge = freshBridge(state, node);
+      loadPlan(ovs, { ...plan.get(node)!, switch: bridge });
+      bridges.set(node, bridge);
+    }
+  });
+  afterAll(() => {
+    for (const bridge of bridges.values()) ovs.vsctl('del-br', bridge);
+  });
+
+  const fromPod = (port: number) => {
+    const node = state.nodes.get(web.node)!;
+    return trace(
+      bridges.get(web.node)!,
+      `in_port=${portOf(web.node, web.name)},tcp,dl_src=${web.mac},dl_dst=${node.gatewayMac},nw_src=${web.ip},nw_dst=${cache.ip},nw_ttl=64,tcp_dst=${port},tcp_flags=0x002`,
+      'trk,new',
+    );
+  };
+  const fromFabric = (src: { ip: string }, port: number) => {
+    const sw = state.switches.get(cache.node)!;
+    const up = uplinkOf(cache.node);
+    return trace(
+      bridges.get(cache.node)!,
+      `in_port=${up.port},tcp,dl_src=${state.switches.get(up.kind === 'link' ? up.peerSwitch : '')!.routerMac},dl_dst=${sw.routerMac},nw_src=${src.ip},nw_dst=${cache.ip},nw_ttl=64,tcp_dst=${port},tcp_flags=0x002`,
+      'trk,new',
+    );
+  };
+
+  it('the source node admits web-1 -> cache-1:6379 (reg3 bit loaded in conntrack, matched in policy) and sends it up', () => {
+    const out = fromPod(6379);
+    expect(out).toMatch(/set_field:0x1->reg3|load:0x1->NXM_NX_REG3\[\]/);
+    expect(out).toMatch(new RegExp(`${TABLE.policy}\\. .*reg3=0x1/0x1`));
+    expect(out).toMatch(new RegExp(`output:${uplinkOf(web.node).port}`));
+    expect(out).not.toMatch(/Datapath actions: drop/);
+  });
+
+  it('the source node drops web-1 -> cache-1 on a port no rule allows', () => {
+    expect(fromPod(80)).toMatch(/Datapath actions: drop/);
+  });
+
+  it('the destination node admits web-1 -> cache-1:6379 from the fabric and delivers it to the pod port', () => {
+    const out = fromFabric(web, 6379);
+    expect(out).toMatch(new RegExp(`output:${portOf(cache.node, cache.name)}`));
+    expect(out).not.toMatch(/Datapath actions: drop/);
+  });
+
+  it('the destination node drops a pod-range source no rule admits (no reg3 bit)', () => {
+    expect(fromFabric({ ip: '10.244.200.9' }, 6379)).toMatch(/Datapath actions: drop/);
+  });
+});
+
 describe('plans load into real OVS', () => {
   for (const file of scenarioFiles()) {
     const name = file.split('/').pop()!;
