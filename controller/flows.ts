@@ -540,7 +540,7 @@ export function routeGroup(groupId: number, choice: RouteChoice): Group {
     type: choice.kind,
     // OVS refuses watch_port in indirect groups; select groups use it for bucket liveness
     buckets: choice.hops.map((h) => ({
-      ...(choice.kind === 'indirect' ? {} : { watchPort: h.port }),
+      ...(choice.kind === 'indirect' || choice.noLiveness ? {} : { watchPort: h.port }),
       actions: [
         { type: 'set_field', field: 'eth_dst', value: macValue(h.mac) },
         { type: 'output', port: h.port },

@@ -18,6 +18,8 @@ export interface NextHop {
 export interface RouteChoice {
   kind: 'select' | 'ff' | 'indirect';
   hops: NextHop[];
+  /** select only: buckets without watch_port (`cluster.fastFailover: false`): a dead bucket keeps its share until the controller reacts */
+  noLiveness?: true;
 }
 
 export interface Attachment {
@@ -149,7 +151,7 @@ export class Routing {
     for (const p of links) if (d.get(p.peerSwitch) === best) primary.push(p);
     if (primary.length > 1) primary.sort((a, b) => a.port - b.port);
     const hop = (p: LinkPort): NextHop => ({ port: p.port, mac: macOf(this.state, p.peerSwitch) });
-    if (primary.length > 1) return { kind: 'select', hops: primary.map(hop) };
+    if (primary.length > 1) return { kind: 'select', hops: primary.map(hop), ...(this.state.cluster.fastFailover === false ? { noLiveness: true as const } : {}) };
     // loop-free alternate: a neighbour whose own distance is not larger than ours never sends back
     // through us (node switches are never transit, so any other uplink of a node qualifies); the
     // nearest, then the lowest port
@@ -165,12 +167,12 @@ export class Routing {
         backupCost = dp;
       }
     }
-    if (backup) return { kind: 'ff', hops: [hop(primary[0]), hop(backup)] };
+    if (backup && this.state.cluster.fastFailover !== false) return { kind: 'ff', hops: [hop(primary[0]), hop(backup)] };
     return { kind: 'indirect', hops: [hop(primary[0])] };
   }
 }
 
 export function choiceSignature(c: RouteChoice | undefined): string {
   if (!c) return '-';
-  return `${c.kind}:${c.hops.map((h) => `${h.port}>${h.mac}`).join(',')}`;
+  return `${c.kind}${c.noLiveness ? '-nolive' : ''}:${c.hops.map((h) => `${h.port}>${h.mac}`).join(',')}`;
 }

@@ -487,7 +487,7 @@ interface Paths {
 }
 
 const TOP_KEYS = ['name', 'seed', 'cluster', 'fabric', 'pods', 'services', 'traffic', 'events', 'expect'] as const;
-const CLUSTER_KEYS = ['mode', 'encap', 'podCidr', 'nodeMaskLen', 'serviceCidr', 'isolation', 'allow', 'rebalance'] as const;
+const CLUSTER_KEYS = ['mode', 'encap', 'podCidr', 'nodeMaskLen', 'serviceCidr', 'isolation', 'allow', 'rebalance', 'fastFailover'] as const;
 const FABRIC_KEYS = ['switches', 'nodes', 'links', 'externals'] as const;
 
 function readScenario(r: Reporter, root: unknown): { s: Scenario; paths: Paths } | undefined {
@@ -663,6 +663,7 @@ function readCluster(r: Reporter, root: Obj): ClusterSpec | undefined {
   const serviceCidr = cidrField(r, o, 'serviceCidr', 'cluster', 'cluster', true);
   const nodeMaskLen = num(r, o, 'nodeMaskLen', 'cluster', 'cluster', { integer: true, min: 1, max: 30 }) ?? 24;
   const isolation = bool(r, o, 'isolation', 'cluster', 'cluster') ?? false;
+  const fastFailover = bool(r, o, 'fastFailover', 'cluster', 'cluster');
   const allow: AllowRule[] = [];
   list(r, o, 'allow', 'cluster', 'cluster').forEach((v, i) => {
     const path = `cluster/allow/${i}`;
@@ -699,7 +700,7 @@ function readCluster(r: Reporter, root: Obj): ClusterSpec | undefined {
     r.error('cluster/serviceCidr', `cluster: serviceCidr ${serviceCidr} is too small (at most /30)`);
   }
   if (podCidr === undefined || serviceCidr === undefined) return undefined;
-  return { mode, encap: encap ?? 'vxlan', podCidr, nodeMaskLen, serviceCidr, isolation, allow, rebalance };
+  return { mode, encap: encap ?? 'vxlan', podCidr, nodeMaskLen, serviceCidr, isolation, allow, rebalance, ...(fastFailover === false ? { fastFailover } : {}) };
 }
 
 /** services whose selector was missing or malformed (already reported): no "matches nothing" warning */

@@ -37,6 +37,13 @@ export interface ClusterSpec {
   /** pod-to-pod allow rules under isolation (our extension): label selectors, optional port */
   allow: AllowRule[];
   rebalance: RebalancePolicy[];
+  /**
+   * default true: next hops survive a link failure in the data plane (ECMP buckets watch their port,
+   * a single best path gets a fast-failover group with a loop-free backup). false: plain next hops, so
+   * traffic waits for the controller to recompile after a port status (for comparison, or switches
+   * without group liveness).
+   */
+  fastFailover?: boolean;
 }
 
 export interface AllowRule {

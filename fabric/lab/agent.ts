@@ -89,11 +89,11 @@ def ping(ip, count, interval, timeout):
             ihl = (data[0] & 0x0F) * 4
             kind, _, _, rid, rseq = struct.unpack("!BBHHH", data[ihl:ihl + 8])
             if kind == 0 and rid == ident and rseq == seq:
-                print("reply %d %.3f %s" % (seq, (time.monotonic() - start) * 1000.0, addr[0]), flush=True)
+                print("reply %d %.3f %s %.6f" % (seq, (time.monotonic() - start) * 1000.0, addr[0], start), flush=True)
                 got = True
                 break
         if not got:
-            print("lost %d" % seq, flush=True)
+            print("lost %d %.6f" % (seq, start), flush=True)
         if seq < count:
             time.sleep(max(0.0, interval - (time.monotonic() - start)))
 

@@ -187,6 +187,48 @@ describe('fabric switches', () => {
     expect(walk(state, plan, 'node1', p2)).toEqual([{ kind: 'delivered', switch: 'node2', port: 100 }]);
   });
 
+  it('cluster.fastFailover: false compiles plain next hops: no fast-failover group, no bucket liveness, so a cut link waits for the controller', () => {
+    const triangle = (fastFailover?: boolean): ClusterState =>
+      buildClusterState(
+        scenarioOf({
+          cluster: { ...scenarioOf({ fabric: { switches: [], nodes: [], links: [], externals: [] } }).cluster, ...(fastFailover === undefined ? {} : { fastFailover }) },
+          fabric: {
+            switches: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
+            nodes: [
+              { name: 'node1', ip: '198.51.100.11' },
+              { name: 'node2', ip: '198.51.100.12' },
+            ],
+            links: [
+              { between: ['node1', 'a'], gbps: 10, latencyUs: 1 },
+              { between: ['node2', 'b'], gbps: 10, latencyUs: 1 },
+              { between: ['a', 'b'], gbps: 10, latencyUs: 1 },
+              { between: ['a', 'c'], gbps: 10, latencyUs: 1 },
+              { between: ['c', 'b'], gbps: 10, latencyUs: 1 },
+            ],
+            externals: [],
+          },
+          pods: [{ name: 'p2', node: 'node2', labels: {}, hostPorts: [] }],
+        }),
+      );
+    const state = triangle(false);
+    const plan = compileCluster(state);
+    for (const sw of plan.values()) expect(sw.groups.filter((g) => g.type === 'ff')).toEqual([]);
+    const p2 = state.pods.get('p2')!.ip;
+    expect(walk(state, plan, 'node1', p2)).toEqual([{ kind: 'delivered', switch: 'node2', port: 100 }]);
+    // the link fails: the old plan black-holes until the controller recompiles, then delivers via c
+    applyEvent(state, { at: 1, kind: 'link', action: 'down', between: ['a', 'b'] });
+    expect(walk(state, plan, 'node1', p2)).not.toEqual([{ kind: 'delivered', switch: 'node2', port: 100 }]);
+    expect(walk(state, compileCluster(state), 'node1', p2)).toEqual([{ kind: 'delivered', switch: 'node2', port: 100 }]);
+    // the default keeps the ff group; ECMP buckets watch their port only by default
+    expect([...compileCluster(triangle()).values()].some((sw) => sw.groups.some((g) => g.type === 'ff'))).toBe(true);
+    const racks = twoRacks({}, { fastFailover: false });
+    // route groups (ECMP next hops) as opposed to service groups (DNAT buckets)
+    const ecmp = (st: ClusterState) => [...compileCluster(st).values()].flatMap((sw) => sw.groups.filter((g) => g.type === 'select' && g.buckets.every((b) => b.actions.some((a) => a.type === 'set_field' && a.field === 'eth_dst'))));
+    expect(ecmp(racks).length).toBeGreaterThan(0);
+    for (const g of ecmp(racks)) for (const b of g.buckets) expect(b.watchPort).toBeUndefined();
+    for (const g of ecmp(twoRacks())) for (const b of g.buckets) expect(b.watchPort).toBeDefined();
+  });
+
   it('route a moved pod by a /32 on every fabric switch and on its home node, towards its new node', () => {
     const state = twoRacks();
     let plan = compileCluster(state);
