@@ -19,16 +19,19 @@ const FILE = path.join(__dirname, '..', '..', 'scenarios', 'overlay-vxlan.yaml')
 // ids of this test file; leftovers of an earlier (crashed) run are removed by these names
 const ID = 'tovla';
 const ID_PLAY = 'tovlb';
+const ID_GENEVE = 'tovlc';
 
 beforeAll(async () => {
   checkNetnsPermitted();
   await teardownLab(ID);
   await teardownLab(ID_PLAY);
+  await teardownLab(ID_GENEVE);
 });
 
 afterAll(async () => {
   await teardownLab(ID);
   await teardownLab(ID_PLAY);
+  await teardownLab(ID_GENEVE);
 });
 
 /** tx/rx packets of a bridge port, from `ovs-ofctl dump-ports` */
@@ -111,3 +114,34 @@ test('overlay-vxlan: lab test (OpenFlow, one driver per OVS) agrees with fabric 
   ]);
   expect(labNamespaces(ID_PLAY)).toEqual([]);
 }, 30_000);
+
+test('overlay with geneve (same scenario, encap: geneve): MTU 1400, every expectation agrees with fabric sim', async () => {
+  const dir = fs.mkdtempSync(path.join('/tmp', 'fabric-geneve-'));
+  const file = path.join(dir, 'overlay-geneve.yaml');
+  const text = fs.readFileSync(FILE, 'utf8');
+  expect(text).toMatch(/^ {2}encap: vxlan/m);
+  fs.writeFileSync(file, text.replace(/^( {2}encap:) vxlan/m, '$1 geneve').replace(/^name: .*$/m, 'name: overlay-geneve'));
+  try {
+    const report = await scenarioLabTest(file, { id: ID_GENEVE, keep: true });
+    try {
+      const lab = (await import('../../fabric/lab')).Lab.open(ID_GENEVE);
+      // the tunnel port is geneve and pods leave room for its larger header
+      const tun = lab.ovsFor('worker-a1').vsctl('get', 'interface', 'tun0', 'type').trim();
+      expect(tun).toBe('geneve');
+      expect(runCmd('ip', ['-n', lab.host('api-2').ns, 'link', 'show', 'eth0']).stdout).toMatch(/ mtu 1400 /);
+    } finally {
+      await teardownLab(ID_GENEVE);
+    }
+    const comparison = compareWithSim(report, runScenario(loadScenario(file).scenario));
+    expect(comparison.rows.filter((row) => !row.agree)).toEqual([]);
+    expect(report.expectations.filter((e) => !e.skipped && e.kind !== 'maxLinkUtilization').map((e) => [e.kind, e.ok])).toEqual([
+      ['reach', true],
+      ['reach', true],
+      ['reach', true],
+      ['egress', true],
+    ]);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  expect(labNamespaces(ID_GENEVE)).toEqual([]);
+}, 60_000);
