@@ -19,7 +19,7 @@ const FILE = path.join(__dirname, '..', '..', 'scenarios', 'overlay-vxlan.yaml')
 // ids of this test file; leftovers of an earlier (crashed) run are removed by these names
 const ID = 'tovla';
 const ID_PLAY = 'tovlb';
-const ID_GENEVE = 'tovlc';
+const ID_GENEVE = 'tovlg';
 
 beforeAll(async () => {
   checkNetnsPermitted();
