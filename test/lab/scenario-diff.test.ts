@@ -17,7 +17,7 @@ import type { Scenario } from '../../topology/types';
 import { until } from './until';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'two-paths.yaml');
-const ID = 'tlabd';
+const ID = 'tlabe';
 
 function clone(s: Scenario): Scenario {
   return JSON.parse(JSON.stringify(s)) as Scenario;
