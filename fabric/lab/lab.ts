@@ -84,7 +84,7 @@ export interface LabRecord {
    * Overlay mode only: node switch name -> its own OVS (namespace `fab-<id>-ovs<index>`, run directory
    * `<dir>/ovs<index>`). LAB-NOTES pitfall 7: tunnels work cleanly with one vswitchd per node.
    */
-  nodeOvs?: Record<string, { ns: string; dir: string }>;
+  nodeOvs?: Record<string, { ns: string; dir: string; vtep?: { address: string; peers: { ip: string; mac: string }[] } }>;
   /** overlay mode: MTU of pod interfaces (vxlan 1450, geneve 1400) */
   podMtu?: number;
   /** set once a scenario was played on it (events changed it) */
@@ -538,19 +538,35 @@ export class Lab {
    * neighbour MAC does not matter on the wire: the plan's uplink rewrites the outer eth_dst.
    */
   private configureVteps(state: ClusterState): void {
-    for (const [sw, n] of Object.entries(this.record.nodeOvs ?? {})) {
+    for (const sw of Object.keys(this.record.nodeOvs ?? {})) {
       const node = state.nodes.get(sw)!;
-      const br = this.record.bridges[sw];
-      const ovs = new LabOvs(n.dir, n.ns);
+      const n = this.record.nodeOvs![sw];
       // OVS picks a tunnel route's source among the device's addresses whose subnet holds the
       // destination, so the address carries the prefix that covers every node IP (not /32)
-      ip('-n', n.ns, 'addr', 'add', `${node.ip}/${coveringPrefix([...state.nodes.values()].map((x) => x.ip)).len}`, 'dev', br);
-      ip('-n', n.ns, 'link', 'set', br, 'up');
-      for (const other of state.nodes.values()) {
-        if (other.name === sw) continue;
-        ovs.appctl('ovs/route/add', `${other.ip}/32`, br);
-        ovs.appctl('tnl/neigh/set', br, other.ip, macFromIp(other.ip));
-      }
+      n.vtep = {
+        address: `${node.ip}/${coveringPrefix([...state.nodes.values()].map((x) => x.ip)).len}`,
+        peers: [...state.nodes.values()].filter((o) => o.name !== sw).map((o) => ({ ip: o.ip, mac: macFromIp(o.ip) })),
+      };
+      this.applyVtep(sw);
+    }
+    this.save();
+  }
+
+  /**
+   * The VTEP of one node's OVS: the node IP on its bridge's LOCAL device, OVS's tunnel route and
+   * neighbour to every other node. Runtime state of vswitchd and of its tap device: a restarted
+   * vswitchd needs it again (restartVswitchd does that).
+   */
+  private applyVtep(sw: string): void {
+    const n = this.record.nodeOvs?.[sw];
+    if (!n?.vtep) return;
+    const br = this.record.bridges[sw];
+    const ovs = new LabOvs(n.dir, n.ns);
+    ip('-n', n.ns, 'addr', 'replace', n.vtep.address, 'dev', br);
+    ip('-n', n.ns, 'link', 'set', br, 'up');
+    for (const peer of n.vtep.peers) {
+      ovs.appctl('ovs/route/add', `${peer.ip}/32`, br);
+      ovs.appctl('tnl/neigh/set', br, peer.ip, peer.mac);
     }
   }
 
@@ -756,14 +772,29 @@ export class Lab {
   /**
    * Kill ovs-vswitchd (SIGKILL: every flow, group and meter is lost) and start it again with the same
    * database; the bridges come back empty and reconnect to their controller. Returns the new pid.
+   * `switchName`: the OVS of that switch (an overlay node's own), else the lab's; an overlay node's
+   * VTEP (node IP on LOCAL, tunnel routes and neighbours) is configured again.
    */
-  async restartVswitchd(): Promise<number> {
-    const old = readPidFile(this.ovs.paths.vswitchdPidFile);
+  async restartVswitchd(switchName?: string): Promise<number> {
+    const node = switchName ? this.record.nodeOvs?.[switchName] : undefined;
+    const ovs = switchName ? this.ovsFor(switchName) : this.ovs;
+    const what = node ? `ovs-vswitchd ${node.ns}` : 'ovs-vswitchd';
+    const old = readPidFile(ovs.paths.vswitchdPidFile);
     if (old) await stopPid(old, 'ovs-vswitchd', 0);
     this.record.pids = this.record.pids.filter((p) => p.pid !== old);
-    const pid = this.ovs.startVswitchd();
-    this.record.pids.push({ pid, comm: 'ovs-vswitchd', what: 'ovs-vswitchd' });
+    const pid = ovs.startVswitchd();
+    this.record.pids.push({ pid, comm: 'ovs-vswitchd', what });
     this.save();
+    if (node?.vtep && switchName) {
+      // overlay node: the bridge's tap device came back without the node IP, and vswitchd forgot its
+      // tunnel routes and neighbours
+      const br = this.record.bridges[switchName];
+      for (let waited = 0; runCmd('ip', ['-n', node.ns, 'link', 'show', br]).status !== 0; waited += 20) {
+        if (waited > 10_000) throw new LabError(`Lab: bridge ${br} did not come back after vswitchd restarted in ${node.ns}`, 1);
+        await sleep(20);
+      }
+      this.applyVtep(switchName);
+    }
     return pid;
   }
 
