@@ -674,7 +674,7 @@ function podPartsOf(f: FlowFactory, state: ClusterState, sw: SwitchState): Map<s
     if (port.kind !== 'pod') continue;
     const pod = state.pods.get(port.pod);
     if (!pod) continue;
-    out.set(`pod:${pod.name}`, podPart(f, sw, node, pod, port.port, podLimitGbps(state, pod.name)));
+    out.set(`pod:${pod.name}`, podPart(f, sw, node, pod, port.port, podLimitGbps(state, pod.name), state.cluster.isolation));
   }
   return out;
 }

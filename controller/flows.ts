@@ -11,7 +11,7 @@ import { CT_STATE, OFPP } from '../fabric/openflow/flow';
 import type { ClusterState, NodeState, PodState, ServiceState, SwitchState } from '../topology/types';
 import { ipToInt, macFromIp, parseCidr } from '../topology/ip';
 import { CategoryName, makeCookie } from './cookie';
-import { PIPELINE, REG, SOURCE, TABLE, TableName, checkFlow } from './pipeline';
+import { HAIRPIN_IP, PIPELINE, REG, SOURCE, TABLE, TableName, checkFlow } from './pipeline';
 import type { NextHop, RouteChoice } from './routing';
 
 export interface Part {
@@ -231,19 +231,63 @@ export function podMeter(meterId: number, egressGbps: number): Meter {
   return { meterId, unit: 'kbps', burst: true, stats: true, bands: [{ type: 'drop', rate, burstSize: Math.max(1, Math.round(rate / 5)) }] };
 }
 
+const HAIRPIN = ipValue(HAIRPIN_IP);
+export const HAIRPIN_PRIORITY = { forward: 120, reply: 110, allow: 210 } as const;
+
+/**
+ * Hairpin of one local pod (docs/pipeline.md "Hairpin"): the pod reaches itself through a service
+ * whose select group picked it. Stateless rewrites around conntrack, so conntrack keeps the
+ * pod -> VIP tuple and its DNAT:
+ * - l2_output: a packet the pod sent to itself (after DNAT) leaves through IN_PORT with the hairpin
+ *   address as source (Linux drops a packet from its own address); any other packet whose output
+ *   port is its ingress port (the un-DNATed reply, from VIP:port) leaves through IN_PORT too, since
+ *   OpenFlow skips a plain output to the ingress port;
+ * - spoof_guard: the pod's answer to the hairpin address gets the pod's own IP as destination, before
+ *   conntrack, which then sees the expected reply (POD:targetPort -> POD:sport) and un-DNATs it;
+ * - policy, under isolation: the pod's new connection to itself is admitted (it is the same pod; a
+ *   packet from a pod to its own IP reaches the switch only through a service).
+ */
+function hairpinFlows(f: FlowFactory, pod: PodState, port: number, isolation: boolean): Flow[] {
+  const p = BigInt(port);
+  const ip = ipValue(pod.ip);
+  const inIp = { value: ip };
+  const flows = [
+    f.flow(
+      'spoof_guard',
+      HAIRPIN_PRIORITY.reply,
+      ipMatch({ in_port: { value: p }, eth_src: { value: macValue(pod.mac) }, ipv4_src: inIp, ipv4_dst: { value: HAIRPIN } }),
+      { apply: [{ type: 'set_field', field: 'ipv4_dst', value: ip }], gotoTable: TABLE.metering },
+      'pod',
+    ),
+    f.flow(
+      'l2_output',
+      HAIRPIN_PRIORITY.forward,
+      ipMatch({ reg1: { value: p }, in_port: { value: p }, ipv4_src: inIp, ipv4_dst: inIp }),
+      { apply: [{ type: 'set_field', field: 'ipv4_src', value: HAIRPIN }, { type: 'output', port: OFPP.IN_PORT }] },
+      'pod',
+    ),
+    f.flow('l2_output', HAIRPIN_PRIORITY.reply, { reg1: { value: p }, in_port: { value: p } }, { apply: [{ type: 'output', port: OFPP.IN_PORT }] }, 'pod'),
+  ];
+  if (isolation) {
+    flows.push(f.flow('policy', HAIRPIN_PRIORITY.allow, { ...NEW_TRK, ...ipMatch({ ipv4_src: inIp, ipv4_dst: inIp }), ...sourceIs(SOURCE.pod) }, ALLOW, 'pod'));
+  }
+  return flows;
+}
+
 /**
  * Everything one local pod puts on its node switch. The meter id is the pod's port number. A limit of
  * the rebalancer (`limitGbps`, from ClusterState.steering.limits) replaces the pod's own meter rate
  * with min(egressGbps, limit): one meter per pod, in the same id range, so the reconciler's ownership
  * range and the metering flow stay as they are (docs/pipeline.md "Steering").
  */
-export function podPart(f: FlowFactory, sw: SwitchState, node: NodeState, pod: PodState, port: number, limitGbps?: number): Part {
+export function podPart(f: FlowFactory, sw: SwitchState, node: NodeState, pod: PodState, port: number, limitGbps?: number, isolation = false): Part {
   const p = BigInt(port);
   const mac = macValue(pod.mac);
   const ip = ipValue(pod.ip);
   const flows: Flow[] = [
     f.flow('classifier', 100, { in_port: { value: p } }, { apply: [setReg('reg0', SOURCE.pod), setReg('reg5', BigInt(node.ctZone))], gotoTable: TABLE.spoof_guard }, 'pod'),
     f.flow('spoof_guard', 100, ipMatch({ in_port: { value: p }, eth_src: { value: mac }, ipv4_src: { value: ip } }), { gotoTable: TABLE.metering }, 'pod'),
+    ...hairpinFlows(f, pod, port, isolation),
     f.flow(
       'spoof_guard',
       100,

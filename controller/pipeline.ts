@@ -52,11 +52,12 @@ export const PIPELINE: readonly TableSpec[] = [
   },
   {
     name: 'spoof_guard',
-    match: ['in_port', 'eth_type', 'eth_src', 'ipv4_src', 'arp_spa', 'arp_sha'],
+    match: ['in_port', 'eth_type', 'eth_src', 'ipv4_src', 'ipv4_dst', 'arp_spa', 'arp_sha'],
     next: ['arp_responder', 'metering'],
     miss: 'drop',
     roles: NODE,
-    does: 'A pod port may send only IPv4 from its own IP and MAC, and ARP with its own sender IP and MAC; anything else is dropped.',
+    does:
+      'A pod port may send only IPv4 from its own IP and MAC, and ARP with its own sender IP and MAC; anything else is dropped. Hairpin replies: a pod\'s packet to the hairpin address (HAIRPIN_IP) gets the pod\'s own IP as destination before conntrack, which then sees the reply of the pod-to-VIP connection and un-DNATs it.',
   },
   {
     name: 'arp_responder',
@@ -108,7 +109,7 @@ export const PIPELINE: readonly TableSpec[] = [
     miss: 'snat',
     roles: NODE,
     does:
-      'Isolation mode only: a new pod-to-pod connection is dropped unless a cluster.allow rule admits it; admitted ones are committed (ct(commit,zone=reg5)) on both the source and the destination node so that their replies are established. Rule i admits a destination pod by its IP (and the rule\'s protocol and port) when reg3 bit i is set (the source matched the rule in conntrack), on the destination\'s node, and on any node for packets from a local pod (reg0.source=pod). Rules beyond the 32nd are matched per (source, destination) pair.',
+      'Isolation mode only: a new pod-to-pod connection is dropped unless a cluster.allow rule admits it or it is a pod reaching itself through a service (hairpin: source and destination the same local pod); admitted ones are committed (ct(commit,zone=reg5)) on both the source and the destination node so that their replies are established. Rule i admits a destination pod by its IP (and the rule\'s protocol and port) when reg3 bit i is set (the source matched the rule in conntrack), on the destination\'s node, and on any node for packets from a local pod (reg0.source=pod). Rules beyond the 32nd are matched per (source, destination) pair.',
   },
   {
     name: 'snat',
@@ -129,11 +130,12 @@ export const PIPELINE: readonly TableSpec[] = [
   },
   {
     name: 'l2_output',
-    match: ['reg1'],
+    match: ['reg1', 'in_port', 'eth_type', 'ipv4_src', 'ipv4_dst'],
     next: [],
     miss: 'drop',
     roles: BOTH,
-    does: 'Outputs on the port in reg1.',
+    does:
+      'Outputs on the port in reg1. Hairpin (node switches, per local pod): a packet whose output port is its ingress port goes out IN_PORT (OpenFlow skips a plain output to the ingress port); one that the pod sent to itself (through a service VIP DNATed to that pod) first gets the hairpin address (HAIRPIN_IP) as source, so that the pod accepts it and answers to the switch. This is after every ct commit, so conntrack keeps the pod-to-VIP tuple.',
   },
 ];
 
@@ -168,6 +170,13 @@ export const REG = {
 } as const;
 
 export const SOURCE = { pod: 1n, fabric: 2n, tunnel: 3n, host: 4n } as const;
+
+/**
+ * The hairpin address: a pod that reaches itself through a service sees this as the source of the
+ * connection (the switch rewrites it after every conntrack commit) and answers to it. Link-local,
+ * so it is never a pod, node, gateway or service address (pods may talk to their gateway).
+ */
+export const HAIRPIN_IP = '169.254.169.252';
 
 /** A flow that breaks the declared pipeline. */
 export class PipelineError extends Error {

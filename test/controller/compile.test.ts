@@ -5,7 +5,7 @@
 import { applyEvent, buildClusterState } from '../../topology';
 import { compileCluster, compileIncremental, conflictsOf, generationOf, isOurs, serviceGroupId } from '../../controller';
 import type { FabricPlan } from '../../controller';
-import { TABLE } from '../../controller/pipeline';
+import { HAIRPIN_IP, TABLE } from '../../controller/pipeline';
 import type { Flow, SwitchPlan } from '../../fabric/openflow/flow';
 import { flowText, groupText, meterText } from '../../fabric/openflow/ofctl';
 import type { ClusterState, Scenario } from '../../topology/types';
@@ -292,7 +292,9 @@ describe('isolation', () => {
       expect(texts(flowsIn(plan.get(sw)!, 'policy')).some((t) => t.includes(fromAnywhere))).toBe(sw === db1.node);
     }
     // the policy flows are linear in the pods the rule selects: no (source, destination) pairs
-    for (const sw of ['node1', 'node2', 'node3']) expect(texts(flowsIn(plan.get(sw)!, 'policy')).some((t) => t.includes('nw_src=') && !t.includes('/16'))).toBe(false);
+    // (the hairpin admission of a local pod to itself has nw_src = nw_dst: see "hairpin")
+    const pair = (t: string) => /nw_src=([0-9.]+),nw_dst=([0-9.]+)/.exec(t);
+    for (const sw of ['node1', 'node2', 'node3']) expect(texts(flowsIn(plan.get(sw)!, 'policy')).some((t) => t.includes('nw_src=') && !t.includes('/16') && pair(t)?.[1] !== pair(t)?.[2])).toBe(false);
   });
 
   it('keeps per-pair flows for rules after the 32nd (no reg3 bit left)', () => {
@@ -307,6 +309,62 @@ describe('isolation', () => {
       );
     }
     expect(texts(flowsIn(plan.get('node3')!, 'policy')).some((t) => t.includes(`nw_src=${web1.ip}`))).toBe(web1.node === 'node3' || db1.node === 'node3');
+  });
+});
+
+describe('hairpin (a pod reaching itself through a service)', () => {
+  const localPods = (state: ClusterState, sw: string) =>
+    state.switches.get(sw)!.ports.flatMap((p) => (p.kind === 'pod' ? [{ port: p.port, pod: state.pods.get(p.pod)! }] : []));
+
+  it.each([false, true])('isolation %s: per local pod, the reply rewrite before conntrack, IN_PORT output with the hairpin source, and (isolation) the self admission', (isolation) => {
+    const state = twoRacks({}, { isolation, allow: [] });
+    const plan = compileCluster(state);
+    let pods = 0;
+    for (const sw of ['node1', 'node2', 'node3']) {
+      const sp = plan.get(sw)!;
+      const guard = texts(flowsIn(sp, 'spoof_guard'));
+      const out = texts(flowsIn(sp, 'l2_output'));
+      const pol = texts(flowsIn(sp, 'policy'));
+      const local = localPods(state, sw);
+      for (const { port, pod } of local) {
+        pods++;
+        const reg1 = `reg1=0x${port.toString(16)}`;
+        expect(guard).toContainEqual(
+          expect.stringContaining(`priority=110,ip,in_port=${port},eth_src=${pod.mac},nw_src=${pod.ip},nw_dst=${HAIRPIN_IP} actions=set_field:${pod.ip}->nw_dst,goto_table:${TABLE.metering}`),
+        );
+        expect(out).toContainEqual(expect.stringContaining(`priority=120,ip,in_port=${port},nw_src=${pod.ip},nw_dst=${pod.ip},${reg1} actions=set_field:${HAIRPIN_IP}->nw_src,IN_PORT`));
+        expect(out).toContainEqual(expect.stringContaining(`priority=110,in_port=${port},${reg1} actions=IN_PORT`));
+        const self = `priority=210,ip,nw_src=${pod.ip},nw_dst=${pod.ip},reg0=0x1/0xf,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15]),goto_table:${TABLE.snat}`;
+        expect(pol.some((t) => t.includes(self))).toBe(isolation);
+      }
+      // exactly those: one set per local pod, none for other nodes' pods
+      expect(guard.filter((t) => t.includes(`nw_dst=${HAIRPIN_IP}`))).toHaveLength(local.length);
+      expect(out.filter((t) => t.includes('IN_PORT'))).toHaveLength(2 * local.length);
+      expect(pol.filter((t) => t.includes('priority=210'))).toHaveLength(isolation ? local.length : 0);
+    }
+    expect(pods).toBe(3);
+    // fabric switches have no hairpin flows
+    expect(texts(plan.get('tor1')!.flows).some((t) => t.includes('IN_PORT') && !t.includes('arp'))).toBe(false);
+  });
+
+  it('follows the pod: add, move and delete change only the hairpin flows of the nodes involved, incremental = full', () => {
+    const state = twoRacks({}, { isolation: true, allow: [] });
+    let plan = compileCluster(state);
+    const events = [
+      { at: 1, kind: 'pod', action: 'add', name: 'web-3', node: 'node2', labels: { app: 'web' } },
+      { at: 2, kind: 'pod', action: 'move', name: 'web-3', to: 'node3' },
+      { at: 3, kind: 'pod', action: 'delete', name: 'web-3' },
+    ] as const;
+    const hairpinOf = (p: FabricPlan, sw: string) => texts(p.get(sw)!.flows).filter((t) => t.includes(HAIRPIN_IP) || /priority=110,in_port=\d+,reg1=/.test(t) || t.includes('priority=210'));
+    const seen: Record<string, number[]> = {};
+    for (const ev of events) {
+      plan = compileIncremental(plan, state, applyEvent(state, ev as never));
+      expect(text(plan)).toBe(text(compileCluster(state)));
+      const ip = state.pods.get('web-3')?.ip;
+      seen[ev.action] = ['node1', 'node2', 'node3'].map((sw) => hairpinOf(plan, sw).filter((t) => ip !== undefined && t.includes(`nw_src=${ip}`)).length);
+    }
+    expect(seen.add).toEqual([0, 3, 0]);
+    expect(seen.move).toEqual([0, 0, 3]);
   });
 });
 

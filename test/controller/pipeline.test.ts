@@ -18,7 +18,7 @@ describe('the pipeline declaration', () => {
   });
 
   it('refuses a flow matching an undeclared field', () => {
-    expect(() => checkFlow(flow(TABLE.l2_output, { ipv4_dst: { value: 1n } }, {}))).toThrow(PipelineError);
+    expect(() => checkFlow(flow(TABLE.l2_output, { tcp_dst: { value: 1n } }, {}))).toThrow(PipelineError);
   });
 
   it('refuses a backward goto, a backward ct recirculation and an undeclared next table', () => {
