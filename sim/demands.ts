@@ -172,8 +172,8 @@ export function loadBandwidth(run: SimRun, sink?: RebalanceSink): BandwidthHook 
       pins.set(d.index, { id: `traffic-${d.index}`, ...addr, hops });
       pinnedPaths.set(d.index, d.path);
     }
-    // a pin of a demand that is not active now stays in the switches (it matches nothing else)
-    for (const [index, pin] of handed) if (!pins.has(index) && !epoch.demands.some((d) => d.index === index)) pins.set(index, pin);
+    // a pin lives as long as its demand: when the demand ends its flows are removed (an idle pin
+    // would keep steering a later flow between the same addresses)
     const limits: Record<string, number> = {};
     for (const m of [...epoch.imposedMeters].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0))) limits[m.pod] = m.gbps;
     const steering: TrafficSteering = { pins: [...pins].sort((a, b) => a[0] - b[0]).map(([, p]) => p), limits };

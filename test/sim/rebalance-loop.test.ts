@@ -48,26 +48,32 @@ describe('hotspot-rebalance: steer and limit through the controller', () => {
     expect(byIndex(report.expectations, 1).value).toBe(0.8); // 8 of 10 per uplink; hog + loader-2 = 20 of 25
     expect(byIndex(report.expectations, 4).value).toBe(12); // water level of [8, 17] in 0.8 x 25
     expect(report.demands!.map((d) => [d.index, d.askedGbps, d.minGrantedGbps])).toEqual([[0, 8, 8], [1, 8, 8], [2, 30, 12]]);
-    expect(report.rebalance).toMatchObject({ policies: ['steer', 'limit'], steeringUpdates: 2, movesApplied: 0, pinsNotCarried: 0 });
+    // three hand-offs: the pin (0 s), the hog's meter (2 s), the pin released when its demand ends (10 s)
+    expect(report.rebalance).toMatchObject({ policies: ['steer', 'limit'], steeringUpdates: 3, movesApplied: 0, pinsNotCarried: 0 });
     expect(report.rebalance!.pinsCarried).toBeGreaterThan(0);
     expect(report.rebalance!.changes.map((c) => [c.at, c.kind])).toEqual([[0, 'pin'], [2, 'meter']]);
   });
 
-  test('the switches carry the pin and the meter (not only the model)', () => {
-    const loader1 = run.physical.pods.get('loader-1')!;
-    const store1 = run.physical.pods.get('store-1')!;
-    const pins = run.driver.dump('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY);
+  test('the switches carry the pin and the meter while the demand runs (not only the model), and drop the pin when it ends', () => {
+    const mid = new SimRun(hotspot());
+    mid.advanceTo(6);
+    const loader1 = mid.physical.pods.get('loader-1')!;
+    const store1 = mid.physical.pods.get('store-1')!;
+    const pins = mid.driver.dump('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY);
     expect(pins).toHaveLength(1);
     expect(pins[0]!.match.ipv4_src?.value).toBeDefined();
-    expect(run.view.steering!.pins).toEqual([
+    expect(mid.view.steering!.pins).toEqual([
       { id: 'traffic-0', srcIp: loader1.ip, dstIp: store1.ip, hops: [{ switch: 'leaf1', nextHop: 'spine1' }] },
     ]);
     // a packet of the demand walks the pinned path through the switches
-    expect(run.connect('loader-1', 'store-1')).toMatchObject({ ok: true, path: ['node1', 'leaf1', 'spine1', 'leaf2', 'node3'] });
+    expect(mid.connect('loader-1', 'store-1')).toMatchObject({ ok: true, path: ['node1', 'leaf1', 'spine1', 'leaf2', 'node3'] });
     // the limit is the hog's meter at its node switch: 12 Gbit/s in kbps
-    expect(run.view.steering!.limits).toEqual({ hog: 12 });
-    const rates = run.driver.dump('node3').meters.map((m) => m.bands[0]!.rate);
+    expect(mid.view.steering!.limits).toEqual({ hog: 12 });
+    const rates = mid.driver.dump('node3').meters.map((m) => m.bands[0]!.rate);
     expect(rates).toContain(12_000_000);
+    // after the run (every demand ended at 10 s) the pin's flows are gone: a pin lives as long as its demand
+    expect(run.view.steering!.pins).toEqual([]);
+    expect(run.driver.dump('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY)).toEqual([]);
   });
 
   test('the steering reaches the switches one control round trip after the decision', () => {
@@ -75,7 +81,7 @@ describe('hotspot-rebalance: steer and limit through the controller', () => {
     r.run();
     const lines = r.engine.traceLines.join('');
     expect(lines).toMatch(/controller rebalance 0s: 1 pins, 0 limits: \d+ ops/);
-    expect(r.convergence.filter((c) => c.event.startsWith('rebalance')).map((c) => c.convergedUs - c.atUs)).toEqual([5000, 5000]);
+    expect(r.convergence.filter((c) => c.event.startsWith('rebalance')).map((c) => c.convergedUs - c.atUs)).toEqual([5000, 5000, 5000]);
   });
 
   test('pinAddresses: pod IPs inside the fabric, the node IP after SNAT to an external, TCP to a port', () => {
