@@ -214,6 +214,23 @@ function main(): void {
   }
   flush('link failure leaf1-spine1');
   flush('link recovery leaf1-spine1');
+  // a node's uplink and the node itself (the last node: it hosts no pod added above); a node going
+  // down also drops its pods from their services' groups, which every node switch shares
+  const lastNode = [...state.nodes.keys()].pop()!;
+  const uplink = state.switches.get(lastNode)!.ports.find((p) => p.kind === 'link');
+  if (!uplink || uplink.kind !== 'link') throw new Error(`${lastNode} has no uplink`);
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+    incremental('node uplink down', () => applyEvent(state, { at: 2, kind: 'link', action: 'down', between: [lastNode, uplink.peerSwitch] }));
+    incremental('node uplink up', () => applyEvent(state, { at: 2, kind: 'link', action: 'up', between: [lastNode, uplink.peerSwitch] }));
+  }
+  flush('node uplink down');
+  flush('node uplink up');
+  for (let run = 0; run < INCREMENTAL_RUNS; run++) {
+    incremental('node down', () => applyEvent(state, { at: 2, kind: 'node', action: 'down', name: lastNode }));
+    incremental('node up', () => applyEvent(state, { at: 2, kind: 'node', action: 'up', name: lastNode }));
+  }
+  flush('node down');
+  flush('node up');
 
   // The simulator's hot path (a 1,000-node scenario spent ~75% of its time here): a big service
   // (BIG_ENDPOINTS pods), then a pod event through the real applyEvent that changes its endpoints,

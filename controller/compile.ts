@@ -10,7 +10,9 @@
  *
  * Incremental compiles keep their cost to what a change touches (docs/pipeline.md "Compiling"): a
  * link between fabric switches re-asks only the switches and attachment sets whose distances it can
- * move and patches next-hop groups in place; a service change patches the sorted services part by
+ * move and patches next-hop groups in place; one node's uplink or state moves only that node's
+ * destinations (patched into each fabric switch's sorted route flows, and into a node switch's
+ * routes only when they could differ); a service change patches the sorted services part by
  * binary search; the per-switch and per-service tables are layered on the previous compile's.
  */
 import type { Flow, Group, Meter, SwitchPlan } from '../fabric/openflow/flow';
@@ -211,6 +213,19 @@ function fingerprint(text: string): string {
 const DEFAULT_KEY = '*';
 const directKey = (sw: string) => `=${sw}`;
 
+/** The destination tables of a planner derived from another by one node's change (see nodeChangePlanner). */
+interface PlannerTables {
+  attach: Map<string, Attachment>;
+  dests: Dest[];
+  destsByKey: Map<string, Dest[]>;
+  destsBySwitch: Map<string, Dest[]>;
+  movedDests: Dest[];
+}
+let patchedPlanners = 0;
+
+/** The destination (cidr) of each route flow of a fabric switch, for patching its sorted route flows. */
+const flowCidr = new WeakMap<Flow, string>();
+
 /** Where one switch sends traffic for one destination switch. */
 type Target = { kind: 'group'; key: string; choice: RouteChoice } | { kind: 'port'; port: number; mac: string } | undefined;
 
@@ -235,8 +250,27 @@ class RoutePlanner {
    * changed since): its destination tables are taken as they are, only the distances are recomputed,
    * and with one `changedLink`, only for the keys whose distances that link can change.
    */
-  constructor(readonly state: ClusterState, reuse?: RoutePlanner, changedLink?: { a: string; b: string; up: boolean }) {
+  constructor(readonly state: ClusterState, reuse?: RoutePlanner, changedLink?: { a: string; b: string; up: boolean }, tables?: PlannerTables) {
     this.routing = new Routing(state);
+    if (reuse && tables) {
+      // one node's destinations changed key (or appeared / vanished), the set of keys did not:
+      // the distances (fabric links only) and group ids stay
+      this.attach = tables.attach;
+      this.dests = tables.dests;
+      this.destsByKey = tables.destsByKey;
+      this.destsBySwitch = tables.destsBySwitch;
+      this.movedDests = tables.movedDests;
+      this.routeKeys = reuse.routeKeys;
+      this.routeKeyIndex = reuse.routeKeyIndex;
+      this.groupIds = reuse.groupIds;
+      this.groupIdsText = reuse.groupIdsText;
+      // not a fingerprint of the destinations: a token no other planner has, so that no route
+      // signature made with it equals one made for other destinations
+      this.destVersion = '';
+      this.destHash = `patched#${++patchedPlanners}`;
+      for (const key of reuse.destsByKey.keys()) this.routing.adoptDistances(key, reuse.routing.distances(key));
+      return;
+    }
     if (reuse) {
       this.attach = reuse.attach;
       this.dests = reuse.dests;
@@ -384,9 +418,15 @@ function fabricRouteFlows(f: FlowFactory, p: RoutePlanner, sw: SwitchState): Par
     let t = targets.get(d.switch);
     if (!targets.has(d.switch)) targets.set(d.switch, (t = p.target(sw.name, d.switch)));
     if (!t) continue;
-    flows.push(routeFlow(f, sw, p.entry(d, t)));
+    flows.push(destRouteFlow(f, p, sw, d, t));
   }
   return { flows, groups: [], meters: [] };
+}
+
+function destRouteFlow(f: FlowFactory, p: RoutePlanner, sw: SwitchState, d: Dest, t: NonNullable<Target>): Flow {
+  const flow = routeFlow(f, sw, p.entry(d, t));
+  flowCidr.set(flow, d.cidr);
+  return flow;
 }
 
 /** How a fabric switch routes towards one attachment key, as built: what an incremental compile compares. */
@@ -458,14 +498,7 @@ function nodeRoutes(f: FlowFactory, p: RoutePlanner, sw: SwitchState): Part {
     byKey.set(key, { target: choice ? { kind: 'group', key, choice } : undefined, sig, weight: dests.length });
     if (choice) sigWeight.set(sig, (sigWeight.get(sig) ?? 0) + dests.length);
   }
-  let defaultSig: string | undefined;
-  let best = 0;
-  for (const [sig, w] of [...sigWeight].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    if (w > best) {
-      best = w;
-      defaultSig = sig;
-    }
-  }
+  const defaultSig = defaultOf(sigWeight);
   if (defaultSig !== undefined) {
     const any = [...byKey.values()].find((v) => v.sig === defaultSig)!.target as Extract<Target, { kind: 'group' }>;
     const id = p.groupIds.get(DEFAULT_KEY)!;
@@ -507,8 +540,42 @@ function nodeRoutes(f: FlowFactory, p: RoutePlanner, sw: SwitchState): Part {
       }
     }
   }
-  return { flows, groups: [...groups.values()], meters: [] };
+  const part: Part = { flows, groups: [...groups.values()], meters: [] };
+  const keysBySig = new Map<string, string[]>();
+  for (const [key, v] of byKey) {
+    if (!v.target) continue;
+    const list = keysBySig.get(v.sig);
+    if (list) list.push(key);
+    else keysBySig.set(v.sig, [key]);
+  }
+  nodeRouteInfo.set(part, { defaultSig, keysBySig: keysBySig.size > 1 ? keysBySig : undefined });
+  return part;
 }
+
+/** The next-hop set that wins a node's default route: the largest weight, ties to the lowest signature. */
+function defaultOf(sigWeight: Map<string, number>): string | undefined {
+  let defaultSig: string | undefined;
+  let best = 0;
+  for (const [sig, w] of [...sigWeight].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
+    if (w > best) {
+      best = w;
+      defaultSig = sig;
+    }
+  }
+  return defaultSig;
+}
+
+/**
+ * What a node switch's route part was made from, beyond the destinations: its default next-hop set
+ * and which keys it reaches through which next hops. Valid as long as the part is kept, since a
+ * part is kept only while the node's choices and default stay the same.
+ */
+interface NodeRouteInfo {
+  defaultSig: string | undefined;
+  /** reachable keys by choice signature; undefined when they share one signature (or there are none) */
+  keysBySig: Map<string, string[]> | undefined;
+}
+const nodeRouteInfo = new WeakMap<Part, NodeRouteInfo>();
 
 /**
  * Cheap fingerprints of what a switch's routes depend on: `flows` (which destinations, through which
@@ -845,12 +912,20 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   });
   const linkChanges = changes.filter((c): c is Extract<ClusterChange, { kind: 'link-state' }> => c.kind === 'link-state');
   const oneLink = fabricLinksOnly && linkChanges.length === 1 ? state.links.get(linkChanges[0].link) : undefined;
-  const planner = routesMayChange ? new RoutePlanner(state, fabricLinksOnly ? prev.planner : undefined, oneLink && { a: oneLink.a, b: oneLink.b, up: linkChanges[0].up }) : undefined;
+  // one node's uplinks, or the node itself: only that node's destinations change key (see nodeChangePlanner)
+  const changedNode = routesMayChange && !fabricLinksOnly ? nodeOfChanges(state, changes) : undefined;
+  const nodeChange = changedNode !== undefined ? nodeChangePlanner(prev.planner, state, changedNode, nodeStateChanged) : undefined;
+  const planner = nodeChange
+    ? nodeChange.planner
+    : routesMayChange
+      ? new RoutePlanner(state, fabricLinksOnly ? prev.planner : undefined, oneLink && { a: oneLink.a, b: oneLink.b, up: linkChanges[0].up })
+      : undefined;
   let routeAffected: Set<string> | 'all' = 'all';
   // fabric links only: which keys of which fabric switches may route differently (the rest keep their groups)
   let linkPatch: FabricLinkImpact | undefined;
   if (planner) {
-    if (fabricLinksOnly) {
+    if (nodeChange) routeAffected = 'all';
+    else if (fabricLinksOnly) {
       linkPatch = affectedByFabricLinks(prev.planner, planner, changes);
       routeAffected = new Set([...linkPatch.fabric.keys(), ...linkPatch.nodes.keys()]);
     } else routeAffected = affectedByRouting(prev.planner, planner, changes);
@@ -891,7 +966,24 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
     let routeSig = old.routeSig;
     let fabricGroups = old.fabricGroups;
     const linkKeys = linkPatch?.fabric.get(sw.name);
-    if (planner && linkKeys && sw.role === 'fabric' && old.fabricGroups) {
+    if (nodeChange) {
+      if (sw.role === 'node') {
+        if (nodeRoutesDiffer(nodeChange, sw, old)) {
+          edit().set('routes', nodeRoutes(f, nodeChange.planner, sw));
+          routeSig = UNKNOWN_SIG;
+        }
+      } else {
+        const patched = patchFabricForNode(f, nodeChange, sw, old);
+        if (patched) {
+          if (patched.routes) edit().set('routes', patched.routes);
+          if (patched.groups) {
+            fabricGroups = patched.groups;
+            edit().set('route-groups', fabricGroupsPart(patched.groups));
+          }
+          routeSig = UNKNOWN_SIG;
+        }
+      }
+    } else if (planner && linkKeys && sw.role === 'fabric' && old.fabricGroups) {
       // a fabric link changed: only groups whose next hops moved are rebuilt; the route flows only
       // when a key became reachable or unreachable
       const patched = patchFabricGroups(planner, sw, old.fabricGroups, linkKeys);
@@ -924,6 +1016,195 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   // a shared part changed: every node switch gets a new plan (fabric switches keep theirs)
   if (touchedServices.size || build.policyShared !== prev.policyShared) for (const sw of state.switches.values()) if (sw.role === 'node') changed.add(sw.name);
   return finishWithPlans(build, prevPlan, changed);
+}
+
+/** One node's change (its uplinks, or the node going down or up) as seen by the routes. */
+interface NodeChange {
+  node: string;
+  planner: RoutePlanner;
+  /** the node's destinations before and after, and their attachment keys ('' when unattached or down) */
+  oldDests: Dest[];
+  newDests: Dest[];
+  oldKey: string;
+  newKey: string;
+  /** every node switch rebuilds its routes: pods living away from their block on this node (a /32 on every node), or overlay tunnels towards a node that went down or up */
+  allNodes: boolean;
+}
+
+/** The node whose uplinks or own state are the only route changes, if there is one such node. */
+function nodeOfChanges(state: ClusterState, changes: ClusterChange[]): string | undefined {
+  let node: string | undefined;
+  for (const c of changes) {
+    if (!isRouteChange(c)) continue;
+    let n: string;
+    if (c.kind === 'node-state') n = c.node;
+    else if (c.kind === 'link-state') {
+      const l = state.links.get(c.link);
+      if (!l) return undefined;
+      const ra = state.switches.get(l.a)?.role;
+      const rb = state.switches.get(l.b)?.role;
+      if (ra === 'node' && rb === 'fabric') n = l.a;
+      else if (ra === 'fabric' && rb === 'node') n = l.b;
+      else return undefined;
+    } else return undefined;
+    if (node !== undefined && node !== n) return undefined;
+    node = n;
+  }
+  return node !== undefined && state.nodes.has(node) && state.switches.get(node)?.role === 'node' ? node : undefined;
+}
+
+const byCidr = (a: Dest, b: Dest) => (a.cidr < b.cidr ? -1 : a.cidr > b.cidr ? 1 : 0);
+
+/** The destinations a node switch delivers in this state (what the full planner gives it). */
+function nodeDestsOf(state: ClusterState, name: string): Dest[] {
+  const out: Dest[] = [];
+  const overlay = state.cluster.mode === 'overlay';
+  const node = state.nodes.get(name);
+  if (node?.up) {
+    if (!overlay) out.push({ cidr: node.podCidr, prefixLen: prefixLenOf(node.podCidr), switch: name, category: 'route', podBlockOf: name });
+    out.push({ cidr: `${node.ip}/32`, prefixLen: 32, switch: name, category: 'route' });
+  }
+  if (state.switches.get(name)?.up) for (const ext of state.externals.values()) if (ext.attach === name) out.push({ cidr: `${ext.ip}/32`, prefixLen: 32, switch: name, category: 'route' });
+  if (!overlay && node?.up) {
+    // the pods living on a node are those with a port on its switch (not a scan of every pod)
+    for (const port of state.switches.get(name)?.ports ?? []) {
+      if (port.kind !== 'pod') continue;
+      const pod = state.pods.get(port.pod);
+      if (!pod || pod.node !== name || pod.node === pod.homeNode) continue;
+      out.push({ cidr: `${pod.ip}/32`, prefixLen: 32, switch: name, category: 'movedPod' });
+    }
+  }
+  return out.sort(byCidr);
+}
+
+/**
+ * The planner after one node's uplinks or state changed, derived from the previous one: only that
+ * node's destinations leave their attachment key and join another (or vanish / appear). Distances
+ * depend on links between fabric switches only and stay; undefined when the set of attachment keys
+ * changes (group ids and the per-key tables would move: the caller compiles as before).
+ */
+function nodeChangePlanner(prev: RoutePlanner, state: ClusterState, node: string, nodeStateChanged: boolean): NodeChange | undefined {
+  const oldDests = prev.destsBySwitch.get(node) ?? [];
+  const newDests = nodeDestsOf(state, node);
+  const oldKey = prev.attach.get(node)?.key ?? '';
+  const up = !!state.nodes.get(node)?.up;
+  const att = up ? attachmentOf(state, node) : undefined;
+  const newKey = att?.key ?? '';
+  const destsByKey = new Map(prev.destsByKey);
+  for (const key of new Set([oldKey, newKey])) {
+    const list = (prev.destsByKey.get(key) ?? []).filter((d) => d.switch !== node);
+    if (key === newKey) list.push(...newDests);
+    if (key && list.length > 0 !== prev.routeKeyIndex.has(key)) return undefined;
+    if (list.length) destsByKey.set(key, list);
+    else destsByKey.delete(key);
+  }
+  const dests = prev.dests.filter((d) => d.switch !== node);
+  for (const d of newDests) dests.splice(lowerBound(dests, d.cidr, (x) => x.cidr), 0, d);
+  const destsBySwitch = new Map(prev.destsBySwitch);
+  if (newDests.length) destsBySwitch.set(node, newDests);
+  else destsBySwitch.delete(node);
+  const movedDests = prev.movedDests.filter((d) => d.switch !== node);
+  for (const d of newDests) if (d.category === 'movedPod') movedDests.push(d);
+  const attach = new Map(prev.attach);
+  if (att) attach.set(node, att);
+  else attach.delete(node);
+  const planner = new RoutePlanner(state, prev, undefined, { attach, dests, destsByKey, destsBySwitch, movedDests });
+  const moved = [...oldDests, ...newDests].some((d) => d.category === 'movedPod');
+  return { node, planner, oldDests, newDests, oldKey, newKey, allNodes: moved || (nodeStateChanged && state.cluster.mode === 'overlay') };
+}
+
+function linkedTo(sw: SwitchState, peer: string): boolean {
+  return sw.ports.some((p) => p.kind === 'link' && p.peerSwitch === peer);
+}
+
+/**
+ * Whether a node switch's routes may differ after one node's change. Not when: it is another node,
+ * not linked to that node, whose choices are unchanged (its links and the distances are), whose
+ * default next-hop set still wins with the new weights, and which routes the node's destinations
+ * by that default before and after (or cannot reach them).
+ */
+function nodeRoutesDiffer(nc: NodeChange, sw: SwitchState, old: SwitchBuild): boolean {
+  if (sw.name === nc.node || nc.allNodes || linkedTo(sw, nc.node)) return true;
+  const routes = old.parts.get('routes');
+  const info = routes && nodeRouteInfo.get(routes);
+  if (!info) return true;
+  // one next-hop set for every reachable key (a node with one uplink): the moved destinations are
+  // routed by the default before and after (or not at all), and the default stays
+  if (!info.keysBySig) return false;
+  const p = nc.planner;
+  const sigOf = (key: string, n: number) => (key && n ? choiceSignature(p.routing.choice(sw.name, key)) : '-');
+  const sOld = sigOf(nc.oldKey, nc.oldDests.length);
+  if (sOld !== '-' && sOld !== info.defaultSig) return true;
+  const sNew = sigOf(nc.newKey, nc.newDests.length);
+  if (sNew !== '-' && sNew !== info.defaultSig) return true;
+  const weights = new Map<string, number>();
+  for (const [sig, keys] of info.keysBySig) {
+    let w = 0;
+    for (const k of keys) w += p.destsByKey.get(k)?.length ?? 0;
+    weights.set(sig, w);
+  }
+  return defaultOf(weights) !== info.defaultSig;
+}
+
+/**
+ * A fabric switch's route flows and groups after one node's change: that node's destinations'
+ * flows removed and added by binary search in the sorted route flows (the other destinations keep
+ * their targets: the switch's links to them, their keys and its choices are as they were), the
+ * `needed` flag of the two keys' groups fixed, and at a switch linked to the node its groups
+ * towards directly linked nodes remade.
+ */
+function patchFabricForNode(f: FlowFactory, nc: NodeChange, sw: SwitchState, old: SwitchBuild): { routes?: Part; groups?: FabricGroups } | undefined {
+  const p = nc.planner;
+  const full = () => ({ routes: fabricRouteFlows(f, p, sw), groups: fabricRouteGroups(p, sw) });
+  const before = old.fabricGroups;
+  const oldRoutes = old.parts.get('routes');
+  if (!before || before.keys !== p.routeKeys || !oldRoutes) return full();
+  const linked = linkedTo(sw, nc.node);
+  // the node's flows were there when it had a target then: removed where present
+  let flows: Flow[] | undefined;
+  const cidrOf = (fl: Flow) => flowCidr.get(fl) ?? '';
+  for (const d of nc.oldDests) {
+    const list: readonly Flow[] = flows ?? oldRoutes.flows;
+    const i = lowerBound(list, d.cidr, cidrOf);
+    if (i >= list.length || cidrOf(list[i]) !== d.cidr) continue;
+    flows ??= oldRoutes.flows.slice();
+    flows.splice(i, 1);
+  }
+  const t = nc.newDests.length ? p.target(sw.name, nc.node) : undefined;
+  if (t) {
+    flows ??= oldRoutes.flows.slice();
+    for (const d of nc.newDests) {
+      const i = lowerBound(flows, d.cidr, cidrOf);
+      if (i < flows.length && cidrOf(flows[i]) === d.cidr) return full();
+      flows.splice(i, 0, destRouteFlow(f, p, sw, d, t));
+    }
+  }
+  const routes: Part | undefined = flows && { flows, groups: [], meters: [] };
+  const directPeers = new Set<string>();
+  for (const l of p.routing.upLinks(sw.name)) if (p.state.switches.get(l.peerSwitch)!.role === 'node') directPeers.add(l.peerSwitch);
+  let groups: FabricGroups | undefined;
+  if (linked) {
+    // groups towards nodes linked by several links: the node's may appear, change or vanish
+    const direct = new Map<number, Group>();
+    for (const peer of directPeers) {
+      if (!p.destsBySwitch.has(peer)) continue;
+      const dt = p.target(sw.name, peer);
+      if (dt && dt.kind === 'group') direct.set(p.groupIds.get(dt.key)!, routeGroup(p.groupIds.get(dt.key)!, dt.choice));
+    }
+    groups = { direct: [...direct.values()], keys: before.keys, routes: before.routes };
+  }
+  for (const key of new Set([nc.oldKey, nc.newKey])) {
+    const i = key ? p.routeKeyIndex.get(key) : undefined;
+    if (i === undefined) continue;
+    const needed = p.destsByKey.get(key)!.some((d) => d.switch !== sw.name && !directPeers.has(d.switch));
+    const was = before.routes[i];
+    if (needed === was.needed) continue;
+    const choice = p.routing.choice(sw.name, key);
+    groups ??= { direct: before.direct, keys: before.keys, routes: before.routes };
+    if (groups.routes === before.routes) groups.routes = before.routes.slice();
+    groups.routes[i] = { sig: was.sig, needed, group: needed && choice ? routeGroup(p.groupIds.get(key)!, choice) : undefined };
+  }
+  return routes || groups ? { routes, groups } : undefined;
 }
 
 /** What a change of links between fabric switches may alter. */

@@ -156,6 +156,35 @@ export function linkHeavyEventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
   return fc.array(fc.oneof({ arbitrary: link, weight: 4 }, { arbitrary: other, weight: 1 }), { minLength: 4, maxLength: 20 });
 }
 
+/**
+ * Long sequences dominated by node uplinks going down and up and nodes going down and up (the
+ * incremental path that moves one node's destinations between attachment keys), mixed with pod
+ * moves (pods living away from their block on the changed node), pod adds and fabric link changes.
+ */
+export function nodeHeavyEventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
+  const nodes = s.fabric.nodes.map((n) => n.name);
+  const isNode = new Set(nodes);
+  const uplinks = s.fabric.links.map((l) => l.between).filter(([a, b]) => isNode.has(a) !== isNode.has(b));
+  const fabricLinks = s.fabric.links.map((l) => l.between).filter(([a, b]) => !isNode.has(a) && !isNode.has(b));
+  const linkOf = (links: [string, string][]) =>
+    fc.tuple(fc.nat(), fc.boolean()).map(([i, up]): ScenarioEvent => ({ at: 0, kind: 'link', action: up ? 'up' : 'down', between: links[i % links.length] }));
+  const node: fc.Arbitrary<ScenarioEvent> = fc.tuple(fc.nat(), fc.boolean()).map(([i, up]) => ({ at: 0, kind: 'node' as const, action: up ? ('up' as const) : ('down' as const), name: nodes[i % nodes.length] }));
+  const move: fc.Arbitrary<ScenarioEvent> = fc
+    .tuple(fc.nat(), fc.nat())
+    .map(([i, n]) => ({ at: 0, kind: 'pod' as const, action: 'move' as const, name: i % 2 ? `pod${i % 10}` : `new${i % 5}`, to: nodes[n % nodes.length] }));
+  const other: fc.Arbitrary<ScenarioEvent> = fc.oneof(
+    fc.tuple(fc.nat(), fc.nat(), fc.nat()).map(([i, n, app]) => ({ at: 0, kind: 'pod' as const, action: 'add' as const, name: `new${i % 5}`, node: nodes[n % nodes.length], labels: { app: APPS[app % APPS.length] } })),
+    ...(fabricLinks.length ? [linkOf(fabricLinks)] : []),
+  );
+  const arbs = [
+    { arbitrary: node, weight: 3 },
+    { arbitrary: move, weight: 2 },
+    { arbitrary: other, weight: 1 },
+  ];
+  if (uplinks.length) arbs.push({ arbitrary: linkOf(uplinks), weight: 4 });
+  return fc.array(fc.oneof(...arbs), { minLength: 8, maxLength: 30 });
+}
+
 /** A rebalancer decision in a random event sequence: resolved against the state when it is applied. */
 export interface SteerEvent {
   kind: 'steer';

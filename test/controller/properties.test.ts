@@ -18,11 +18,12 @@ import { ipValue } from '../../controller/flows';
 import { TABLE } from '../../controller/pipeline';
 import { flowText, groupText, meterText } from '../../fabric/openflow/ofctl';
 import { applyEvent, buildClusterState, cloneClusterState } from '../../topology';
-import type { ClusterChange, ClusterState } from '../../topology/types';
+import type { ClusterChange, ClusterState, ScenarioEvent } from '../../topology/types';
 import { PIN_PRIORITY, bucketWeight } from '../../controller/flows';
 import { upLinkPorts } from '../../controller/routing';
-import { clusterArb, eventsArb, eventsWithSteeringArb, linkHeavyEventsArb, steeringFrom } from './gen';
+import { clusterArb, eventsArb, eventsWithSteeringArb, linkHeavyEventsArb, nodeHeavyEventsArb, steeringFrom } from './gen';
 import { connected, walk } from './walk';
+import { scenarioOf } from './support';
 
 const RUNS = Number(process.env.FABRIC_PROPERTY_RUNS ?? 60);
 
@@ -272,6 +273,96 @@ describe('link failures and recoveries mixed with pod and service changes', () =
       { numRuns: RUNS, verbose: 1 },
     );
   });
+});
+
+describe('node uplinks and nodes going down and up, mixed with pod moves and fabric link changes', () => {
+  it('incremental equals full after every event, unchanged switches keep their plan, and routing stays correct', () => {
+    fc.assert(
+      fc.property(
+        clusterArb().chain((s) => fc.tuple(fc.constant(s), nodeHeavyEventsArb(s))),
+        ([scenario, events]) => {
+          const state = buildClusterState(scenario);
+          let plan = compileCluster(state);
+          for (const ev of events) {
+            let changes: ClusterChange[];
+            try {
+              changes = applyEvent(state, ev);
+            } catch {
+              continue; // an event that does not apply to this state (unknown pod ...)
+            }
+            const before = plan;
+            plan = compileIncremental(plan, state, changes);
+            const full = compileCluster(cloneClusterState(state));
+            expect(planText(plan)).toEqual(planText(full));
+            for (const [name, sp] of plan) if (sp !== before.get(name)) expect(reconcileDetailed(sp, before.get(name)!)).toEqual(reconcileDetailed(materialize(sp), materialize(before.get(name)!)));
+          }
+          checkRoutes(state, plan);
+          checkServices(state, plan);
+        },
+      ),
+      { numRuns: RUNS, verbose: 1 },
+    );
+  });
+});
+
+describe('every node uplink and every node, down and back up, in pairs', () => {
+  // nodes share attachment sets (so the set of keys usually stays) and dual-homed nodes choose
+  // different next hops per key (so a moved node's destinations can leave or join a default route)
+  const fabric = {
+    switches: [{ name: 'sw1' }, { name: 'sw2' }, { name: 'sw3' }],
+    nodes: ['node1', 'node2', 'node3', 'node4', 'node5', 'node6'].map((name, i) => ({ name, ip: `198.51.100.${10 + i}` })),
+    links: (
+      [
+        ['sw1', 'sw2'],
+        ['sw2', 'sw3'],
+        ['sw1', 'sw3'],
+        ['node1', 'sw1'],
+        ['node2', 'sw1'],
+        ['node2', 'sw2'],
+        ['node3', 'sw1'],
+        ['node3', 'sw2'],
+        ['node4', 'sw2'],
+        ['node5', 'sw2'],
+        ['node5', 'sw3'],
+        ['node6', 'sw2'],
+        ['node6', 'sw3'],
+      ] as [string, string][]
+    ).map((between) => ({ between, gbps: 10, latencyUs: 1 })),
+    externals: [{ name: 'internet', ip: '203.0.113.1', attach: 'sw3' }],
+  };
+  const pods = ['node1', 'node2', 'node3', 'node5'].map((node, i) => ({ name: `pod${i}`, node, labels: { app: 'web' }, hostPorts: [] }));
+  const downs: ScenarioEvent[] = [
+    ...fabric.links.filter((l) => l.between[0].startsWith('node')).map((l): ScenarioEvent => ({ at: 0, kind: 'link', action: 'down', between: l.between as [string, string] })),
+    ...fabric.nodes.map((n): ScenarioEvent => ({ at: 0, kind: 'node', action: 'down', name: n.name })),
+  ];
+  const upOf = (e: ScenarioEvent): ScenarioEvent => ({ ...e, action: 'up' }) as ScenarioEvent;
+
+  for (const mode of ['routed', 'overlay'] as const) {
+    it(`${mode}: incremental equals full after each event (with a pod living away from its block)`, () => {
+      const scenario = scenarioOf({ fabric, pods, services: [{ name: 'svc0', selector: { app: 'web' }, port: 80, targetPort: 8080, protocol: 'tcp' }] });
+      scenario.cluster.mode = mode;
+      let compared = 0;
+      for (const [i, a] of downs.entries()) {
+        for (const b of downs.slice(i)) {
+          const state = buildClusterState(scenario);
+          let plan = compileCluster(state);
+          const moves: ScenarioEvent[] = [{ at: 0, kind: 'pod', action: 'move', name: 'pod0', to: 'node4' }];
+          for (const ev of [...moves, a, b, upOf(a), upOf(b)]) {
+            let changes: ClusterChange[];
+            try {
+              changes = applyEvent(state, ev);
+            } catch {
+              continue;
+            }
+            plan = compileIncremental(plan, state, changes);
+            expect(planText(plan)).toEqual(planText(compileCluster(cloneClusterState(state))));
+            compared++;
+          }
+        }
+      }
+      expect(compared).toBeGreaterThan(((downs.length * (downs.length + 1)) / 2) * 3);
+    });
+  }
 });
 
 describe('reconcile', () => {
