@@ -312,7 +312,8 @@ export class Lab {
     fs.writeFileSync(path.join(this.record.dir, 'lab.json'), JSON.stringify(this.record, null, 2) + '\n');
   }
 
-  private async build(state: ClusterState, podAddressing: 'block' | 'host'): Promise<void> {
+  /** The lab's namespace and private OVS, and every switch's bridge name and index (both builders). */
+  private async startLabOvs(state: ClusterState): Promise<SwitchState[]> {
     const r = this.record;
     ip('netns', 'add', r.ovsNs);
     this.save();
@@ -321,13 +322,59 @@ export class Lab {
     r.pids.push({ pid: pids.ovsdbServer, comm: 'ovsdb-server', what: 'ovsdb-server' });
     r.pids.push({ pid: pids.vswitchd, comm: 'ovs-vswitchd', what: 'ovs-vswitchd' });
     this.save();
-
     const switches = [...state.switches.values()];
-    const index = new Map(switches.map((s, i) => [s.name, i]));
     for (const [i, sw] of switches.entries()) {
       r.bridges[sw.name] = bridgeName(sw, i);
       r.switchIndex[sw.name] = i;
     }
+    return switches;
+  }
+
+  /** A link's two ends: switch, port number and interface name (switch indexes assigned). */
+  private linkOf(state: ClusterState, linkId: string): LabLink {
+    const link = state.links.get(linkId)!;
+    const end = (name: string): LabLink['a'] => {
+      const sw = state.switches.get(name)!;
+      const p = findPort(sw, (x) => x.kind === 'link' && x.linkId === linkId, `link ${linkId}`);
+      return { switch: sw.name, port: p.port, iface: portIface(this.record.switchIndex[sw.name], p.port) };
+    };
+    return { id: linkId, a: end(link.a), b: end(link.b) };
+  }
+
+  /** An external host where it attaches (switch and port from the cluster state). */
+  private externalHost(state: ClusterState, name: string): LabHost {
+    const ext = state.externals.get(name)!;
+    const sw = state.switches.get(ext.attach);
+    if (!sw) throw new LabError(`Lab: external ${ext.name}: no switch ${ext.attach}`);
+    const port = findPort(sw, (p) => p.kind === 'external' && p.external === ext.name, `external ${ext.name}`);
+    return { name: ext.name, kind: 'external', ns: nsName(this.record.id, ext.name), ip: ext.ip, mac: ext.mac, switch: sw.name, port: port.port, ovsIface: portIface(this.record.switchIndex[sw.name], port.port) };
+  }
+
+  /**
+   * ovs-vsctl arguments giving a bridge its controller target. It exists from the start: OVS flushes a
+   * bridge's flows when it gains its first (or loses its last) controller, so a controller started
+   * later must not be the first one; retry every second (default backoff grows to 8 s) so a
+   * (re)started controller is found quickly.
+   */
+  private controllerTx(switchName: string, i: number): string[] {
+    const br = this.record.bridges[switchName];
+    return ['--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTargetFor(switchName)}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`];
+  }
+
+  /** Every link's veth ends up, offloads off (LAB-NOTES pitfall 1). */
+  private raiseLinkEnds(): void {
+    for (const l of Object.values(this.record.links)) {
+      for (const end of [l.a, l.b]) {
+        const ns = this.nsFor(end.switch);
+        ip('-n', ns, 'link', 'set', end.iface, 'up');
+        inNs(ns, 'ethtool', ['-K', end.iface, 'tx', 'off']);
+      }
+    }
+  }
+
+  private async build(state: ClusterState, podAddressing: 'block' | 'host'): Promise<void> {
+    const r = this.record;
+    const switches = await this.startLabOvs(state);
     const overlay = state.cluster.mode === 'overlay';
     if (overlay) {
       // one OVS per node (LAB-NOTES pitfall 7): its bridge's LOCAL port carries the node IP (VTEP)
@@ -349,24 +396,14 @@ export class Lab {
 
     // links: a veth pair, each end in the namespace of its switch's OVS (routed: both in the OVS namespace)
     for (const link of state.links.values()) {
-      const sa = state.switches.get(link.a)!;
-      const sb = state.switches.get(link.b)!;
-      const pa = findPort(sa, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
-      const pb = findPort(sb, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
-      const ia = portIface(index.get(sa.name)!, pa.port);
-      const ib = portIface(index.get(sb.name)!, pb.port);
-      ip('-n', this.nsFor(sa.name), 'link', 'add', ia, 'type', 'veth', 'peer', 'name', ib, 'netns', this.nsFor(sb.name));
-      r.links[link.id] = { id: link.id, a: { switch: sa.name, port: pa.port, iface: ia }, b: { switch: sb.name, port: pb.port, iface: ib } };
+      const l = this.linkOf(state, link.id);
+      ip('-n', this.nsFor(l.a.switch), 'link', 'add', l.a.iface, 'type', 'veth', 'peer', 'name', l.b.iface, 'netns', this.nsFor(l.b.switch));
+      r.links[link.id] = l;
     }
 
     // hosts: one namespace each, a veth whose far end lands in the OVS namespace
     for (const pod of state.pods.values()) this.createHost(this.podHost(state, pod.name));
-    for (const ext of state.externals.values()) {
-      const sw = state.switches.get(ext.attach);
-      if (!sw) throw new LabError(`Lab: external ${ext.name}: no switch ${ext.attach}`);
-      const port = findPort(sw, (p) => p.kind === 'external' && p.external === ext.name, `external ${ext.name}`);
-      this.createHost({ name: ext.name, kind: 'external', ns: nsName(r.id, ext.name), ip: ext.ip, mac: ext.mac, switch: sw.name, port: port.port, ovsIface: portIface(index.get(sw.name)!, port.port) });
-    }
+    for (const ext of state.externals.keys()) this.createHost(this.externalHost(state, ext));
     this.save();
 
     // OVS: every bridge and port in one transaction per OVS (LAB-NOTES: one transaction per port is slow)
@@ -380,10 +417,7 @@ export class Lab {
       const br = r.bridges[sw.name];
       const tx = txFor(sw.name);
       tx.push('--', 'add-br', br, '--', 'set', 'bridge', br, 'datapath_type=netdev', 'protocols=OpenFlow13', 'fail_mode=secure', `other_config:datapath-id=${sw.datapathId}`);
-      // the controller target exists from the start: OVS flushes a bridge's flows when it gains its
-      // first (or loses its last) controller, so a controller started later must not be the first one;
-      // retry every second (default backoff grows to 8 s) so a (re)started controller is found quickly
-      tx.push('--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTargetFor(sw.name)}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`);
+      tx.push(...this.controllerTx(sw.name, i));
       const node = overlay ? state.nodes.get(sw.name) : undefined;
       const tun = sw.ports.find((p) => p.kind === 'tunnel');
       if (node && tun) {
@@ -402,13 +436,7 @@ export class Lab {
     for (const h of Object.values(r.hosts)) addPort(h.switch, h.ovsIface, h.port);
     for (const [ns, tx] of txs) this.ovsOfNs(ns).vsctl(...tx);
 
-    for (const l of Object.values(r.links)) {
-      for (const end of [l.a, l.b]) {
-        const ns = this.nsFor(end.switch);
-        ip('-n', ns, 'link', 'set', end.iface, 'up');
-        inNs(ns, 'ethtool', ['-K', end.iface, 'tx', 'off']);
-      }
-    }
+    this.raiseLinkEnds();
     if (overlay) this.configureVteps(state);
     for (const h of Object.values(r.hosts)) this.raiseOvsEnd(h);
     this.checkPorts();
@@ -425,33 +453,10 @@ export class Lab {
    */
   private async buildMininet(state: ClusterState, podAddressing: 'block' | 'host'): Promise<void> {
     const r = this.record;
-    ip('netns', 'add', r.ovsNs);
-    this.save();
-    ip('-n', r.ovsNs, 'link', 'set', 'lo', 'up');
-    const pids = await this.ovs.start();
-    r.pids.push({ pid: pids.ovsdbServer, comm: 'ovsdb-server', what: 'ovsdb-server' });
-    r.pids.push({ pid: pids.vswitchd, comm: 'ovs-vswitchd', what: 'ovs-vswitchd' });
-    this.save();
-
-    const switches = [...state.switches.values()];
-    for (const [i, sw] of switches.entries()) {
-      r.bridges[sw.name] = bridgeName(sw, i);
-      r.switchIndex[sw.name] = i;
-    }
-    for (const link of state.links.values()) {
-      const sa = state.switches.get(link.a)!;
-      const sb = state.switches.get(link.b)!;
-      const pa = findPort(sa, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
-      const pb = findPort(sb, (p) => p.kind === 'link' && p.linkId === link.id, `link ${link.id}`);
-      r.links[link.id] = { id: link.id, a: { switch: sa.name, port: pa.port, iface: portIface(r.switchIndex[sa.name], pa.port) }, b: { switch: sb.name, port: pb.port, iface: portIface(r.switchIndex[sb.name], pb.port) } };
-    }
+    const switches = await this.startLabOvs(state);
+    for (const link of state.links.values()) r.links[link.id] = this.linkOf(state, link.id);
     const hosts: LabHost[] = [...state.pods.keys()].map((name) => this.podHost(state, name));
-    for (const ext of state.externals.values()) {
-      const sw = state.switches.get(ext.attach);
-      if (!sw) throw new LabError(`Lab: external ${ext.name}: no switch ${ext.attach}`);
-      const port = findPort(sw, (p) => p.kind === 'external' && p.external === ext.name, `external ${ext.name}`);
-      hosts.push({ name: ext.name, kind: 'external', ns: nsName(r.id, ext.name), ip: ext.ip, mac: ext.mac, switch: sw.name, port: port.port, ovsIface: portIface(r.switchIndex[sw.name], port.port) });
-    }
+    for (const ext of state.externals.keys()) hosts.push(this.externalHost(state, ext));
 
     const proc = spawnMininet({
       dir: r.dir,
@@ -480,17 +485,9 @@ export class Lab {
     // the controller target exists before anything programs a flow (OVS flushes a bridge's flows when
     // it gains its first controller; see build()); Mininet created the bridges without one
     const tx: string[] = [];
-    for (const [i, sw] of switches.entries()) {
-      const br = r.bridges[sw.name];
-      tx.push('--', `--id=@c${i}`, 'create', 'Controller', `target="${this.controllerTargetFor(sw.name)}"`, 'max_backoff=1000', '--', 'set', 'bridge', br, `controller=@c${i}`);
-    }
+    for (const [i, sw] of switches.entries()) tx.push(...this.controllerTx(sw.name, i));
     this.ovs.vsctl(...tx);
-    for (const l of Object.values(r.links)) {
-      for (const end of [l.a, l.b]) {
-        ip('-n', r.ovsNs, 'link', 'set', end.iface, 'up');
-        inNs(r.ovsNs, 'ethtool', ['-K', end.iface, 'tx', 'off']);
-      }
-    }
+    this.raiseLinkEnds();
     for (const h of hosts) this.raiseOvsEnd(h);
     this.checkPorts();
     for (const h of hosts) this.configureHost(state, h, podAddressing);
