@@ -37,6 +37,35 @@ describe('golden plans of the scenarios', () => {
   }
 });
 
+/**
+ * A triangle: node1 on a, node2 on b, a-b direct and a-c-b around: a's best path to node2 has a
+ * loop-free backup (a fast-failover group unless cluster.fastFailover is false).
+ */
+function triangle(fastFailover?: boolean): ClusterState {
+  const base = scenarioOf({ fabric: { switches: [], nodes: [], links: [], externals: [] } });
+  return buildClusterState(
+    scenarioOf({
+      cluster: { ...base.cluster, ...(fastFailover === undefined ? {} : { fastFailover }) },
+      fabric: {
+        switches: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
+        nodes: [
+          { name: 'node1', ip: '198.51.100.11' },
+          { name: 'node2', ip: '198.51.100.12' },
+        ],
+        links: [
+          { between: ['node1', 'a'], gbps: 10, latencyUs: 1 },
+          { between: ['node2', 'b'], gbps: 10, latencyUs: 1 },
+          { between: ['a', 'b'], gbps: 10, latencyUs: 1 },
+          { between: ['a', 'c'], gbps: 10, latencyUs: 1 },
+          { between: ['c', 'b'], gbps: 10, latencyUs: 1 },
+        ],
+        externals: [],
+      },
+      pods: [{ name: 'p2', node: 'node2', labels: {}, hostPorts: [] }],
+    }),
+  );
+}
+
 function twoRacks(extra: Partial<Scenario> = {}, cluster: Partial<Scenario['cluster']> = {}): ClusterState {
   const s = scenarioOf({
     fabric: {
@@ -154,27 +183,7 @@ describe('fabric switches', () => {
   });
 
   it('use a fast-failover group where a loop-free backup exists, and survive the link failure in the data plane', () => {
-    // a triangle: tor1 - tor2 - spine, node1 on tor1, node2 on tor2, tor1-tor2 linked directly
-    const state = buildClusterState(
-      scenarioOf({
-        fabric: {
-          switches: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
-          nodes: [
-            { name: 'node1', ip: '198.51.100.11' },
-            { name: 'node2', ip: '198.51.100.12' },
-          ],
-          links: [
-            { between: ['node1', 'a'], gbps: 10, latencyUs: 1 },
-            { between: ['node2', 'b'], gbps: 10, latencyUs: 1 },
-            { between: ['a', 'b'], gbps: 10, latencyUs: 1 },
-            { between: ['a', 'c'], gbps: 10, latencyUs: 1 },
-            { between: ['c', 'b'], gbps: 10, latencyUs: 1 },
-          ],
-          externals: [],
-        },
-        pods: [{ name: 'p2', node: 'node2', labels: {}, hostPorts: [] }],
-      }),
-    );
+    const state = triangle();
     const plan = compileCluster(state);
     const a = plan.get('a')!;
     const ff = a.groups.find((g) => g.type === 'ff');
@@ -188,28 +197,6 @@ describe('fabric switches', () => {
   });
 
   it('cluster.fastFailover: false compiles plain next hops: no fast-failover group, no bucket liveness, so a cut link waits for the controller', () => {
-    const triangle = (fastFailover?: boolean): ClusterState =>
-      buildClusterState(
-        scenarioOf({
-          cluster: { ...scenarioOf({ fabric: { switches: [], nodes: [], links: [], externals: [] } }).cluster, ...(fastFailover === undefined ? {} : { fastFailover }) },
-          fabric: {
-            switches: [{ name: 'a' }, { name: 'b' }, { name: 'c' }],
-            nodes: [
-              { name: 'node1', ip: '198.51.100.11' },
-              { name: 'node2', ip: '198.51.100.12' },
-            ],
-            links: [
-              { between: ['node1', 'a'], gbps: 10, latencyUs: 1 },
-              { between: ['node2', 'b'], gbps: 10, latencyUs: 1 },
-              { between: ['a', 'b'], gbps: 10, latencyUs: 1 },
-              { between: ['a', 'c'], gbps: 10, latencyUs: 1 },
-              { between: ['c', 'b'], gbps: 10, latencyUs: 1 },
-            ],
-            externals: [],
-          },
-          pods: [{ name: 'p2', node: 'node2', labels: {}, hostPorts: [] }],
-        }),
-      );
     const state = triangle(false);
     const plan = compileCluster(state);
     for (const sw of plan.values()) expect(sw.groups.filter((g) => g.type === 'ff')).toEqual([]);
