@@ -18,7 +18,7 @@ import { ipValue } from '../../controller/flows';
 import { TABLE } from '../../controller/pipeline';
 import { flowText, groupText, meterText } from '../../fabric/openflow/ofctl';
 import { applyEvent, buildClusterState, cloneClusterState } from '../../topology';
-import type { ClusterChange, ClusterState, ScenarioEvent } from '../../topology/types';
+import type { ClusterChange, ClusterState, Scenario, ScenarioEvent } from '../../topology/types';
 import { PIN_PRIORITY, bucketWeight } from '../../controller/flows';
 import { upLinkPorts } from '../../controller/routing';
 import { clusterArb, eventsArb, eventsWithSteeringArb, linkHeavyEventsArb, nodeHeavyEventsArb, steeringFrom } from './gen';
@@ -244,31 +244,37 @@ describe('random clusters', () => {
   });
 });
 
+/**
+ * Applies the events one by one, compiling incrementally: after every event the plan equals a full
+ * compile, and switches whose plan object changed reconcile exactly as their materialized plans do
+ * (an unchanged switch keeps the same object: nothing to reconcile); at the end routing and services
+ * are correct. Events that do not apply to the state (an unknown pod ...) are skipped.
+ */
+function replayIncremental(scenario: Scenario, events: ScenarioEvent[]): void {
+  const state = buildClusterState(scenario);
+  let plan = compileCluster(state);
+  for (const ev of events) {
+    let changes: ClusterChange[];
+    try {
+      changes = applyEvent(state, ev);
+    } catch {
+      continue;
+    }
+    const before = plan;
+    plan = compileIncremental(plan, state, changes);
+    expect(planText(plan)).toEqual(planText(compileCluster(cloneClusterState(state))));
+    for (const [name, sp] of plan) if (sp !== before.get(name)) expect(reconcileDetailed(sp, before.get(name)!)).toEqual(reconcileDetailed(materialize(sp), materialize(before.get(name)!)));
+  }
+  checkRoutes(state, plan);
+  checkServices(state, plan);
+}
+
 describe('link failures and recoveries mixed with pod and service changes', () => {
   it('incremental equals full after every event, and routing stays correct', () => {
     fc.assert(
       fc.property(
         clusterArb().chain((s) => fc.tuple(fc.constant(s), linkHeavyEventsArb(s))),
-        ([scenario, events]) => {
-          const state = buildClusterState(scenario);
-          let plan = compileCluster(state);
-          for (const ev of events) {
-            let changes: ClusterChange[];
-            try {
-              changes = applyEvent(state, ev);
-            } catch {
-              continue; // an event that does not apply to this state (unknown pod ...)
-            }
-            const before = plan;
-            plan = compileIncremental(plan, state, changes);
-            const full = compileCluster(cloneClusterState(state));
-            expect(planText(plan)).toEqual(planText(full));
-            // switches whose plan is unchanged keep the same object (nothing to reconcile)
-            for (const [name, sp] of plan) if (sp !== before.get(name)) expect(reconcileDetailed(sp, before.get(name)!)).toEqual(reconcileDetailed(materialize(sp), materialize(before.get(name)!)));
-          }
-          checkRoutes(state, plan);
-          checkServices(state, plan);
-        },
+        ([scenario, events]) => replayIncremental(scenario, events),
       ),
       { numRuns: RUNS, verbose: 1 },
     );
@@ -280,25 +286,7 @@ describe('node uplinks and nodes going down and up, mixed with pod moves and fab
     fc.assert(
       fc.property(
         clusterArb().chain((s) => fc.tuple(fc.constant(s), nodeHeavyEventsArb(s))),
-        ([scenario, events]) => {
-          const state = buildClusterState(scenario);
-          let plan = compileCluster(state);
-          for (const ev of events) {
-            let changes: ClusterChange[];
-            try {
-              changes = applyEvent(state, ev);
-            } catch {
-              continue; // an event that does not apply to this state (unknown pod ...)
-            }
-            const before = plan;
-            plan = compileIncremental(plan, state, changes);
-            const full = compileCluster(cloneClusterState(state));
-            expect(planText(plan)).toEqual(planText(full));
-            for (const [name, sp] of plan) if (sp !== before.get(name)) expect(reconcileDetailed(sp, before.get(name)!)).toEqual(reconcileDetailed(materialize(sp), materialize(before.get(name)!)));
-          }
-          checkRoutes(state, plan);
-          checkServices(state, plan);
-        },
+        ([scenario, events]) => replayIncremental(scenario, events),
       ),
       { numRuns: RUNS, verbose: 1 },
     );
