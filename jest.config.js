@@ -5,4 +5,6 @@ module.exports = {
   testMatch: ['**/*.test.ts'],
   transform: { '^.+\\.ts$': ['@swc/jest', { jsc: { target: 'es2022', parser: { syntax: 'typescript' } } }] },
   testTimeout: 60000,
+  // one provisioning step for the whole suite: installs (as root) every Debian package a tier needs
+  globalSetup: '<rootDir>/test/setup/global-setup.ts',
 };

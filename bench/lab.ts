@@ -12,11 +12,16 @@
  *   and restarted (flows lost; time until egress TCP works again), controller stopped and restarted
  *   (probes lost; ops the new controller sends);
  * - flows installed per second into real OVS: one node switch's plan of a generated cluster, through our
- *   OpenFlow channel (reconcile -> one bundle) and through `ovs-ofctl --bundle add-flows`, same bridge.
+ *   OpenFlow channel (reconcile -> one bundle) and through `ovs-ofctl --bundle add-flows`, same bridge;
+ * - pod TCP (iperf3, 3 s) across nodes and out through SNAT, with userspace TSO (the routed lab's
+ *   default) and without it (tx offload off on every veth);
+ * - the lab's bandwidth expectations (fair-share fixture): the rates iperf3 and the link counters
+ *   measured beside the model's values that the verdicts use (docs/lab.md "Bandwidth in the lab").
  * Prints a table, writes bench/results/lab.json. Never asserts a time.
  *
- *   npx tsc -p tsconfig.json && node dist/bench/lab.js [--runs N] [--only lab-up,pod-add,failover,failover-controller,resilience,flow-rate]
+ *   npx tsc -p tsconfig.json && node dist/bench/lab.js [--runs N] [--only lab-up,pod-add,failover,failover-controller,resilience,flow-rate,pod-tcp,bandwidth]
  */
+import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
@@ -25,7 +30,7 @@ import { generateCluster } from './cluster-gen';
 import { applyEvent, buildClusterState, parseScenarioText } from '../topology';
 import type { ClusterState } from '../topology/types';
 import { compileCluster } from '../controller';
-import { Lab, teardownLab, tcpConnect, scenarioLabUp, scenarioPorts } from '../fabric/lab';
+import { Lab, teardownLab, tcpConnect, scenarioLabTest, scenarioLabUp, scenarioPorts } from '../fabric/lab';
 import { connectLab, driverProgrammer, labControllerSocket } from '../fabric/lab/controller';
 import { compilePlans } from '../fabric/lab/compile';
 import { planText } from '../fabric/lab/program';
@@ -303,6 +308,67 @@ async function resilienceRuns(runs: number): Promise<BenchResult[]> {
   ];
 }
 
+/** iperf3 -c from a lab host, the receiver's rate in Gbit/s (the server is a one-off, our child, killed by handle). */
+async function iperfGbps(lab: Lab, from: string, to: { ns: string; ip: string }, port: number): Promise<number> {
+  const server = spawn('ip', ['netns', 'exec', to.ns, 'iperf3', '-s', '-1', '-p', String(port)], { stdio: 'ignore' });
+  try {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      const r = await inNsAsync(lab.host(from).ns, 'iperf3', ['-c', to.ip, '-p', String(port), '-t', '3', '-J'], { timeoutMs: 20_000 });
+      const bps = (() => {
+        try {
+          return (JSON.parse(r.stdout) as { end?: { sum_received?: { bits_per_second?: number } } }).end?.sum_received?.bits_per_second;
+        } catch {
+          return undefined;
+        }
+      })();
+      if (bps !== undefined) return bps / 1e9;
+      await new Promise((res) => setTimeout(res, 100)); // the server was not listening yet
+    }
+    throw new Error(`iperf3 ${from} -> ${to.ip}: no result`);
+  } finally {
+    if (server.exitCode === null) server.kill('SIGKILL');
+  }
+}
+
+async function podTcpRuns(runs: number): Promise<BenchResult[]> {
+  const out: BenchResult[] = [];
+  for (const tso of [true, false]) {
+    const across: number[] = [];
+    const egress: number[] = [];
+    const { lab } = await scenarioLabUp(FIXTURE, { id: ID, tso });
+    try {
+      const web2 = lab.host('web-2');
+      const internet = lab.host('internet');
+      for (let i = 0; i < runs; i++) {
+        across.push(await iperfGbps(lab, 'web-1', web2, 5999));
+        egress.push(await iperfGbps(lab, 'web-1', internet, 5999));
+      }
+    } finally {
+      await lab.down();
+    }
+    const how = tso ? 'userspace TSO, offloads on' : 'no TSO, tx offload off';
+    out.push(record(`pod TCP across nodes, 3 bridges (${how})`, 'Gbit/s', across), record(`pod TCP egress through SNAT (${how})`, 'Gbit/s', egress));
+  }
+  return out;
+}
+
+/** The fair-share fixture in the lab: measured rates and link utilization beside the model's values. */
+async function bandwidthRuns(runs: number): Promise<BenchResult[]> {
+  const file = path.join(__dirname, '..', '..', 'test', 'lab', 'fixtures', 'fair-share.yaml');
+  const rows = new Map<string, { model: number; measured: number[] }>();
+  for (let i = 0; i < runs; i++) {
+    const report = await scenarioLabTest(file, { id: ID });
+    for (const e of report.expectations) {
+      if (e.measured === undefined || e.value === undefined) continue;
+      const name = `lab ${e.kind} #${e.index}: measured (model ${e.value})`;
+      const row = rows.get(name) ?? { model: e.value, measured: [] };
+      row.measured.push(e.measured);
+      rows.set(name, row);
+    }
+  }
+  return [...rows].map(([name, r]) => record(name, 'ratio', r.measured.map((x) => x / r.model), 'measured / model (Gbit/s for fairShare, utilization for maxLinkUtilization)'));
+}
+
 async function main(): Promise<void> {
   const runsArg = process.argv.indexOf('--runs');
   const runs = runsArg > 0 ? Number(process.argv[runsArg + 1]) : 3;
@@ -329,6 +395,8 @@ async function main(): Promise<void> {
   await step('failover-controller', () => failoverRuns(runs, false));
   await step('resilience', () => resilienceRuns(runs));
   await step('flow rate', () => flowRateRuns(runs));
+  await step('pod tcp', () => podTcpRuns(runs));
+  await step('bandwidth', () => bandwidthRuns(runs));
   printTable(results);
   for (const n of notes) process.stdout.write(`note: ${n}\n`);
   // a partial run (--only) must not overwrite the full results file

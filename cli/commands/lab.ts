@@ -22,6 +22,8 @@ interface LabFlags {
   controller?: boolean;
   baseDir?: string;
   mininet?: boolean;
+  /** commander's --no-tso: false */
+  tso?: boolean;
 }
 
 function fail(ctx: CommandContext, err: unknown): void {
@@ -66,6 +68,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--program <how>', 'openflow (our OpenFlow channel, default) or ofctl (ovs-ofctl loads the printed plan)')
     .option('--controller', 'leave `fabric controller` running for the lab (stopped by `lab down`; its log: <lab dir>/controller.log)')
     .option('--mininet', "build the network with Mininet's Python API (routed scenarios; see docs/lab.md)")
+    .option('--no-tso', 'routed labs: no userspace TSO; tx offload off on every veth instead (~10x slower pod TCP; docs/lab.md "Offloads")')
     .description('build the lab and install the compiled plan')
     .action(async (file: string, flags: LabFlags) => {
       try {
@@ -75,6 +78,7 @@ export function register(program: Command, ctx: CommandContext): void {
         let connectMs: number | undefined;
         const { lab: built } = await scenarioLabUp(file, {
           builder: flags.mininet ? 'mininet' : undefined,
+          tso: flags.tso,
           id: flags.name,
           program: programming(flags),
           hooks: {
@@ -125,10 +129,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--program <how>', 'openflow (default) or ofctl')
     .option('--compare', 'also run `fabric sim` on the file and compare expectation by expectation (exit 1 on disagreement)')
     .option('--mininet', "build the network with Mininet's Python API (routed scenarios; see docs/lab.md)")
+    .option('--no-tso', 'routed labs: no userspace TSO; tx offload off on every veth instead (~10x slower pod TCP; docs/lab.md "Offloads")')
     .description('play the scenario (events and expectations) with real traffic')
     .action(async (file: string, flags: LabFlags) => {
       try {
-        const report = await scenarioLabTest(file, { id: flags.name, keep: flags.keep, program: programming(flags), builder: flags.mininet ? 'mininet' : undefined });
+        const report = await scenarioLabTest(file, { id: flags.name, keep: flags.keep, program: programming(flags), builder: flags.mininet ? 'mininet' : undefined, tso: flags.tso });
         const comparison = flags.compare ? compareWithSim(report, runScenario(loadScenario(file).scenario)) : undefined;
         if (flags.json) ctx.stdout(JSON.stringify(comparison ? { ...report, comparison } : report, null, 2) + '\n');
         else ctx.stdout(formatLabReport(report) + (comparison ? formatComparison(comparison) : ''));

@@ -84,8 +84,13 @@ function rateArg(bps: number): string {
   return `${Math.max(8, Math.round(bps))}bit`;
 }
 
-/** Frame size the quanta are based on: one full Ethernet frame. */
+/** Frame size the quanta are based on: one full Ethernet frame ... */
 const QUANTUM_BYTES = 1514;
+/**
+ * ... or, with userspace TSO, one segmentation-offload packet (up to 64 KiB reaches the qdisc whole,
+ * cut into frames only after it): a smaller quantum or FIFO starves the flows that send them.
+ */
+const GSO_QUANTUM_BYTES = 65536;
 
 /**
  * u32 matches on the inner headers of an encapsulated packet (offsets from the outer IPv4 header,
@@ -107,17 +112,19 @@ function innerMatch(encap: 'vxlan' | 'geneve', c: FlowClass): string {
  * allowed to borrow the whole link; every leaf has a byte FIFO of ~30 ms at the link rate.
  * Replaces whatever root qdisc the interface had (the lab's veths have none: noqueue).
  */
-export function shapeLinks(dirs: readonly LinkDirection[], scale: number, classes: readonly FlowClass[], encap?: 'vxlan' | 'geneve'): void {
+export function shapeLinks(dirs: readonly LinkDirection[], scale: number, classes: readonly FlowClass[], options: { encap?: 'vxlan' | 'geneve'; tso?: boolean } = {}): void {
+  const { encap } = options;
+  const quantum = options.tso ? GSO_QUANTUM_BYTES : QUANTUM_BYTES;
   const commands = perNs(dirs, (d) => {
     const bps = d.capacityGbps * 1e9 * scale;
     const parts = classes.length + 1;
-    const fifoBytes = Math.max(8 * QUANTUM_BYTES, Math.round((bps / 8) * 0.03));
+    const fifoBytes = Math.max(8 * quantum, Math.round((bps / 8) * 0.03));
     const lines = [
       `qdisc replace dev ${d.iface} root handle 1: htb default ffff`,
-      `class add dev ${d.iface} parent 1: classid 1:1 htb rate ${rateArg(bps)} ceil ${rateArg(bps)} quantum ${QUANTUM_BYTES}`,
+      `class add dev ${d.iface} parent 1: classid 1:1 htb rate ${rateArg(bps)} ceil ${rateArg(bps)} quantum ${quantum}`,
     ];
     const leaf = (classid: string): void => {
-      lines.push(`class add dev ${d.iface} parent 1:1 classid ${classid} htb rate ${rateArg(bps / parts)} ceil ${rateArg(bps)} quantum ${QUANTUM_BYTES}`);
+      lines.push(`class add dev ${d.iface} parent 1:1 classid ${classid} htb rate ${rateArg(bps / parts)} ceil ${rateArg(bps)} quantum ${quantum}`);
       lines.push(`qdisc add dev ${d.iface} parent ${classid} bfifo limit ${fifoBytes}`);
     };
     leaf('1:ffff');
@@ -137,6 +144,29 @@ export function shapeLinks(dirs: readonly LinkDirection[], scale: number, classe
 export function unshapeLinks(dirs: readonly LinkDirection[]): string[] {
   // -force: go on after an interface that had nothing installed (a failure half-way through shaping)
   return tcBatch(perNs(dirs, (d) => [`qdisc del dev ${d.iface} root`]), true).filter((p) => !/No such file|Cannot find|handle of zero/.test(p));
+}
+
+/** tc's printed rate (`100Mbit`, `1.5Gbit`, `800Kbit`, `96bit`) in bit/s. */
+function parseTcRate(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)([KMG]?)bit$/.exec(text);
+  if (!m) return undefined;
+  return Number(m[1]) * { '': 1, K: 1e3, M: 1e6, G: 1e9 }[m[2] as '' | 'K' | 'M' | 'G'];
+}
+
+/**
+ * The shaping as the kernel holds it, per direction: the root htb class's rate (bit/s, as tc prints
+ * it, rounded to its units) and the number of per-demand classes; undefined where no htb is installed.
+ */
+export function readShaping(dirs: readonly LinkDirection[]): Map<string, { rateBps: number; demandClasses: number } | undefined> {
+  const out = new Map<string, { rateBps: number; demandClasses: number } | undefined>();
+  for (const d of dirs) {
+    const r = inNs(d.ns, 'tc', ['class', 'show', 'dev', d.iface]);
+    const root = /class htb 1:1 root .*?\brate (\S+)/.exec(r.stdout);
+    const rateBps = root ? parseTcRate(root[1]) : undefined;
+    const demandClasses = [...r.stdout.matchAll(/class htb 1:([0-9a-f]+) parent 1:1 /g)].filter((c) => c[1] !== 'ffff').length;
+    out.set(d.id, rateBps === undefined ? undefined : { rateBps, demandClasses });
+  }
+  return out;
 }
 
 /** Bytes sent so far on each direction's sending end (one `cat` per namespace), keyed by direction id. */

