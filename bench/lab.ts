@@ -32,13 +32,12 @@ import type { ClusterState } from '../topology/types';
 import { compileCluster } from '../controller';
 import { Lab, teardownLab, tcpConnect, scenarioLabTest, scenarioLabUp, scenarioPorts } from '../fabric/lab';
 import { connectLab, driverProgrammer, labControllerSocket } from '../fabric/lab/controller';
-import { compilePlans } from '../fabric/lab/compile';
 import { planText } from '../fabric/lab/program';
 import { inNsAsync } from '../fabric/lab/exec';
 import { PYTHON } from '../fabric/lab/agent';
 import { LiveController, OvsDriver } from '../fabric/ovsdriver';
 import { loadScenario } from '../fabric/lab';
-import { startController, RunningController } from '../cli/commands/controller';
+import { startController, RunningController } from '../fabric/daemon';
 
 const FIXTURE = path.join(__dirname, '..', '..', 'test', 'lab', 'fixtures', 'two-nodes.yaml');
 const ID = 'bench';
@@ -81,7 +80,7 @@ async function podAddRuns(runs: number): Promise<BenchResult[]> {
   const reconcileMs: number[] = [];
   try {
     await connectLab(lab, driver, loaded.state);
-    const program = driverProgrammer(driver, compilePlans);
+    const program = driverProgrammer(driver);
     for (let i = 0; i < runs; i++) {
       const name = `new-${i}`;
       const start = performance.now();
@@ -120,7 +119,7 @@ async function failoverRuns(runs: number, fastFailover = true): Promise<BenchRes
   const lost: number[] = [];
   const notes: string[] = [];
   try {
-    const controller = new LiveController(driver, state, (s) => compileCluster(s), applyEvent);
+    const controller = new LiveController(driver, state);
     await connectLab(lab, driver, state);
     await controller.schedule();
     const ext = state.externals.get('internet')!.ip;

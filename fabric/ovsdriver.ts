@@ -16,7 +16,9 @@ import { OpenFlowServer, SwitchConnection } from './openflow/channel';
 import type { ChannelOptions } from './openflow/channel';
 import type * as M from './openflow/messages';
 import { reconcile } from '../controller';
-import type { ClusterState, ScenarioEvent } from '../topology/types';
+import { ControlLoop, portIsDown } from '../controller/loop';
+import type { SouthboundPort } from '../controller/loop';
+import type { ClusterChange, ClusterState, ScenarioEvent } from '../topology/types';
 
 export interface ReconcileReport {
   switch: string;
@@ -181,12 +183,8 @@ async function closeListener(l: ExtraListener): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The live controller: scenario -> bridges over OVSDB -> switches over OpenFlow -> pipeline kept right
+// The live controller: the one control loop (controller/loop.ts) with real switches as its port
 // ---------------------------------------------------------------------------------------------
-
-/** OFPPC_PORT_DOWN (config) and OFPPS_LINK_DOWN (state): either means the port carries nothing. */
-const OFPPC_PORT_DOWN = 1;
-const OFPPS_LINK_DOWN = 1;
 
 export interface LiveControllerLog {
   (event: string, fields: Record<string, unknown>): void;
@@ -206,15 +204,74 @@ export interface LiveControllerStats {
 }
 
 /**
- * Keeps every switch of a cluster state programmed: reconciles a switch when it connects, and on a
- * port status that changes a link's liveness applies the link event to the state (topology
- * applyEvent), recompiles and reconciles every connected switch. One pass at a time (events only
- * mark the state dirty; a pass recomputes everything: kube-proxy's syncProxyRules shape).
+ * The real switches as the loop's southbound port: each switch by name through the connection of
+ * its datapath id (several drivers when the switches live in several OVS processes).
+ */
+export class OvsPort implements SouthboundPort {
+  constructor(
+    private readonly state: ClusterState,
+    private readonly driverOf: (switchName: string) => OvsDriver,
+  ) {}
+
+  connection(switchName: string): SwitchConnection | undefined {
+    const sw = this.state.switches.get(switchName);
+    return sw ? this.driverOf(switchName).connection(sw.datapathId) : undefined;
+  }
+
+  private must(switchName: string): SwitchConnection {
+    const conn = this.connection(switchName);
+    if (!conn) throw new Error(`switch ${switchName} is not connected`);
+    return conn;
+  }
+
+  async read(switchName: string): Promise<SwitchPlan> {
+    return this.driverOf(switchName).readSwitch(this.must(switchName), switchName);
+  }
+
+  async apply(switchName: string, ops: readonly SwitchOp[]): Promise<void> {
+    await this.driverOf(switchName).apply(this.must(switchName), ops);
+  }
+}
+
+/**
+ * One pass of the loop against real switches: what the loop asks read back is read, diffed and sent
+ * (one bundle, then a barrier) switch by switch; a switch that fails is marked stale and the error is
+ * thrown after the others were done.
+ */
+export async function runPass(loop: ControlLoop, port: SouthboundPort & { connection?(name: string): SwitchConnection | undefined }, reason = 'pass'): Promise<ReconcileReport[]> {
+  const pass = loop.pass(reason);
+  const reports: ReconcileReport[] = [];
+  const failures: string[] = [];
+  const one = async (name: string, getOps: () => Promise<SwitchOp[]>): Promise<void> => {
+    const started = process.hrtime.bigint();
+    try {
+      const ops = await getOps();
+      await port.apply(name, ops);
+      const byOp: Record<string, number> = {};
+      for (const o of ops) byOp[o.op] = (byOp[o.op] ?? 0) + 1;
+      const sw = loop.state.switches.get(name);
+      reports.push({ switch: name, datapathId: sw?.datapathId ?? '', ops: ops.length, byOp, durationMs: elapsedMs(started) });
+    } catch (err) {
+      loop.applied(name, false);
+      failures.push(`${name}: ${(err as Error).message}`);
+    }
+  };
+  for (const { switch: name, ops } of pass.ops) await one(name, async () => ops);
+  for (const name of pass.reads) await one(name, async () => loop.diffRead(name, await port.read(name)));
+  if (failures.length > 0) throw new Error(`reconcile failed on ${failures.join('; ')}`);
+  return reports;
+}
+
+/**
+ * Keeps every switch of a cluster state programmed: the one control loop, fed the switches'
+ * connections and port status (a link is up while no operator set it down and neither end's port is
+ * down) and the operator's events, with real switches as its port. It verifies every switch on every
+ * pass (`verify: 'always'`: read, diff, send the difference). One pass at a time: events only mark the
+ * loop dirty (kube-proxy's syncProxyRules shape).
  */
 export class LiveController {
-  private readonly portDown = new Map<string, boolean>();
-  /** links set down by an operator (API, scenario file edit): down whatever their ports say */
-  private readonly adminDown = new Set<string>();
+  readonly loop: ControlLoop;
+  readonly port: OvsPort;
   private running: Promise<void> | undefined;
   private dirty = false;
   readonly stats: LiveControllerStats;
@@ -222,31 +279,40 @@ export class LiveController {
   constructor(
     readonly driver: OvsDriver,
     readonly state: ClusterState,
-    private readonly compile: (state: ClusterState) => Map<string, SwitchPlan>,
-    private readonly applyEvent: (state: ClusterState, ev: ScenarioEvent) => unknown,
     private readonly log: LiveControllerLog = () => undefined,
+    options: { driverOf?: (switchName: string) => OvsDriver; drivers?: readonly OvsDriver[] } = {},
   ) {
+    this.loop = new ControlLoop(state, { verify: 'always' });
+    this.port = new OvsPort(state, options.driverOf ?? (() => driver));
     this.stats = { switchesConnected: 0, switchesTotal: state.switches.size, flowsBySwitch: {}, passes: 0, opsSent: 0, linksDown: [] };
+    for (const d of options.drivers ?? [driver]) this.listen(d);
+  }
+
+  private listen(driver: OvsDriver): void {
     driver.on('switch', (conn) => {
-      this.log('switch-connected', { datapathId: conn.datapathId, switch: this.switchOf(conn.datapathId)?.name });
-      for (const p of conn.ports) this.portDown.set(`${conn.datapathId}/${p.portNo}`, this.isDown(p));
-      this.syncLinks();
-      this.schedule();
+      const name = this.switchOf(conn.datapathId)?.name;
+      this.log('switch-connected', { datapathId: conn.datapathId, switch: name });
+      if (!name) return;
+      this.loop.switchConnected(name);
+      for (const p of conn.ports) this.loop.portStatus(name, p.portNo, portIsDown(p.config, p.state));
+      this.afterLinks();
+      this.updateConnected();
+      void this.schedule();
     });
     driver.on('disconnected', (conn, reason) => {
+      const name = this.switchOf(conn.datapathId)?.name;
       this.log('switch-disconnected', { datapathId: conn.datapathId, reason });
+      // a newer connection of the same datapath may already be up
+      if (name && !this.port.connection(name)) this.loop.switchLost(name);
       this.updateConnected();
     });
     driver.on('port-status', (conn, status) => {
-      const down = status.reason === 1 || this.isDown(status.port);
-      this.portDown.set(`${conn.datapathId}/${status.port.portNo}`, down);
-      this.log('port-status', { switch: this.switchOf(conn.datapathId)?.name, port: status.port.portNo, name: status.port.name, down });
-      if (this.syncLinks()) this.schedule();
+      const name = this.switchOf(conn.datapathId)?.name;
+      const down = status.reason === 1 || portIsDown(status.port.config, status.port.state);
+      this.log('port-status', { switch: name, port: status.port.portNo, name: status.port.name, down });
+      if (!name) return;
+      if (this.afterLinks(this.loop.portStatus(name, status.port.portNo, down))) void this.schedule();
     });
-  }
-
-  private isDown(p: M.OfpPort): boolean {
-    return (p.config & OFPPC_PORT_DOWN) !== 0 || (p.state & OFPPS_LINK_DOWN) !== 0;
   }
 
   private switchOf(datapathId: string) {
@@ -256,49 +322,37 @@ export class LiveController {
 
   private updateConnected(): void {
     let n = 0;
-    for (const sw of this.state.switches.values()) if (this.driver.connection(sw.datapathId)) n++;
+    for (const sw of this.state.switches.values()) if (this.port.connection(sw.name)) n++;
     this.stats.switchesConnected = n;
+  }
+
+  /** Log the link changes, refresh the down list; true when any link changed. */
+  private afterLinks(changes: ClusterChange[] = []): boolean {
+    for (const c of changes) if (c.kind === 'link-state') this.log('link-state', { link: c.link, up: c.up, ...(this.loop.linksAdminDown.includes(c.link) ? { admin: true } : {}) });
+    this.stats.linksDown = this.loop.linksDown;
+    return changes.some((c) => c.kind === 'link-state');
   }
 
   /**
    * An operator's link down/up (POST /events, a link removed from or restored to the scenario file).
    * Down holds whatever the ports report; up hands the link back to its ports (it stays down while a
-   * port is down). Applies the resulting link state at once; returns true when the state changed
-   * (the caller schedules the pass). Throws when there is no such link.
+   * port is down). Returns true when the state changed (the caller schedules the pass). Throws when
+   * there is no such link.
    */
   setLinkAdmin(a: string, b: string, up: boolean): boolean {
-    const link = this.state.links.get(`${a}|${b}`) ?? this.state.links.get(`${b}|${a}`);
-    if (!link) throw new Error(`link ${up ? 'up' : 'down'}: there is no link between ${a} and ${b}`);
-    if (up) this.adminDown.delete(link.id);
-    else this.adminDown.add(link.id);
-    return this.syncLinks();
+    return this.afterLinks(this.loop.setLinkAdmin(a, b, up));
+  }
+
+  /** Apply checked events (pods, services, nodes; links as an operator's); returns the changes made. */
+  applyEvents(events: readonly ScenarioEvent[]): ClusterChange[] {
+    const changes = this.loop.applyEvents(events);
+    this.afterLinks(changes);
+    return changes;
   }
 
   /** link ids an operator set down */
   get linksAdminDown(): string[] {
-    return [...this.adminDown];
-  }
-
-  /** A link is up when an operator did not set it down and neither end reports its port down; returns true when a link changed. */
-  private syncLinks(): boolean {
-    let changed = false;
-    for (const link of this.state.links.values()) {
-      const ends: boolean[] = [];
-      for (const name of [link.a, link.b]) {
-        const sw = this.state.switches.get(name)!;
-        const port = sw.ports.find((p) => p.kind === 'link' && p.linkId === link.id);
-        const known = port ? this.portDown.get(`${sw.datapathId}/${port.port}`) : undefined;
-        ends.push(known === true);
-      }
-      const up = !ends.some(Boolean) && !this.adminDown.has(link.id);
-      if (up !== link.up) {
-        this.applyEvent(this.state, { at: 0, kind: 'link', action: up ? 'up' : 'down', between: [link.a, link.b] });
-        this.log('link-state', { link: link.id, up, ...(this.adminDown.has(link.id) ? { admin: true } : {}) });
-        changed = true;
-      }
-    }
-    this.stats.linksDown = [...this.state.links.values()].filter((l) => !l.up).map((l) => l.id);
-    return changed;
+    return this.loop.linksAdminDown;
   }
 
   /** Ask for a pass; passes never overlap, and a request during a pass causes one more pass. */
@@ -325,23 +379,29 @@ export class LiveController {
 
   private async pass(): Promise<void> {
     const started = process.hrtime.bigint();
-    const plans = this.compile(this.state);
-    let ops = 0;
+    let reports: ReconcileReport[] = [];
+    let failed: Error | undefined;
+    try {
+      reports = await runPass(this.loop, this.port);
+    } catch (err) {
+      failed = err as Error;
+    }
+    const plans = this.loop.plans;
     for (const sw of this.state.switches.values()) {
-      const conn = this.driver.connection(sw.datapathId);
-      if (!conn) continue;
-      const plan = plans.get(sw.name);
-      if (!plan) continue;
-      const r = await this.driver.reconcileSwitch(conn, plan);
+      const plan = plans?.get(sw.name);
+      if (plan && this.port.connection(sw.name)) this.stats.flowsBySwitch[sw.name] = plan.flows.length;
+    }
+    let ops = 0;
+    for (const r of reports) {
       ops += r.ops;
-      this.stats.flowsBySwitch[sw.name] = plan.flows.length;
-      if (r.ops > 0) this.log('reconciled', { switch: sw.name, ops: r.ops, byOp: r.byOp, ms: r.durationMs });
+      if (r.ops > 0) this.log('reconciled', { switch: r.switch, ops: r.ops, byOp: r.byOp, ms: r.durationMs });
     }
     this.updateConnected();
     this.stats.passes++;
     this.stats.opsSent += ops;
     this.stats.lastConvergenceMs = elapsedMs(started);
     this.stats.lastConvergedAtMs = Date.now();
+    if (failed) throw failed;
     this.log('converged', { ms: this.stats.lastConvergenceMs, ops, connected: this.stats.switchesConnected, total: this.stats.switchesTotal });
   }
 }

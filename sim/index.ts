@@ -14,7 +14,7 @@ export { SimNetwork } from './network';
 export type { Host, WalkResult, LinkCrossing, Delivery } from './network';
 export { probe, arpResolve, followUp } from './probe';
 export type { ProbeResult, ProbeSpec } from './probe';
-export { SimRun, SimError, runScenario, loadController } from './runner';
+export { SimRun, SimError, runScenario } from './runner';
 export type { SimReport, SimOptions, ExpectationResult, ControllerApi, ConvergenceRecord } from './runner';
 export { demandPath, directedLinks, loadBandwidth, pinAddresses } from './demands';
 export type { RebalanceLoopStats, RebalanceSink } from './demands';

@@ -5,54 +5,34 @@
  *
  * Two views of the cluster: `physical` (what is true: links, nodes, ports) changes at an event's
  * time; the controller's `view` changes when the news reaches it — one control latency later
- * (port-status for links and nodes, the API server's watch for pods and services). The controller
- * then recompiles, diffs against what each switch reports (`dump`) and sends the ops, which land one
+ * (port-status for links and nodes, the API server's watch for pods and services). The controller is
+ * the one control loop (controller/loop.ts) that also drives real Open vSwitch: it recompiles, diffs
+ * and hands out the ops, which the sim driver (sim/driver.ts, its southbound port here) lands one
  * more control latency later. An expectation at time T is evaluated after every event at or before T
  * and after the control work those events caused has landed (docs/simulator.md "When expectations
  * are checked").
  */
-import type { ClusterChange, ClusterState, Expectation, Scenario, ScenarioEvent, SwitchPlan, SwitchOp } from './types-bridge';
+import type { ClusterState, Expectation, Scenario, ScenarioEvent } from './types-bridge';
 import type { TrafficSteering } from '../topology/types';
 import type { Highs } from 'highs';
 import { buildClusterState, applyEvent, cloneClusterState } from '../topology/cluster';
-import { SimDriver } from '../fabric/simdriver';
+import { ControlLoop } from '../controller/loop';
+import type { LoopCompiler, PassPlan } from '../controller/loop';
+import { SimDriver } from './driver';
 import { Engine } from './engine';
 import { secondsToUs } from './clock';
 import { Prng } from './prng';
 import { Host, SimNetwork } from './network';
 import { ProbeResult, ProbeSpec, followUp, probe } from './probe';
 
-export interface ControllerApi {
-  compileCluster(state: ClusterState): Map<string, SwitchPlan>;
-  reconcile(desired: SwitchPlan, actual: SwitchPlan): SwitchOp[];
-  /** optional: recompile only what the changes touch (same result as compileCluster) */
-  compileIncremental?(prev: Map<string, SwitchPlan>, state: ClusterState, changes: ClusterChange[]): Map<string, SwitchPlan>;
-}
+/** The compiler and reconciler the loop runs (tests may inject others). */
+export type ControllerApi = LoopCompiler;
 
 export class SimError extends Error {
   override readonly name = 'SimError';
   constructor(message: string, readonly exitCode = 2) {
     super(message);
   }
-}
-
-/** the controller module, loaded at run time so that the simulator builds before it exists */
-export function loadController(): ControllerApi {
-  let mod: Partial<ControllerApi>;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-var-requires
-    mod = require('../controller') as Partial<ControllerApi>;
-  } catch (err) {
-    throw new SimError(`sim: the controller (controller/index) cannot be loaded: ${(err as Error).message.split('\n')[0]}`);
-  }
-  if (typeof mod.compileCluster !== 'function' || typeof mod.reconcile !== 'function') {
-    throw new SimError('sim: controller/index does not export compileCluster and reconcile');
-  }
-  return {
-    compileCluster: mod.compileCluster.bind(mod),
-    reconcile: mod.reconcile.bind(mod),
-    ...(typeof mod.compileIncremental === 'function' ? { compileIncremental: mod.compileIncremental.bind(mod) } : {}),
-  };
 }
 
 export interface ExpectationResult {
@@ -119,79 +99,54 @@ export class SimRun {
   readonly view: ClusterState;
   readonly network: SimNetwork;
   readonly driver: SimDriver;
-  readonly controller: ControllerApi;
+  /** the one control loop (controller/loop.ts), fed what the controller learns */
+  readonly loop: ControlLoop;
   readonly prng: Prng;
   private portPrng: Prng;
   readonly seed: number;
   readonly convergence: ConvergenceRecord[] = [];
   readonly results: ExpectationResult[] = [];
   private bandwidth: BandwidthHook | undefined;
-  /** the controller's last compiled plan */
-  private desired: Map<string, SwitchPlan> | undefined;
-  /** switches whose contents may differ from the last plan sent (down, reset) */
-  private stale = new Set<string>();
 
   constructor(readonly scenario: Scenario, readonly options: SimOptions = {}) {
     this.seed = options.seed ?? scenario.seed;
     this.prng = new Prng(this.seed);
     this.portPrng = this.prng.fork('source-ports');
     this.engine = new Engine({ keepTrace: options.keepTrace });
-    this.controller = options.controller ?? loadController();
     this.physical = buildClusterState(scenario);
     this.view = cloneClusterState(this.physical);
     this.network = new SimNetwork(this.physical);
     this.driver = new SimDriver(this.network, this.engine, { controlLatencyUs: options.controlLatencyUs });
+    // the controller can program a switch while it is up in the physical world
+    this.loop = new ControlLoop(this.view, { compiler: options.controller, verify: 'stale', reachable: (name) => this.physical.switches.get(name)?.up === true });
+    this.driver.onFailure = (name) => this.loop.applied(name, false);
     this.engine.log(`scenario ${scenario.name} seed ${this.seed}`);
   }
 
   /** bootstrap: the controller programs every switch before t=0 */
   install(): void {
-    const desired = this.controller.compileCluster(this.view);
-    this.desired = desired;
-    for (const name of [...this.physical.switches.keys()].sort()) {
-      const plan = desired.get(name);
-      if (!plan) continue;
-      const ops = this.controller.reconcile(plan, this.driver.dump(name));
+    const pass = this.loop.pass('install');
+    for (const name of pass.reads) {
+      const ops = this.loop.diffRead(name, this.driver.read(name));
       this.driver.applyNow(name, ops);
       this.engine.log(`install ${name}: ${ops.length} ops`);
     }
   }
 
-  /** the controller learns of a change: recompile, diff against each switch, send the ops */
-  private reconcileAll(reason: string, changes: ClusterChange[]): void {
-    const desired =
-      this.controller.compileIncremental && this.desired
-        ? this.controller.compileIncremental(this.desired, this.view, changes)
-        : this.controller.compileCluster(this.view);
-    const previous = this.desired;
-    this.desired = desired;
+  /** the controller learned of a change: one pass of the loop, its ops sent through the sim driver */
+  private reconcileAll(reason: string): void {
+    const pass: PassPlan = this.loop.pass(reason);
     let total = 0;
-    let skipped = 0;
-    for (const name of [...this.view.switches.keys()].sort()) {
-      if (!this.physical.switches.get(name)?.up) {
-        this.stale.add(name); // it cannot be programmed now: diff it in full when it is back
-        continue;
-      }
-      const plan = desired.get(name);
-      if (!plan) continue;
-      // the same plan object as last time, and nothing touched the switch since we programmed it:
-      // the diff is empty (we are the switch's only writer), so skip computing it
-      const clean = !this.stale.has(name) && this.driver.cleanSince(name);
-      const previousPlan = previous?.get(name);
-      if (previousPlan === plan && clean) {
-        skipped++;
-        continue;
-      }
-      this.stale.delete(name);
-      // a clean switch holds (or, with ops in flight, will hold) exactly the plan we last sent it:
-      // diff against that plan, which lets the reconciler compare only the parts that changed;
-      // otherwise read the switch back and diff in full
-      const actual = clean && previousPlan ? previousPlan : this.driver.dump(name);
-      const ops = this.controller.reconcile(plan, actual);
-      total += ops.length;
-      this.driver.applyOps(name, ops);
-    }
-    this.engine.log(`controller ${reason}: ${total} ops (${skipped} switches unchanged)`);
+    // in switch-name order, as the pass planned them (diffs against the last plan, or read back)
+    const byName = new Map<string, () => number>();
+    for (const { switch: name, ops } of pass.ops) byName.set(name, () => (this.driver.apply(name, ops), ops.length));
+    for (const name of pass.reads) byName.set(name, () => {
+      const ops = this.loop.diffRead(name, this.driver.read(name));
+      this.driver.apply(name, ops);
+      return ops.length;
+    });
+    for (const name of [...byName.keys()].sort()) total += byName.get(name)!();
+    this.engine.log(`controller ${reason}: ${total} ops (${pass.unchanged} switches unchanged)`);
   }
 
   private scheduleEvent(ev: ScenarioEvent, index: number, atUsOverride?: number): void {
@@ -205,7 +160,7 @@ export class SimRun {
       }
       if (ev.kind === 'node' && ev.action === 'up') {
         this.network.resetSwitch(ev.name); // a rebooted node's bridge is empty
-        this.stale.add(ev.name);
+        this.loop.switchReset(ev.name);
       }
       this.network.sync();
       const latency = this.driver.controlLatencyUs;
@@ -213,8 +168,8 @@ export class SimRun {
         atUs + latency,
         `controller learns ${label}`,
         () => {
-          const changes = applyEvent(this.view, ev);
-          this.reconcileAll(label, changes);
+          this.loop.observe(ev);
+          this.reconcileAll(label);
           this.trackConvergence(label, atUs);
         },
         'control',
@@ -345,9 +300,9 @@ export class SimRun {
    * state and the controller recompiles (a `steering-changed`); the ops land one control latency later.
    */
   setSteering(steering: TrafficSteering, reason: string): void {
-    this.view.steering = steering;
+    this.loop.setSteering(steering);
     const atUs = this.engine.nowUs();
-    this.reconcileAll(reason, [{ kind: 'steering-changed' }]);
+    this.reconcileAll(reason);
     this.trackConvergence(reason, atUs);
   }
 

@@ -43,7 +43,7 @@ export async function withProgrammer<T>(lab: Lab, state: ClusterState, how: Prog
   try {
     const ms = await connectLab(lab, driver, state);
     hooks.onConnected?.(ms);
-    return await fn(driverProgrammer(driver, compilePlans, hooks.onReconciled));
+    return await fn(driverProgrammer(driver, hooks.onReconciled));
   } finally {
     await driver.close();
   }
@@ -76,18 +76,7 @@ async function withDrivers<T>(lab: Lab, state: ClusterState, fn: (program: Progr
       }
     }
     hooks.onConnected?.(Number((process.hrtime.bigint() - started) / 1_000_000n));
-    const program: Programmer = async (_lab, current) => {
-      const plans = compilePlans(current);
-      const reports: ReconcileReport[] = [];
-      for (const sw of current.switches.values()) {
-        const driver = driverOf(sw.name);
-        const conn = driver.connection(sw.datapathId) ?? (await driver.waitForSwitch(sw.datapathId, 15_000));
-        const plan = plans.get(sw.name);
-        if (!plan) throw new LabError(`Lab.program: the compiled plans have no switch ${sw.name}`, 1);
-        reports.push(await driver.reconcileSwitch(conn, plan));
-      }
-      hooks.onReconciled?.(reports);
-    };
+    const program = driverProgrammer(driverOf, hooks.onReconciled);
     return await fn(program);
   } finally {
     for (const d of drivers.values()) await d.close();

@@ -8,13 +8,13 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
-import { OvsDriver, ReconcileReport } from '../ovsdriver';
+import { OvsDriver, OvsPort, ReconcileReport, runPass } from '../ovsdriver';
+import { ControlLoop } from '../../controller/loop';
 import type { ClusterState } from '../../topology/types';
 import { LabError } from './errors';
 import { pidAlive, sleep } from './exec';
 import type { Lab } from './lab';
 import type { Programmer } from './play';
-import type { Compiler } from './program';
 
 export function labControllerSocket(lab: Lab): string {
   return lab.controllerTarget.slice('unix:'.length);
@@ -41,17 +41,27 @@ export async function connectLab(lab: Lab, driver: OvsDriver, state: ClusterStat
   return Number((process.hrtime.bigint() - started) / 1_000_000n);
 }
 
-/** A Programmer that compiles the cluster and reconciles every switch over OpenFlow. */
-export function driverProgrammer(driver: OvsDriver, compile: Compiler, onReconciled?: (reports: ReconcileReport[]) => void): Programmer {
+/**
+ * A Programmer that runs the one control loop (controller/loop.ts) over OpenFlow: each call is a pass
+ * that compiles the cluster in full (the play changed the state itself) and reads, diffs and
+ * reconciles every switch. `driverOf` gives the driver a switch connects to (several in overlay labs:
+ * one per OVS).
+ */
+export function driverProgrammer(driverOf: OvsDriver | ((switchName: string) => OvsDriver), onReconciled?: (reports: ReconcileReport[]) => void): Programmer {
+  const of = typeof driverOf === 'function' ? driverOf : () => driverOf;
+  let loop: ControlLoop | undefined;
+  let port: OvsPort | undefined;
   return async (_lab, state) => {
-    const plans = compile(state);
-    const reports: ReconcileReport[] = [];
+    if (!loop || loop.state !== state) {
+      loop = new ControlLoop(state, { verify: 'always' });
+      port = new OvsPort(state, of);
+    } else loop.stateReplaced();
     for (const sw of state.switches.values()) {
-      const conn = driver.connection(sw.datapathId) ?? (await driver.waitForSwitch(sw.datapathId, 15_000));
-      const plan = plans.get(sw.name);
-      if (!plan) throw new LabError(`Lab.program: the compiled plans have no switch ${sw.name}`, 1);
-      reports.push(await driver.reconcileSwitch(conn, plan));
+      if (!port!.connection(sw.name)) await of(sw.name).waitForSwitch(sw.datapathId, 15_000);
+      loop.switchConnected(sw.name);
     }
+    const reports = await runPass(loop, port!, 'lab program');
+    for (const sw of state.switches.keys()) if (!loop.plans?.has(sw)) throw new LabError(`Lab.program: the compiled plans have no switch ${sw}`, 1);
     onReconciled?.(reports);
   };
 }

@@ -13,7 +13,7 @@ import * as path from 'path';
 import { checkNetnsPermitted, Lab, loadScenario, scenarioPorts, tcpConnect, teardownLab } from '../../fabric/lab';
 import { EventsRejectedError, formatMetrics, parseEvents } from '../../fabric/controller-api';
 import type { ControllerSnapshot } from '../../fabric/controller-api';
-import { startController, RunningController } from '../../cli/commands/controller';
+import { startController, RunningController } from '../../fabric/daemon';
 import { compileCluster } from '../../controller';
 import { until } from './until';
 

@@ -17,7 +17,7 @@ import { checkNetnsPermitted, Lab, loadScenario, ping, scenarioPorts, tcpConnect
 import { labControllerArgs } from '../../fabric/lab/controller';
 import { stopPid } from '../../fabric/lab/exec';
 import { readPidFile } from '../../fabric/lab/ovs';
-import { resolveSwitchTargets, startController, RunningController } from '../../cli/commands/controller';
+import { resolveSwitchTargets, startController, RunningController } from '../../fabric/daemon';
 import { until } from './until';
 
 const ROOT = path.join(__dirname, '..', '..');

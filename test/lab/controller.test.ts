@@ -10,7 +10,7 @@
  */
 import * as path from 'path';
 import { checkNetnsPermitted, Lab, loadScenario, scenarioPorts, tcpConnect, teardownLab } from '../../fabric/lab';
-import { startController, RunningController } from '../../cli/commands/controller';
+import { startController, RunningController } from '../../fabric/daemon';
 import { until } from './until';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'two-nodes.yaml');

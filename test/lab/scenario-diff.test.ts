@@ -12,7 +12,7 @@ import * as os from 'os';
 import * as path from 'path';
 import { checkNetnsPermitted, Lab, loadScenario, scenarioPorts, tcpConnect, teardownLab } from '../../fabric/lab';
 import { diffCounts, diffScenarioEdit, linkKey } from '../../fabric/lab/scenario-diff';
-import { startController, RunningController } from '../../cli/commands/controller';
+import { startController, RunningController } from '../../fabric/daemon';
 import type { Scenario } from '../../topology/types';
 import { until } from './until';
 

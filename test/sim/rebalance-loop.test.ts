@@ -59,7 +59,7 @@ describe('hotspot-rebalance: steer and limit through the controller', () => {
     mid.advanceTo(6);
     const loader1 = mid.physical.pods.get('loader-1')!;
     const store1 = mid.physical.pods.get('store-1')!;
-    const pins = mid.driver.dump('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY);
+    const pins = mid.driver.read('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY);
     expect(pins).toHaveLength(1);
     expect(pins[0]!.match.ipv4_src?.value).toBeDefined();
     expect(mid.view.steering!.pins).toEqual([
@@ -69,11 +69,11 @@ describe('hotspot-rebalance: steer and limit through the controller', () => {
     expect(mid.connect('loader-1', 'store-1')).toMatchObject({ ok: true, path: ['node1', 'leaf1', 'spine1', 'leaf2', 'node3'] });
     // the limit is the hog's meter at its node switch: 12 Gbit/s in kbps
     expect(mid.view.steering!.limits).toEqual({ hog: 12 });
-    const rates = mid.driver.dump('node3').meters.map((m) => m.bands[0]!.rate);
+    const rates = mid.driver.read('node3').meters.map((m) => m.bands[0]!.rate);
     expect(rates).toContain(12_000_000);
     // after the run (every demand ended at 10 s) the pin's flows are gone: a pin lives as long as its demand
     expect(run.view.steering!.pins).toEqual([]);
-    expect(run.driver.dump('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY)).toEqual([]);
+    expect(run.driver.read('leaf1').flows.filter((f) => f.priority === PIN_PRIORITY)).toEqual([]);
   });
 
   test('the steering reaches the switches one control round trip after the decision', () => {

@@ -5,7 +5,7 @@
  */
 import { parseScenarioText } from '../../topology';
 import { SimRun } from '../../sim/runner';
-import { SimDriver } from '../../fabric/simdriver';
+import { SimDriver } from '../../sim/driver';
 import { Engine } from '../../sim/engine';
 import { SimNetwork } from '../../sim/network';
 
@@ -84,16 +84,16 @@ describe('controller in the loop', () => {
     const net = new SimNetwork(run.physical);
     const driver = new SimDriver(net, engine, { controlLatencyUs: 700 });
     const flow = { table: 0, priority: 5, match: {}, instructions: { apply: [] }, cookie: 1n };
-    driver.applyOps('tor1', [{ op: 'add-flow', flow }, { op: 'modify-flow', flow: { ...flow, cookie: 2n } }]);
-    expect(driver.dump('tor1').flows).toHaveLength(0);
+    driver.apply('tor1', [{ op: 'add-flow', flow }, { op: 'modify-flow', flow: { ...flow, cookie: 2n } }]);
+    expect(driver.read('tor1').flows).toHaveLength(0);
     engine.runUntil(699);
-    expect(driver.dump('tor1').flows).toHaveLength(0);
+    expect(driver.read('tor1').flows).toHaveLength(0);
     engine.runUntil(700);
-    expect(driver.dump('tor1').flows.map((f) => f.cookie)).toEqual([2n]);
+    expect(driver.read('tor1').flows.map((f) => f.cookie)).toEqual([2n]);
     run.physical.switches.get('tor2')!.up = false;
-    driver.applyOps('tor2', [{ op: 'add-flow', flow }]);
+    driver.apply('tor2', [{ op: 'add-flow', flow }]);
     engine.runUntil(2000);
-    expect(driver.dump('tor2').flows).toHaveLength(0);
+    expect(driver.read('tor2').flows).toHaveLength(0);
     driver.applyNow('tor1', [{ op: 'add-group', group: { groupId: 1, type: 'all', buckets: [] } }, { op: 'add-group', group: { groupId: 1, type: 'all', buckets: [] } }]);
     expect(driver.errors.map((e) => e.message)).toEqual([expect.stringMatching(/GROUP_EXISTS/)]);
   });

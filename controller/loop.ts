@@ -1,0 +1,303 @@
+/**
+ * The one control loop: what turns cluster changes and switch events into operations per switch.
+ * `fabric sim` (sim/driver.ts), `fabric controller` on real Open vSwitch (fabric/ovsdriver.ts
+ * LiveController), the lab's OpenFlow programmer and the benchmarks all drive this class, so what the
+ * simulator property-tests is what programs real switches.
+ *
+ * Pure and deterministic, in Faucet's valve shape: inputs go in, operations come out; it takes `now`
+ * where it needs time, reads no clock and does no I/O. Its shell (a `SouthboundPort` and the code
+ * that feeds it events) reads a switch back when the loop asks, and sends what the loop returns.
+ *
+ * Inputs
+ * - cluster changes: scenario events, API batches, file edits (`applyEvents`); the rebalancer's
+ *   steering (`setSteering`);
+ * - switch connected / lost (`switchConnected`, `switchLost`): a switch that (re)connects may hold
+ *   anything, so it is read back before it is diffed;
+ * - port status (`portStatus`) and an operator's link down/up (`setLinkAdmin`): a link is up when no
+ *   operator set it down and neither end reports its port down; a change becomes a link event.
+ *
+ * A pass (`pass`) compiles (incrementally from the previous plan and the changes since, in full the
+ * first time) and decides per reachable switch: nothing to do (the same plan object as last time and
+ * the switch clean since), a diff against the plan last sent (a clean switch holds it: we are its only
+ * writer), or a read-back first (stale: reconnected, an op failed or a batch was lost, or the loop
+ * verifies every pass: `verify: 'always'`, the real-OVS default). `diffRead` then gives the ops for
+ * a switch read back; `applied(switch, false)` marks a switch whose ops failed stale again.
+ */
+import type { SwitchOp, SwitchPlan } from '../fabric/openflow/flow';
+import { applyEvent as applyTopologyEvent } from '../topology/cluster';
+import type { ClusterChange, ClusterState, ScenarioEvent, TrafficSteering } from '../topology/types';
+import { compileCluster, compileIncremental } from './compile';
+import type { FabricPlan } from './compile';
+import { reconcile } from './reconcile';
+
+/**
+ * The southbound port: implemented by the simulator (sim/driver.ts, virtual time) and by the real
+ * OVS driver (fabric/ovsdriver.ts, OpenFlow 1.3). Switch events come back through the loop's
+ * `switchConnected`, `switchLost` and `portStatus`.
+ */
+export interface SouthboundPort {
+  /** send operations to one switch, in order (one bundle where the switch supports it) */
+  apply(switchName: string, ops: readonly SwitchOp[]): void | Promise<void>;
+  /** what the switch holds now, in the flow IR */
+  read(switchName: string): SwitchPlan | Promise<SwitchPlan>;
+}
+
+/** The compiler and reconciler the loop runs (the real ones unless a test injects others). */
+export interface LoopCompiler {
+  compileCluster(state: ClusterState): FabricPlan;
+  compileIncremental?(prev: FabricPlan, state: ClusterState, changes: ClusterChange[]): FabricPlan;
+  reconcile(desired: SwitchPlan, actual: SwitchPlan): SwitchOp[];
+}
+
+export const DEFAULT_COMPILER: LoopCompiler = { compileCluster: (s) => compileCluster(s), compileIncremental: (p, s, c) => compileIncremental(p, s, c), reconcile };
+
+export interface ControlLoopOptions {
+  compiler?: LoopCompiler;
+  /**
+   * 'stale' (the simulator): a clean switch is diffed against the plan last sent to it, without a
+   * read; 'always' (real OVS): every pass reads every switch back (someone else may have written it).
+   */
+  verify?: 'stale' | 'always';
+  /**
+   * Which switches the loop can program now. Default: every switch that `switchConnected` announced
+   * and `switchLost` did not take away. The simulator answers from its physical world instead.
+   */
+  reachable?: (switchName: string) => boolean;
+}
+
+/** What one pass asks of its shell. */
+export interface PassPlan {
+  /** why the pass ran (for logs) */
+  reason: string;
+  /** per switch (sorted by name), the operations to send now: diffs against the plan last sent */
+  ops: { switch: string; ops: SwitchOp[] }[];
+  /** switches to read back and diff (`diffRead`), in name order */
+  reads: string[];
+  /** switches whose plan and state did not change: nothing sent */
+  unchanged: number;
+  /** switches that could not be programmed now (unreachable): diffed in full when they are back */
+  unreachable: string[];
+  /** the compile fell back to a full compile (the message of the incremental failure) */
+  compileFallback?: string;
+  /** the plans this pass compiled */
+  plans: FabricPlan;
+}
+
+/** OFPPC_PORT_DOWN (config) and OFPPS_LINK_DOWN (state): either means the port carries nothing. */
+export function portIsDown(config: number, state: number): boolean {
+  return (config & 1) !== 0 || (state & 1) !== 0;
+}
+
+export class ControlLoop {
+  readonly compiler: LoopCompiler;
+  readonly verify: 'stale' | 'always';
+  private readonly reachableOf: (switchName: string) => boolean;
+  /** the last compiled plan */
+  private desired: FabricPlan | undefined;
+  /** changes applied to the state since the last compile */
+  private pending: ClusterChange[] = [];
+  /** switches whose contents may differ from the last plan sent (reconnected, failed, unreachable) */
+  private readonly stale = new Set<string>();
+  /** switches the shell announced as connected */
+  private readonly connected = new Set<string>();
+  /** `switch/port` -> the port reports down */
+  private readonly portDown = new Map<string, boolean>();
+  /** links set down by an operator (API, scenario file edit): down whatever their ports say */
+  private readonly adminDown = new Set<string>();
+  /** the plan last handed out per switch (what a clean switch holds once its ops land) */
+  private readonly sent = new Map<string, SwitchPlan>();
+  /** passes run, operations handed out */
+  passes = 0;
+  opsOut = 0;
+
+  constructor(readonly state: ClusterState, options: ControlLoopOptions = {}) {
+    this.compiler = options.compiler ?? DEFAULT_COMPILER;
+    this.verify = options.verify ?? 'stale';
+    this.reachableOf = options.reachable ?? ((name) => this.connected.has(name));
+  }
+
+  // ---- inputs ---------------------------------------------------------------------------------
+
+  /** Apply cluster events in order (throws on the first that cannot apply: check batches on a copy first). */
+  applyEvents(events: readonly ScenarioEvent[]): ClusterChange[] {
+    const out: ClusterChange[] = [];
+    for (const ev of events) {
+      if (ev.kind === 'link') {
+        // an operator's link event holds whatever the ports say (up hands it back to its ports)
+        this.setLinkAdmin(ev.between[0], ev.between[1], ev.action === 'up', out);
+        continue;
+      }
+      out.push(...this.record(applyTopologyEvent(this.state, ev)));
+    }
+    return out;
+  }
+
+  /**
+   * Apply one event as the simulated world reports it (a link's own state, not an operator's): the
+   * simulator's controller learns each event after the control latency and applies it as is.
+   */
+  observe(ev: ScenarioEvent): ClusterChange[] {
+    return this.record(applyTopologyEvent(this.state, ev));
+  }
+
+  /** The rebalancer's steering (pins, limits, weights) becomes part of the desired state. */
+  setSteering(steering: TrafficSteering): ClusterChange[] {
+    this.state.steering = steering;
+    return this.record([{ kind: 'steering-changed' }]);
+  }
+
+  /** A switch (re)connected: it may hold anything, so it is read back before it is diffed. */
+  switchConnected(name: string): void {
+    this.connected.add(name);
+    this.stale.add(name);
+  }
+
+  /** A switch's connection is gone (or its node went down): programmed in full when it is back. */
+  switchLost(name: string): void {
+    this.connected.delete(name);
+    this.stale.add(name);
+  }
+
+  /** A switch was reset under us (a rebooted node's bridge is empty): read it back before the next diff. */
+  switchReset(name: string): void {
+    this.stale.add(name);
+  }
+
+  /**
+   * A port's status (from the switch's features reply or a port-status message). Returns the link
+   * changes it caused (a link is down while either end's port is).
+   */
+  portStatus(switchName: string, port: number, down: boolean): ClusterChange[] {
+    this.portDown.set(`${switchName}/${port}`, down);
+    return this.syncLinks();
+  }
+
+  /**
+   * An operator's link down/up (POST /events, a link removed from or restored to the scenario file).
+   * Down holds whatever the ports report; up hands the link back to its ports. Throws when there is no
+   * such link.
+   */
+  setLinkAdmin(a: string, b: string, up: boolean, out: ClusterChange[] = []): ClusterChange[] {
+    const link = this.state.links.get(`${a}|${b}`) ?? this.state.links.get(`${b}|${a}`);
+    if (!link) throw new Error(`link ${up ? 'up' : 'down'}: there is no link between ${a} and ${b}`);
+    if (up) this.adminDown.delete(link.id);
+    else this.adminDown.add(link.id);
+    out.push(...this.syncLinks());
+    return out;
+  }
+
+  /** link ids an operator set down */
+  get linksAdminDown(): string[] {
+    return [...this.adminDown];
+  }
+
+  /** link ids that are down now */
+  get linksDown(): string[] {
+    return [...this.state.links.values()].filter((l) => !l.up).map((l) => l.id);
+  }
+
+  /** Links whose liveness (admin state, both ports) differs from the state: applied as link events. */
+  private syncLinks(): ClusterChange[] {
+    const out: ClusterChange[] = [];
+    for (const link of this.state.links.values()) {
+      let portDown = false;
+      for (const name of [link.a, link.b]) {
+        const sw = this.state.switches.get(name);
+        const port = sw?.ports.find((p) => p.kind === 'link' && p.linkId === link.id);
+        if (port && this.portDown.get(`${name}/${port.port}`) === true) portDown = true;
+      }
+      const up = !portDown && !this.adminDown.has(link.id);
+      if (up !== link.up) out.push(...this.record(applyTopologyEvent(this.state, { at: 0, kind: 'link', action: up ? 'up' : 'down', between: [link.a, link.b] })));
+    }
+    return out;
+  }
+
+  private record(changes: ClusterChange[]): ClusterChange[] {
+    this.pending.push(...changes);
+    return changes;
+  }
+
+  /**
+   * The state was changed behind the loop's back (the lab's play applies its events to the state
+   * itself): the next pass compiles in full.
+   */
+  stateReplaced(): void {
+    this.desired = undefined;
+    this.pending = [];
+  }
+
+  /** changes not yet compiled */
+  get dirty(): boolean {
+    return this.pending.length > 0 || this.desired === undefined;
+  }
+
+  // ---- the pass -------------------------------------------------------------------------------
+
+  /** The last compiled plan (undefined before the first pass). */
+  get plans(): FabricPlan | undefined {
+    return this.desired;
+  }
+
+  /** Compile (incrementally from the previous plan and the pending changes) and plan every switch. */
+  pass(reason = 'pass'): PassPlan {
+    const changes = this.pending;
+    this.pending = [];
+    const previous = this.desired;
+    let compileFallback: string | undefined;
+    let desired: FabricPlan;
+    if (previous && this.compiler.compileIncremental) {
+      try {
+        desired = this.compiler.compileIncremental(previous, this.state, changes);
+      } catch (err) {
+        compileFallback = (err as Error).message;
+        desired = this.compiler.compileCluster(this.state);
+      }
+    } else desired = this.compiler.compileCluster(this.state);
+    this.desired = desired;
+    this.passes++;
+    const plan: PassPlan = { reason, ops: [], reads: [], unchanged: 0, unreachable: [], plans: desired, ...(compileFallback !== undefined ? { compileFallback } : {}) };
+    for (const name of [...this.state.switches.keys()].sort()) {
+      if (!this.reachableOf(name)) {
+        this.stale.add(name); // it cannot be programmed now: diff it in full when it is back
+        plan.unreachable.push(name);
+        continue;
+      }
+      const want = desired.get(name);
+      if (!want) continue;
+      const last = this.sent.get(name);
+      const clean = !this.stale.has(name) && this.verify === 'stale';
+      // the same plan object as last time, and nothing touched the switch since: the diff is empty
+      if (clean && last === want) {
+        plan.unchanged++;
+        continue;
+      }
+      if (clean && last) {
+        // a clean switch holds (or, with ops in flight, will hold) exactly the plan we last sent it:
+        // diff against that plan, which lets the reconciler compare only the parts that changed
+        const ops = this.compiler.reconcile(want, last);
+        this.sent.set(name, want);
+        this.opsOut += ops.length;
+        plan.ops.push({ switch: name, ops });
+        continue;
+      }
+      plan.reads.push(name);
+    }
+    return plan;
+  }
+
+  /** The ops for a switch the pass asked to read back, diffed against what it holds (`actual`). */
+  diffRead(name: string, actual: SwitchPlan): SwitchOp[] {
+    const want = this.desired?.get(name);
+    if (!want) return [];
+    const ops = this.compiler.reconcile(want, actual);
+    this.stale.delete(name);
+    this.sent.set(name, want);
+    this.opsOut += ops.length;
+    return ops;
+  }
+
+  /** What the shell reports after sending a switch its ops: a failure (or a lost batch) makes it stale. */
+  applied(name: string, ok: boolean): void {
+    if (!ok) this.stale.add(name);
+  }
+}

@@ -1,0 +1,393 @@
+/**
+ * The controller daemon (`fabric controller FILE --ovsdb URL --listen URL` is its command line: flags
+ * -> this daemon -> a printed summary): the one control loop (controller/loop.ts, through
+ * LiveController) against real Open vSwitch. Ensures
+ * every switch of the scenario exists as a bridge (OVSDB: netdev datapath, OpenFlow 1.3,
+ * fail_mode=secure, datapath id from the cluster state, our listen address as controller target),
+ * accepts the switches' OpenFlow connections, installs the compiled pipeline by reconcile, and
+ * recompiles/reconciles when a port status changes a link's liveness. The OVSDB session reconnects
+ * (100 ms..1 s backoff) and every bridge is ensured again after a reconnect, so a restarted
+ * ovsdb-server, or a bridge edited while we were away, is brought back. Logs are JSON lines on stderr;
+ * a summary line (switches connected, flows per switch, last convergence) every --summary seconds.
+ *
+ * Several OVS processes (overlay labs: one per node): `--ovsdb` and `--listen` repeat, each `URL` (the
+ * default) or `SWITCH=URL`; one OVSDB session per distinct URL, one OpenFlow server listening on every
+ * address, and each bridge's controller target is the listen address in its OVS's run directory
+ * (resolveSwitchTargets).
+ *
+ * The scenario file is watched: an edit is re-parsed (errors logged as file:line:col, the old state
+ * kept), diffed into pod/service/link events (fabric/lab/scenario-diff.ts: a link removed from the file
+ * goes down, one restored comes up), checked on a copy of the state, applied, and followed by a
+ * recompile/reconcile pass (`scenario-reloaded` log line with the counts). An edit that cannot apply
+ * live (new nodes, switches, links that never existed, ...) or whose events fail the check is refused
+ * whole (`scenario-reload-refused`, with the reasons). `--api URL` serves GET /metrics, GET /state and
+ * POST /events (fabric/controller-api.ts; docs/controller.md). Runs until SIGINT/SIGTERM.
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { OvsDriver, LiveController } from './ovsdriver';
+import { OvsdbClient } from './ovsdb';
+import { ensureBridge } from './vswitch';
+import { applyEvent as applyTopologyEvent, cloneClusterState, formatDiagnostic, parseScenarioFile } from '../topology';
+import type { ScenarioEvent } from '../topology/types';
+import { loadScenario } from './lab/scenario';
+import { diffCounts, diffScenarioEdit } from './lab/scenario-diff';
+import { EventsRejectedError, parseApiListen, startControllerApi } from './controller-api';
+import type { ApplyResult, ControllerApi, ControllerSnapshot } from './controller-api';
+
+/** Bad options (exit 2). */
+export class ControllerUsageError extends Error {
+  readonly exitCode = 2;
+}
+
+/** Where each switch's bridge lives (OVSDB) and which of our listen addresses its controller target is. */
+export interface SwitchTargets {
+  /** switch -> OVSDB URL */
+  ovsdbOf: Map<string, string>;
+  /** switch -> the listen address (one of `listens`) its bridge connects to */
+  listenOf: Map<string, string>;
+  /** distinct OVSDB URLs, in the order given */
+  ovsdbs: string[];
+  /** distinct listen addresses, in the order given */
+  listens: string[];
+}
+
+const NAMED = /^([A-Za-z0-9][A-Za-z0-9_.-]*)=(.+)$/;
+
+function splitSpecs(flag: string, specs: readonly string[], switches: ReadonlySet<string>): { named: Map<string, string>; plain: string[] } {
+  const named = new Map<string, string>();
+  const plain: string[] = [];
+  for (const spec of specs) {
+    const m = NAMED.exec(spec);
+    if (!m) {
+      if (!plain.includes(spec)) plain.push(spec);
+      continue;
+    }
+    const [, sw, url] = m;
+    if (!switches.has(sw)) throw new ControllerUsageError(`${flag} ${spec}: the scenario has no switch ${sw} (switches: ${[...switches].join(', ')})`);
+    if (named.has(sw) && named.get(sw) !== url) throw new ControllerUsageError(`${flag}: switch ${sw} is given twice (${named.get(sw)} and ${url})`);
+    named.set(sw, url);
+  }
+  return { named, plain };
+}
+
+/** The run directory of a unix: URL (vswitchd connects only to unix sockets in its own run dir). */
+function unixDir(url: string): string | undefined {
+  const m = /^p?unix:(.+)$/.exec(url);
+  return m ? path.dirname(path.resolve(m[1])) : undefined;
+}
+
+/**
+ * Resolve `--ovsdb` and `--listen`, each given once or more as `URL` or `SWITCH=URL`. OVSDB: a switch
+ * named in `SWITCH=URL` uses that URL, every other switch the one plain URL (two plain URLs are
+ * ambiguous). Listen: a named switch uses its URL; else the plain `unix:` address in the same directory
+ * as the switch's `unix:` OVSDB (its OVS's run directory), else the first plain address.
+ */
+export function resolveSwitchTargets(switchNames: readonly string[], ovsdb: string | readonly string[], listen: string | readonly string[]): SwitchTargets {
+  const switches = new Set(switchNames);
+  const o = splitSpecs('--ovsdb', typeof ovsdb === 'string' ? [ovsdb] : ovsdb, switches);
+  const l = splitSpecs('--listen', typeof listen === 'string' ? [listen] : listen, switches);
+  if (o.plain.length > 1) throw new ControllerUsageError(`--ovsdb: more than one default URL (${o.plain.join(', ')}): give the others as SWITCH=URL`);
+  const ovsdbOf = new Map<string, string>();
+  const listenOf = new Map<string, string>();
+  for (const sw of switchNames) {
+    const db = o.named.get(sw) ?? o.plain[0];
+    if (!db) throw new ControllerUsageError(`switch ${sw} has no OVSDB: give --ovsdb URL (for every switch not named) or --ovsdb ${sw}=URL`);
+    ovsdbOf.set(sw, db);
+    const dir = unixDir(db);
+    const target = l.named.get(sw) ?? (dir !== undefined ? l.plain.find((u) => unixDir(u) === dir) : undefined) ?? l.plain[0];
+    if (!target) throw new ControllerUsageError(`switch ${sw} has no OpenFlow listen address: give --listen URL or --listen ${sw}=URL`);
+    listenOf.set(sw, target);
+  }
+  const distinct = (xs: Iterable<string>): string[] => [...new Set(xs)];
+  return { ovsdbOf, listenOf, ovsdbs: distinct([...o.plain, ...o.named.values()].filter((u) => [...ovsdbOf.values()].includes(u))), listens: distinct([...l.plain, ...l.named.values()]) };
+}
+
+export interface RunningController {
+  controller: LiveController;
+  driver: OvsDriver;
+  /** the OVSDB session of the first URL (the only one with a single --ovsdb) */
+  ovsdb: OvsdbClient;
+  /** every OVSDB session, by URL */
+  ovsdbs: ReadonlyMap<string, OvsdbClient>;
+  /** switch -> its OVSDB URL and the controller target its bridge got */
+  switchTargets: Record<string, { ovsdb: string; controller: string }>;
+  /** OVSDB sessions lost and re-established, and bridges changed by the re-ensure after each (all sessions) */
+  ovsdbStats: { disconnects: number; reconnects: number; bridgesRepaired: number };
+  /** resolves when the bridge re-ensures started by the last OVSDB reconnects are done */
+  ovsdbIdle(): Promise<void>;
+  /** live edits of the scenario file: reloads applied, failed (parse or build errors) and refused (cannot apply live) */
+  reloadStats: { reloads: number; failures: number; refused: number };
+  /** re-read the scenario file now (the watcher calls it after a change; tests may call it directly) */
+  reload(): Promise<void>;
+  /**
+   * Apply events now, all or nothing (checked first on a copy of the state: EventsRejectedError, nothing
+   * applied), then wait for the reconcile pass that includes them. POST /events calls this.
+   */
+  applyEvents(events: ScenarioEvent[], receivedAtNs?: bigint): Promise<ApplyResult>;
+  /** what GET /state returns */
+  snapshot(): ControllerSnapshot;
+  /** the local API, when started with `api` */
+  api?: ControllerApi;
+  stop(): Promise<void>;
+}
+
+export interface ControllerOptions {
+  /** `URL` or `SWITCH=URL`, once or more (resolveSwitchTargets) */
+  ovsdb: string | readonly string[];
+  /** `URL` or `SWITCH=URL`, once or more (resolveSwitchTargets) */
+  listen: string | readonly string[];
+  datapathType?: string;
+  log?: (event: string, fields: Record<string, unknown>) => void;
+  /** watch the scenario file for live edits (default true) and the debounce after a change */
+  watch?: boolean;
+  watchDebounceMs?: number;
+  /** serve GET /metrics, GET /state, POST /events at unix:PATH or tcp:PORT[:ADDR] */
+  api?: string;
+}
+
+function elapsedMsSince(startNs: bigint): number {
+  return Number((process.hrtime.bigint() - startNs) / 1000n) / 1000;
+}
+
+/** Start the controller (the command's body, usable in-process by tests and the lab). */
+export async function startController(file: string, options: ControllerOptions): Promise<RunningController> {
+  const loaded = loadScenario(file);
+  const { state } = loaded;
+  const built = loaded.scenario;
+  let current = loaded.scenario;
+  const log = options.log ?? (() => undefined);
+  const targets = resolveSwitchTargets([...state.switches.keys()], options.ovsdb, options.listen);
+  if (options.api !== undefined) parseApiListen(options.api); // a bad --api fails before anything starts
+  const driver = await OvsDriver.start(targets.listens);
+  const controllerTargetOf = (sw: string): string => driver.targets[targets.listens.indexOf(targets.listenOf.get(sw)!)];
+  const clients = new Map<string, OvsdbClient>();
+  let api: ControllerApi | undefined;
+  try {
+    for (const url of targets.ovsdbs) clients.set(url, await OvsdbClient.connect(url, { reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } }));
+    // the one control loop: every state change (port status, live edit, API batch) goes through it,
+    // so a pass compiles incrementally from the previous plan with the changes since
+    const controller = new LiveController(driver, state, log);
+    log('listening', { target: driver.target, targets: driver.targets, ovsdb: targets.ovsdbs.length === 1 ? targets.ovsdbs[0] : targets.ovsdbs });
+    const switchTargets: RunningController['switchTargets'] = {};
+    for (const sw of state.switches.keys()) switchTargets[sw] = { ovsdb: targets.ovsdbOf.get(sw)!, controller: controllerTargetOf(sw) };
+    const ensureOn = async (url: string): Promise<number> => {
+      const client = clients.get(url)!;
+      let changed = 0;
+      for (const sw of state.switches.values()) {
+        if (targets.ovsdbOf.get(sw.name) !== url) continue;
+        const r = await ensureBridge(client, {
+          name: sw.name,
+          datapathType: options.datapathType ?? 'netdev',
+          datapathId: sw.datapathId,
+          controller: controllerTargetOf(sw.name),
+          protocols: ['OpenFlow13'],
+          failMode: 'secure',
+          externalIds: { 'fabric-switch': sw.name },
+        });
+        if (r.changed) changed++;
+        log('bridge', { switch: sw.name, datapathId: sw.datapathId, changed: r.changed, ...(clients.size > 1 ? { ovsdb: url } : {}) });
+      }
+      return changed;
+    };
+    for (const url of clients.keys()) await ensureOn(url);
+    const ovsdbStats = { disconnects: 0, reconnects: 0, bridgesRepaired: 0 };
+    const ensuring = new Map<string, Promise<void>>();
+    for (const [url, client] of clients) {
+      ensuring.set(url, Promise.resolve());
+      const where = clients.size > 1 ? { ovsdb: url } : {};
+      client.on('disconnect', (reason: Error) => {
+        ovsdbStats.disconnects++;
+        log('ovsdb-disconnected', { reason: reason?.message ?? String(reason), ...where });
+      });
+      client.on('reconnect', () => {
+        ovsdbStats.reconnects++;
+        log('ovsdb-reconnected', where);
+        // re-ensure after the previous pass; a failure (the server gone again) waits for the next reconnect
+        ensuring.set(
+          url,
+          ensuring
+            .get(url)!
+            .then(() => ensureOn(url))
+            .then((n) => {
+              ovsdbStats.bridgesRepaired += n;
+            })
+            .catch((err: unknown) => log('ovsdb-ensure-failed', { error: err instanceof Error ? err.message : String(err), ...where })),
+        );
+      });
+    }
+
+    // every change of the state from outside (file edits, API batches) runs one at a time
+    let queue: Promise<unknown> = Promise.resolve();
+    const serial = <T>(fn: () => Promise<T>): Promise<T> => {
+      const run = queue.then(fn, fn);
+      queue = run.catch(() => undefined);
+      return run;
+    };
+    /** Check the whole batch against a copy of the state: the first failing event's message, or undefined. */
+    const dryRun = (events: readonly ScenarioEvent[]): { index: number; message: string } | undefined => {
+      const copy = cloneClusterState(state);
+      for (const [index, ev] of events.entries()) {
+        try {
+          applyTopologyEvent(copy, ev);
+        } catch (err) {
+          return { index, message: (err as Error).message };
+        }
+      }
+      return undefined;
+    };
+    /** Apply a checked batch: link events as an operator's (ports can't undo them), the rest as is. */
+    const applyChecked = (events: readonly ScenarioEvent[]): number => controller.applyEvents(events).length;
+
+    const reloadStats = { reloads: 0, failures: 0, refused: 0 };
+    const reloadOnce = async (): Promise<void> => {
+      let parsed;
+      try {
+        parsed = parseScenarioFile(file);
+      } catch (err) {
+        reloadStats.failures++;
+        log('scenario-reload-failed', { file, errors: [(err as Error).message] });
+        return;
+      }
+      if (!parsed.scenario) {
+        reloadStats.failures++;
+        const errors = parsed.diagnostics.filter((d) => d.severity === 'error').map(formatDiagnostic);
+        log('scenario-reload-failed', { file, errors: errors.length ? errors : [`${file}: not a valid scenario`] });
+        return;
+      }
+      const next = parsed.scenario;
+      const edit = diffScenarioEdit(built, current, next);
+      const failed = dryRun(edit.events);
+      if (edit.refused.length > 0 || failed) {
+        reloadStats.refused++;
+        const reasons = edit.refused.length > 0 ? edit.refused : [`${describeEvent(edit.events[failed!.index])}: ${failed!.message}`];
+        log('scenario-reload-refused', { file, reasons, note: 'nothing applied; the running state is kept (restart the controller for these changes)' });
+        return;
+      }
+      const changes = applyChecked(edit.events);
+      current = next;
+      reloadStats.reloads++;
+      log('scenario-reloaded', { file, ...diffCounts(edit.events), applied: edit.events.length, changes });
+      if (edit.events.length > 0) await controller.schedule();
+    };
+    const reload = (): Promise<void> => serial(reloadOnce);
+
+    const apiCounters = { requests: 0, eventsApplied: 0, batchesRejected: 0 };
+    const applyEvents = (events: ScenarioEvent[], receivedAtNs = process.hrtime.bigint()): Promise<ApplyResult> =>
+      serial(async () => {
+        const failed = dryRun(events);
+        if (failed) {
+          log('events-rejected', { index: failed.index, error: failed.message, events: events.length });
+          throw new EventsRejectedError(`event ${failed.index} (${describeEvent(events[failed.index])}): ${failed.message}; nothing applied`, failed.index);
+        }
+        const changes = applyChecked(events);
+        const passesBefore = controller.stats.passes;
+        await controller.schedule();
+        await controller.idle();
+        const result: ApplyResult = {
+          applied: events.length,
+          changes,
+          reconciledMs: elapsedMsSince(receivedAtNs),
+          convergenceMs: controller.stats.lastConvergenceMs,
+          passes: controller.stats.passes - passesBefore,
+          switchesConnected: controller.stats.switchesConnected,
+          switchesTotal: controller.stats.switchesTotal,
+        };
+        log('events-applied', { ...result, events: events.map(describeEvent) });
+        return result;
+      });
+
+    const snapshot = (): ControllerSnapshot => {
+      const s = controller.stats;
+      return {
+        scenario: state.scenario,
+        file,
+        switchesConnected: s.switchesConnected,
+        switchesTotal: s.switchesTotal,
+        switches: [...state.switches.values()].map((sw) => ({
+          name: sw.name,
+          datapathId: sw.datapathId,
+          connected: driver.connection(sw.datapathId) !== undefined,
+          ...(s.flowsBySwitch[sw.name] !== undefined ? { flows: s.flowsBySwitch[sw.name] } : {}),
+          ovsdb: switchTargets[sw.name].ovsdb,
+          controller: switchTargets[sw.name].controller,
+        })),
+        ...(s.lastConvergenceMs !== undefined ? { lastConvergenceMs: s.lastConvergenceMs } : {}),
+        ...(s.lastConvergedAtMs !== undefined ? { lastConvergedAt: new Date(s.lastConvergedAtMs).toISOString() } : {}),
+        passes: s.passes,
+        opsSent: s.opsSent,
+        linksDown: [...s.linksDown],
+        linksAdminDown: controller.linksAdminDown,
+        reloads: { applied: reloadStats.reloads, failed: reloadStats.failures, refused: reloadStats.refused },
+        ovsdb: { ...ovsdbStats },
+        api: { ...apiCounters },
+        pods: [...state.pods.values()].map((p) => ({ name: p.name, node: p.node, ip: p.ip, labels: { ...p.labels } })),
+        services: [...state.services.values()].map((v) => ({ name: v.name, vip: v.vip, port: v.port, targetPort: v.targetPort, protocol: v.protocol, endpoints: [...v.endpoints] })),
+        links: [...state.links.values()].map((l) => ({ id: l.id, up: l.up, gbps: l.gbps })),
+        nodes: [...state.nodes.values()].map((n) => ({ name: n.name, ip: n.ip, podCidr: n.podCidr, up: n.up })),
+      };
+    };
+
+    if (options.api !== undefined) {
+      api = await startControllerApi(options.api, { snapshot, applyEvents }, apiCounters);
+      log('api-listening', { url: api.url });
+    }
+
+    let debounce: NodeJS.Timeout | undefined;
+    const onChange = (cur: fs.Stats, prev: fs.Stats): void => {
+      if (cur.mtimeMs === prev.mtimeMs && cur.size === prev.size) return;
+      if (debounce) clearTimeout(debounce);
+      debounce = setTimeout(() => {
+        debounce = undefined;
+        void reload();
+      }, options.watchDebounceMs ?? 100);
+    };
+    const watching = options.watch ?? true;
+    if (watching) fs.watchFile(file, { interval: 100 }, onChange);
+    const running: RunningController = {
+      controller,
+      driver,
+      ovsdb: clients.get(targets.ovsdbs[0])!,
+      ovsdbs: clients,
+      switchTargets,
+      ovsdbStats,
+      ovsdbIdle: async () => {
+        await Promise.all([...ensuring.values()]);
+      },
+      reloadStats,
+      reload,
+      applyEvents,
+      snapshot,
+      api,
+      stop: async () => {
+        if (watching) fs.unwatchFile(file, onChange);
+        if (debounce) clearTimeout(debounce);
+        await api?.close();
+        await queue;
+        await driver.close();
+        for (const c of clients.values()) await c.close();
+      },
+    };
+    return running;
+  } catch (err) {
+    await api?.close();
+    await driver.close();
+    for (const c of clients.values()) await c.close();
+    throw err;
+  }
+}
+
+/** One event in a log line or error message: "pod add web-3", "link down node2|tor1". */
+export function describeEvent(ev: ScenarioEvent | undefined): string {
+  if (!ev) return 'event';
+  switch (ev.kind) {
+    case 'link':
+      return `link ${ev.action} ${ev.between.join('|')}`;
+    case 'service':
+      return `service ${ev.action} ${ev.action === 'add' ? ev.service.name : ev.name}`;
+    default:
+      return `${ev.kind} ${ev.action} ${ev.name}`;
+  }
+}
+
+/** commander: a repeatable option collects its values */

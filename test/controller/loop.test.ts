@@ -1,0 +1,193 @@
+/**
+ * The one control loop (controller/loop.ts), over random clusters and random event sequences, with a
+ * southbound port of plain SwitchPlans (applyOps: OpenFlow's semantics) that can lose switches:
+ * - after every pass, every reachable switch holds exactly compileCluster(state) (the loop's incremental
+ *   compiles, its skips of unchanged switches and its diffs against the plan last sent never drift);
+ * - a switch that was unreachable, reset or failed is read back and repaired when it is back;
+ * - port status drives link liveness, and an operator's link down holds whatever the ports say;
+ * - same inputs, same operations (determinism: two loops fed the same sequence hand out equal ops).
+ * fast-check prints the seed (FC_SEED=N reruns a failure).
+ */
+import fc from 'fast-check';
+import { applyOps, compileCluster, reconcile } from '../../controller';
+import { ControlLoop, SouthboundPort } from '../../controller/loop';
+import type { SwitchOp, SwitchPlan } from '../../fabric/openflow/flow';
+import { buildClusterState } from '../../topology';
+import type { ClusterState, Scenario, ScenarioEvent } from '../../topology/types';
+import { checkProperty } from '../topology/fc-seed';
+import { clusterArb, eventsArb, eventsWithSteeringArb, steeringFrom } from './gen';
+
+const RUNS = Number(process.env.FABRIC_PROPERTY_RUNS ?? 40);
+
+const empty = (name: string): SwitchPlan => ({ switch: name, datapathId: '', flows: [], groups: [], meters: [] });
+
+/** Switches as plain plans; a switch can be down (ops lost) or reset (emptied). */
+class FakePort implements SouthboundPort {
+  readonly held = new Map<string, SwitchPlan>();
+  readonly down = new Set<string>();
+  readonly log: string[] = [];
+  reads = 0;
+  read(name: string): SwitchPlan {
+    this.reads++;
+    return this.held.get(name) ?? empty(name);
+  }
+  apply(name: string, ops: readonly SwitchOp[]): void {
+    this.log.push(`${name}:${ops.length}`);
+    if (this.down.has(name)) throw new Error(`${name} is down`);
+    this.held.set(name, applyOps(this.held.get(name) ?? empty(name), [...ops]));
+  }
+}
+
+/** One pass of the loop through the fake port (the shell a real driver implements). */
+function runPass(loop: ControlLoop, port: FakePort): void {
+  const pass = loop.pass();
+  for (const { switch: name, ops } of pass.ops) {
+    try {
+      port.apply(name, ops);
+    } catch {
+      loop.applied(name, false);
+    }
+  }
+  for (const name of pass.reads) {
+    const ops = loop.diffRead(name, port.read(name));
+    try {
+      port.apply(name, ops);
+    } catch {
+      loop.applied(name, false);
+    }
+  }
+}
+
+function expectConverged(loop: ControlLoop, port: FakePort, state: ClusterState): void {
+  const want = compileCluster(state);
+  for (const [name, plan] of want) {
+    if (port.down.has(name)) continue;
+    const held = port.held.get(name) ?? empty(name);
+    // holding `plan` exactly: nothing left to reconcile either way
+    expect([name, reconcile(plan, held)]).toEqual([name, []]);
+  }
+}
+
+type Step = { kind: 'event'; ev: ScenarioEvent } | { kind: 'steer'; picks: number[] } | { kind: 'lose' | 'back' | 'reset'; pick: number };
+
+function stepsArb(s: Scenario): fc.Arbitrary<Step[]> {
+  const sw = fc.nat().map((pick) => pick);
+  const lossy = fc.array(fc.tuple(fc.constantFrom('lose' as const, 'back' as const, 'reset' as const), sw), { maxLength: 6 });
+  return fc.tuple(eventsWithSteeringArb(s), lossy, fc.array(fc.nat(), { maxLength: 6 })).map(([evs, losses, at]) => {
+    const out: Step[] = evs.map((e) => ('picks' in e ? { kind: 'steer' as const, picks: e.picks } : { kind: 'event' as const, ev: e }));
+    losses.forEach(([kind, pick], i) => out.splice(Math.min(out.length, (at[i] ?? 0) % (out.length + 1)), 0, { kind, pick }));
+    return out;
+  });
+}
+
+test('after every pass each reachable switch holds compileCluster(state), through lost, reset and returning switches', () => {
+  checkProperty(
+    'loop converges',
+    fc.property(
+      clusterArb().chain((s) => fc.tuple(fc.constant(s), stepsArb(s))),
+      ([scenario, steps]) => {
+        const state = buildClusterState(scenario);
+        const port = new FakePort();
+        const loop = new ControlLoop(state, { reachable: (n) => !port.down.has(n) });
+        runPass(loop, port);
+        expectConverged(loop, port, state);
+        const names = [...state.switches.keys()].sort();
+        for (const step of steps) {
+          if (step.kind === 'event') {
+            try {
+              loop.observe(step.ev);
+            } catch {
+              continue; // an event the generator made impossible here (the state is unchanged)
+            }
+          } else if (step.kind === 'steer') loop.setSteering(steeringFrom(state, step.picks));
+          else {
+            const name = names[step.pick % names.length];
+            if (step.kind === 'lose') port.down.add(name);
+            else if (step.kind === 'back') port.down.delete(name);
+            else {
+              port.held.delete(name); // emptied under the loop (a restarted vswitchd)
+              loop.switchReset(name);
+            }
+          }
+          runPass(loop, port);
+          expectConverged(loop, port, state);
+        }
+        // everything back: the whole fabric converges
+        for (const n of [...port.down]) port.down.delete(n);
+        runPass(loop, port);
+        expectConverged(loop, port, state);
+      },
+    ),
+    RUNS,
+  );
+});
+
+test("'stale' verification reads a switch back only when it may have changed; 'always' every pass", () => {
+  const scenario = fc.sample(clusterArb(), { numRuns: 1, seed: 7 })[0];
+  for (const verify of ['stale', 'always'] as const) {
+    const state = buildClusterState(scenario);
+    const port = new FakePort();
+    const loop = new ControlLoop(state, { verify, reachable: () => true });
+    runPass(loop, port);
+    const n = state.switches.size;
+    expect(port.reads).toBe(n);
+    runPass(loop, port);
+    runPass(loop, port);
+    expect(port.reads).toBe(verify === 'stale' ? n : 3 * n);
+    const first = [...state.switches.keys()].sort()[0];
+    loop.switchReset(first);
+    const pass = loop.pass();
+    expect(pass.reads).toEqual(verify === 'stale' ? [first] : [...state.switches.keys()].sort());
+  }
+});
+
+test('port status: a link is down while either port is, and an operator holds it down whatever the ports say', () => {
+  const scenario = fc.sample(clusterArb(), { numRuns: 1, seed: 11 })[0];
+  const state = buildClusterState(scenario);
+  const loop = new ControlLoop(state);
+  const link = [...state.links.values()][0];
+  const portOf = (sw: string): number => state.switches.get(sw)!.ports.find((p) => p.kind === 'link' && p.linkId === link.id)!.port;
+  expect(loop.portStatus(link.a, portOf(link.a), true)).toEqual([expect.objectContaining({ kind: 'link-state', link: link.id, up: false })]);
+  expect(loop.linksDown).toContain(link.id);
+  // the other end going down too changes nothing; one end back up leaves it down
+  expect(loop.portStatus(link.b, portOf(link.b), true).filter((c) => c.kind === 'link-state')).toEqual([]);
+  expect(loop.portStatus(link.a, portOf(link.a), false).filter((c) => c.kind === 'link-state')).toEqual([]);
+  expect(loop.portStatus(link.b, portOf(link.b), false)).toEqual([expect.objectContaining({ kind: 'link-state', up: true })]);
+  // an operator's down holds while the ports are up; up hands the link back to its ports
+  expect(loop.setLinkAdmin(link.b, link.a, false)).toEqual([expect.objectContaining({ kind: 'link-state', up: false })]);
+  expect(loop.linksAdminDown).toEqual([link.id]);
+  expect(loop.portStatus(link.a, portOf(link.a), false)).toEqual([]);
+  expect(loop.applyEvents([{ at: 0, kind: 'link', action: 'up', between: [link.a, link.b] }])).toEqual([expect.objectContaining({ kind: 'link-state', up: true })]);
+  expect(() => loop.setLinkAdmin('nope', link.a, false)).toThrow(/no link between nope/);
+});
+
+test('same inputs, same operations: two loops fed one sequence hand out identical ops', () => {
+  checkProperty(
+    'loop determinism',
+    fc.property(
+      clusterArb().chain((s) => fc.tuple(fc.constant(s), eventsArb(s))),
+      ([scenario, events]) => {
+        const runs = [0, 1].map(() => {
+          const state = buildClusterState(scenario);
+          const port = new FakePort();
+          const loop = new ControlLoop(state, { reachable: () => true });
+          runPass(loop, port);
+          for (const ev of events) {
+            try {
+              loop.observe(ev);
+            } catch {
+              continue;
+            }
+            const pass = loop.pass();
+            port.log.push(JSON.stringify(pass.ops, (_k, v) => (typeof v === 'bigint' ? v.toString() : v)), pass.reads.join());
+            for (const name of pass.reads) port.apply(name, loop.diffRead(name, port.read(name)));
+            for (const { switch: name, ops } of pass.ops) port.apply(name, ops);
+          }
+          return port.log;
+        });
+        expect(runs[1]).toEqual(runs[0]);
+      },
+    ),
+    Math.max(5, Math.round(RUNS / 4)),
+  );
+});
