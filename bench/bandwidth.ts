@@ -8,9 +8,8 @@
  */
 import { performance } from 'perf_hooks';
 import { BenchResult, formatNumber, formatTable, printTable, record, writeResults } from './harness';
-import { BandwidthDemand, BandwidthLink, allocateIndexed, allocateMaxMinFair, directedLinkId, indexProblem } from '../sim/bandwidth';
-import { PathCache, TopologyLink, buildPathGraph, flowHash } from '../sim/bandwidth-paths';
-import { loadLpSolver, solveOptimum } from '../sim/bandwidth-optimum';
+import { BandwidthDemand, PathCache, TopologyLink, allocateIndexed, allocateMaxMinFair, buildPathGraph, flowHash, indexProblem, loadLpSolver, solveOptimum } from '../sim';
+import { BandwidthLink, directedLinkId } from '../topology';
 import { RebalanceDemand, RebalanceModel, applyChanges, emptyLimitState, limit, maxOfferedUtilization, place, steer } from '../controller/rebalance';
 
 interface Fabric {

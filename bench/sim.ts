@@ -8,9 +8,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parseScenarioText } from '../topology';
-import { SimRun } from '../sim/runner';
-import { probe } from '../sim/probe';
-import { ipv4Packet } from '../sim/packet';
+import { SimRun, probe, ipv4Packet } from '../sim';
 
 // wall-clock is fine here: benchmarks measure the simulator from outside; sim/ itself never reads it
 const now = (): number => Number(process.hrtime.bigint()) / 1e6;

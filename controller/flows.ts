@@ -13,6 +13,7 @@ import { ipToInt, macFromIp, parseCidr } from '../topology/ip';
 import { CategoryName, makeCookie } from './cookie';
 import { HAIRPIN_IP, PIPELINE, REG, SOURCE, TABLE, TableName, checkFlow } from './pipeline';
 import type { NextHop, RouteChoice } from './routing';
+import { podMeter } from './meters';
 
 export interface Part {
   flows: Flow[];
@@ -225,11 +226,8 @@ export function fabricBasePart(f: FlowFactory, state: ClusterState, sw: SwitchSt
   return { flows, groups: [], meters: [] };
 }
 
-/** Meter of a pod with an egress limit: kbps, burst = rate / 5 (LAB-NOTES: accurate TCP results). */
-export function podMeter(meterId: number, egressGbps: number): Meter {
-  const rate = Math.max(1, Math.round(egressGbps * 1_000_000));
-  return { meterId, unit: 'kbps', burst: true, stats: true, bands: [{ type: 'drop', rate, burstSize: Math.max(1, Math.round(rate / 5)) }] };
-}
+/** Meter of a pod with an egress limit: the one meter rule, in meters.ts (kbps, burst = rate / 5). */
+export { podMeter };
 
 const HAIRPIN = ipValue(HAIRPIN_IP);
 export const HAIRPIN_PRIORITY = { forward: 120, reply: 110, allow: 210 } as const;

@@ -16,8 +16,9 @@
  * with port counters from a real switch. No clock, no randomness: rounds are counted by the caller.
  */
 import type { Meter } from '../fabric/openflow/flow';
-import { BandwidthLink, demandCapGbps, linkEnds } from '../sim/bandwidth';
-import { meterBandFor } from '../sim/bandwidth-meter';
+import { demandCapGbps, linkEnds } from '../topology/links';
+import type { BandwidthLink } from '../topology/links';
+import { podMeter } from './meters';
 
 export type RebalancePolicyName = 'steer' | 'limit' | 'place';
 
@@ -429,12 +430,11 @@ export function limit(
 }
 
 /**
- * The OpenFlow meter a `meter` change compiles to at the pod's node switch: kbps, one `drop` band,
- * burst = rate / 5 (LAB-NOTES: accurate for TCP on OVS), with stats so that the limit can be watched.
+ * The OpenFlow meter a `meter` change compiles to at the pod's node switch: the pod meter rule of
+ * meters.ts (kbps, one `drop` band, burst = rate / 5, stats so that the limit can be watched).
  */
 export function meterForLimit(meterId: number, gbps: number): Meter {
-  const band = meterBandFor(gbps);
-  return { meterId, unit: 'kbps', burst: true, stats: true, bands: [{ type: 'drop', rate: band.rateKbps, burstSize: band.burstKbit }] };
+  return podMeter(meterId, gbps);
 }
 
 // ---------------------------------------------------------------------------------------------

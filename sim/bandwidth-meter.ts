@@ -5,7 +5,7 @@
  * - utilization over a sliding window from cumulative byte counters (OpenFlow port stats from
  *   real OVS, or the simulator's integrated counters): samples in, rate out;
  * - a token-bucket meter (OpenFlow 1.3 meter band `drop`, kbps + burst) as a model, to check what
- *   a meter lets through.
+ *   a meter lets through (the meter the controller installs for a rate: controller/meters.ts).
  * No clock: every sample carries its own time (seconds).
  */
 
@@ -147,13 +147,4 @@ export function tokenBucket(spec: TokenBucketSpec, arrivals: readonly Arrival[])
     }
   }
   return { passed, passedBytes, droppedBytes };
-}
-
-/**
- * The OpenFlow meter settings for a rate: kbps and a burst of rate/5 (LAB-NOTES: a burst about a
- * fifth of the rate per second gives accurate TCP results on OVS; a tiny one collapses TCP).
- */
-export function meterBandFor(gbps: number): { rateKbps: number; burstKbit: number } {
-  const rateKbps = Math.max(1, Math.round(gbps * 1e6));
-  return { rateKbps, burstKbit: Math.max(1, Math.round(rateKbps / 5)) };
 }

@@ -18,7 +18,7 @@
  * (leaf, leaf) pair.
  */
 import type { Highs } from 'highs';
-import { BandwidthLink } from './bandwidth';
+import type { BandwidthLink } from '../topology/links';
 
 export interface OptimumDemand {
   id: string;

@@ -8,16 +8,9 @@
  * demands active at that time and the directed links their packets cross in the compiled pipeline.
  * Everything is deterministic: no clock, no randomness; time is the runner's virtual time.
  */
-import {
-  Allocation,
-  BandwidthDemand,
-  BandwidthLink,
-  PodMeter,
-  allocateMaxMinFair,
-  directedLinkId,
-  offeredUtilization,
-  withPodMeters,
-} from './bandwidth';
+import { Allocation, BandwidthDemand, PodMeter, allocateMaxMinFair, offeredUtilization, withPodMeters } from './bandwidth';
+import { directedLinkId } from '../topology/links';
+import type { BandwidthLink } from '../topology/links';
 import { PathCache, TopologyLink, buildPathGraph } from './bandwidth-paths';
 import { UtilizationMeter } from './bandwidth-meter';
 import { OptimumDemand, solveOptimum } from './bandwidth-optimum';

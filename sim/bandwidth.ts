@@ -6,16 +6,14 @@
  *
  * Pure functions over explicit inputs: no clock, no randomness, no I/O. A directed link is named
  * "a->b" (the direction packets travel from switch a to switch b), which is also what the
- * `maxLinkUtilization` expectation prints as its detail.
+ * `maxLinkUtilization` expectation prints as its detail; the link vocabulary (BandwidthLink,
+ * directedLinkId, linkEnds, podMeterLinkId, demandCapGbps) lives in topology/links.ts.
  *
  * Units: Gbit/s everywhere.
  */
 
-export interface BandwidthLink {
-  /** a directed link, "a->b" by convention (see directedLinkId); any unique string works */
-  id: string;
-  capacityGbps: number;
-}
+import { demandCapGbps, podMeterLinkId } from '../topology/links';
+import type { BandwidthLink } from '../topology/links';
 
 export interface BandwidthDemand {
   id: string;
@@ -37,23 +35,6 @@ export interface Allocation {
 /** Thrown on input the model cannot accept (unknown link in a path, negative capacity ...). */
 export class BandwidthModelError extends Error {
   override name = 'BandwidthModelError';
-}
-
-/** The id of the direction a -> b of a link between switches a and b. */
-export function directedLinkId(from: string, to: string): string {
-  return `${from}->${to}`;
-}
-
-/** Split "a->b" back into its ends (undefined for a virtual link such as a meter). */
-export function linkEnds(id: string): [string, string] | undefined {
-  const i = id.indexOf('->');
-  if (i <= 0) return undefined;
-  return [id.slice(0, i), id.slice(i + 2)];
-}
-
-/** The virtual link standing for a pod's egress meter. */
-export function podMeterLinkId(pod: string): string {
-  return `meter:${pod}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -237,11 +218,6 @@ class LinkHeap {
 // ---------------------------------------------------------------------------------------------
 // The named API
 // ---------------------------------------------------------------------------------------------
-
-/** The cap progressive filling stops a demand at: what it asks, bounded by its own limit. */
-export function demandCapGbps(d: Pick<BandwidthDemand, 'demandGbps' | 'limitGbps'>): number {
-  return d.limitGbps === undefined ? d.demandGbps : Math.min(d.demandGbps, d.limitGbps);
-}
 
 /** Links and demands to the indexed form; checks the input. */
 export function indexProblem(

@@ -14,9 +14,17 @@ export { SimNetwork } from './network';
 export type { Host, WalkResult, LinkCrossing, Delivery } from './network';
 export { probe, arpResolve, followUp } from './probe';
 export type { ProbeResult, ProbeSpec } from './probe';
-export { SimRun, SimError, runScenario } from './runner';
+export { SimRun, SimError, runScenario, runScenarioDetailed } from './runner';
 export type { SimReport, SimOptions, ExpectationResult, ControllerApi, ConvergenceRecord } from './runner';
 export { demandPath, directedLinks, loadBandwidth, pinAddresses } from './demands';
 export type { RebalanceLoopStats, RebalanceSink } from './demands';
 export type { RebalanceReport, BandwidthHook } from './runner';
 export { renderReport, reportDataFrom } from './report-html';
+// the bandwidth model (docs/bandwidth.md); its link vocabulary (BandwidthLink, directedLinkId ...) is topology/links.ts
+export { allocateMaxMinFair, allocateIndexed, indexProblem, withPodMeters, linkUtilization, offeredUtilization, hottestLink, BandwidthModelError } from './bandwidth';
+export type { BandwidthDemand, Allocation, IndexedProblem, IndexedAllocation, PodMeter } from './bandwidth';
+export { buildPathGraph, candidatePaths, pathLinks, PathCache, flowHash } from './bandwidth-paths';
+export type { TopologyLink, PathGraph, PathOptions } from './bandwidth-paths';
+export { allocateWithMeters } from './bandwidth-timeline';
+export { loadLpSolver, optimumMaxUtilization, solveOptimum, OptimumError } from './bandwidth-optimum';
+export type { OptimumDemand, OptimumResult } from './bandwidth-optimum';

@@ -44,3 +44,5 @@ export {
 } from './cluster';
 export { buildGraph, buildUpGraph, shortestPath, equalCostPaths } from './graph';
 export type { ClusterGraph, VertexAttributes, EdgeAttributes, VertexKind } from './graph';
+export { directedLinkId, linkEnds, podMeterLinkId, demandCapGbps } from './links';
+export type { BandwidthLink } from './links';

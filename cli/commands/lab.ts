@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../main';
 import * as path from 'path';
 import { compareWithSim, formatComparison, LabError, loadScenario, scenarioLabDown, scenarioLabTest, scenarioLabUp, startLabController } from '../../fabric/lab';
-import { runScenario } from '../../sim/runner';
+import { runScenario } from '../../sim';
 import type { LabReport } from '../../fabric/lab';
 import type { Programming } from '../../fabric/lab/compile';
 import type { ReconcileReport } from '../../fabric/ovsdriver';

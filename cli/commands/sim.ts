@@ -7,9 +7,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../main';
 import { formatDiagnostic, parseScenarioFile } from '../../topology';
 import { writeFileSync } from 'fs';
-import { SimError, SimReport, SimRun, runScenarioDetailed } from '../../sim/runner';
-import { renderReport, reportDataFrom } from '../../sim/report-html';
-import { loadLpSolver } from '../../sim/bandwidth-optimum';
+import { SimError, SimReport, SimRun, runScenarioDetailed, renderReport, reportDataFrom, loadLpSolver } from '../../sim';
 
 const fmtGbps = (x: number): string => String(Math.round(x * 1000) / 1000);
 

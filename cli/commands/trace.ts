@@ -8,9 +8,9 @@ import type { Command } from 'commander';
 import { OFPP } from '../../fabric/openflow/flow';
 import type { CommandContext } from '../main';
 import { formatDiagnostic, parseDuration, parseScenarioFile } from '../../topology';
-import { SimError, SimRun } from '../../sim/runner';
+import { SimError, SimRun } from '../../sim';
 import { flowText } from '../../fabric/openflow/ofctl';
-import type { WalkResult } from '../../sim/network';
+import type { WalkResult } from '../../sim';
 import type { Flow } from '../../fabric/openflow/flow';
 
 function flowString(flow: Flow): string {

@@ -20,9 +20,9 @@
  */
 import { ChildProcess, spawn } from 'child_process';
 import type { ClusterState, TrafficDemand } from '../../topology/types';
-import { BandwidthLink, directedLinkId, PodMeter } from '../../sim/bandwidth';
-import { buildPathGraph, PathCache, TopologyLink } from '../../sim/bandwidth-paths';
-import { allocateWithMeters } from '../../sim/bandwidth-timeline';
+import { BandwidthLink, directedLinkId } from '../../topology';
+import { allocateWithMeters, buildPathGraph, PathCache, PodMeter, TopologyLink } from '../../sim';
+import { meterBurstKbit } from '../../controller/meters';
 import type { Lab } from './lab';
 import { inNs, inNsAsync, sleep } from './exec';
 import { linkDirections, readTxBytes, shapeLinks, unshapeLinks } from './links';
@@ -110,7 +110,7 @@ export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod:
     };
   } finally {
     if (server.exitCode === null && server.pid) server.kill('SIGKILL'); // our own child, by its handle
-    setMeter(rateKbps, burstMatch ? Number(burstMatch[1]) : Math.max(1, Math.round(rateKbps / 5)));
+    setMeter(rateKbps, burstMatch ? Number(burstMatch[1]) : meterBurstKbit(rateKbps));
   }
 }
 
@@ -311,7 +311,7 @@ function readMeters(lab: Lab): SwitchMeter[] {
       const burst = /burst_size=(\d+)/.exec(m[0]);
       if (!rate) continue;
       const id = Number(m[1]);
-      out.push({ switch: sw, id, pod: podAt.get(`${sw}/${id}`), kbps: Number(rate[1]), burst: burst ? Number(burst[1]) : Math.max(1, Math.round(Number(rate[1]) / 5)) });
+      out.push({ switch: sw, id, pod: podAt.get(`${sw}/${id}`), kbps: Number(rate[1]), burst: burst ? Number(burst[1]) : meterBurstKbit(Number(rate[1])) });
     }
   }
   return out;
@@ -323,7 +323,7 @@ function readMeters(lab: Lab): SwitchMeter[] {
  * bucket drops every one of them.
  */
 function scaledBurst(lab: Lab, kbps: number): number {
-  return Math.max(lab.record.tso ? 1049 : 1, Math.round(kbps / 5));
+  return Math.max(lab.record.tso ? 1049 : 1, meterBurstKbit(kbps));
 }
 
 function setMeter(lab: Lab, sw: string, id: number, kbps: number, burst: number): void {

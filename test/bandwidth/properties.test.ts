@@ -5,7 +5,8 @@
  */
 import fc from 'fast-check';
 import type { Highs } from 'highs';
-import { allocateMaxMinFair, demandCapGbps, withPodMeters } from '../../sim/bandwidth';
+import { allocateMaxMinFair, withPodMeters } from '../../sim/bandwidth';
+import { demandCapGbps } from '../../topology/links';
 import { loadLpSolver, solveOptimum } from '../../sim/bandwidth-optimum';
 import { applyChanges, emptyLimitState, limit, maxOfferedUtilization, place, steer, RebalanceModel } from '../../controller/rebalance';
 import { arbScenario, referenceMaxMin } from './support';

@@ -8,7 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { parseScenarioFile } from '../../topology/scenario';
 import { buildClusterState } from '../../topology/cluster';
-import { directedLinkId } from '../../sim/bandwidth';
+import { directedLinkId } from '../../topology/links';
 import { PathCache, buildPathGraph, flowHash } from '../../sim/bandwidth-paths';
 import { optimumMaxUtilization } from '../../sim/bandwidth-optimum';
 import { RebalanceDemand, applyChanges, maxOfferedUtilization, steer } from '../../controller/rebalance';

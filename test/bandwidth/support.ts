@@ -1,6 +1,6 @@
 /** Test support for the bandwidth tests: small random leaf/spine fabrics and demands (fast-check). */
 import fc from 'fast-check';
-import { BandwidthLink, directedLinkId } from '../../sim/bandwidth';
+import { BandwidthLink, directedLinkId } from '../../topology/links';
 import { PathCache, TopologyLink, buildPathGraph, flowHash } from '../../sim/bandwidth-paths';
 import { RebalanceDemand, RebalanceModel } from '../../controller/rebalance';
 
