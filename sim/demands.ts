@@ -6,11 +6,37 @@
  * The timeline is loaded at run time; when it is missing, bandwidth expectations are reported as not
  * evaluated (ok: false), never as passed.
  */
-import type { Expectation, TrafficSteering } from '../topology/types';
-import type { ActiveDemand } from './bandwidth-timeline';
+import type { ClusterState, Expectation, Scenario, TrafficSteering } from '../topology/types';
+import type { ActiveDemand, BandwidthTimeline, RunBandwidthSummary } from './bandwidth-timeline';
 import { secondsToUs } from './clock';
-import type { BandwidthHook, SimRun } from './runner';
-import { LinkCrossing } from './network';
+import type { SimDriver } from './driver';
+import type { Engine } from './engine';
+import type { Host, LinkCrossing, SimNetwork } from './network';
+import type { ProbeSpec } from './probe';
+
+/** What the bandwidth model needs of a run (sim/runner.ts SimRun is one). */
+export interface DemandWorld {
+  readonly scenario: Scenario;
+  readonly engine: Engine;
+  readonly network: SimNetwork;
+  readonly physical: ClusterState;
+  readonly driver: Pick<SimDriver, 'controlLatencyUs'>;
+  sourceHost(from: string): Host | string;
+  resolveTarget(to: string, port?: number, protocol?: 'tcp' | 'udp'): { ip: string; spec: Omit<ProbeSpec, 'srcPort' | 'icmpId'>; service?: string } | string;
+  whenConvergedPublic(atUs: number, label: string, fn: () => void): void;
+}
+
+/** The bandwidth model and rebalancing loop of a run, as the runner uses it. */
+export interface BandwidthHook {
+  schedule(): void;
+  check(exp: Expectation): { ok: boolean; detail: string; value?: number };
+  links(): { between: [string, string]; maxUtilization: number }[];
+  summary(): RunBandwidthSummary;
+  loopStats(): RebalanceLoopStats;
+  readonly timeline: BandwidthTimeline;
+  /** the end of the run (s): the last event, expectation or traffic end */
+  readonly endS: number;
+}
 
 /** directed link ids ("a->b") of a walk's crossings, in order */
 export function directedLinks(crossings: readonly LinkCrossing[]): string[] {
@@ -22,7 +48,7 @@ export function directedLinks(crossings: readonly LinkCrossing[]): string[] {
  * where it enters and leaves, and the pods at the ends — or a reason it has no path.
  */
 export function demandPath(
-  run: SimRun,
+  run: DemandWorld,
   from: string,
   to: string,
   port: number | undefined,
@@ -60,7 +86,7 @@ type SteeringPin = TrafficSteering['pins'][number];
  * VIP is DNAT'ed at the source node), else the target's IP. A demand with a port is TCP to that port
  * (a service's targetPort after DNAT); without one the pin matches every protocol between the two.
  */
-export function pinAddresses(run: SimRun, d: { from: string; to: string; port?: number }, toPod?: string): Omit<SteeringPin, 'id' | 'hops'> | undefined {
+export function pinAddresses(run: DemandWorld, d: { from: string; to: string; port?: number }, toPod?: string): Omit<SteeringPin, 'id' | 'hops'> | undefined {
   const s = run.physical;
   const fromPod = s.pods.get(d.from);
   const ext = s.externals.get(d.to);
@@ -92,7 +118,7 @@ export interface RebalanceSink {
   movePod(pod: string, to: string): void;
 }
 
-export function loadBandwidth(run: SimRun, sink?: RebalanceSink): BandwidthHook | undefined {
+export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): BandwidthHook | undefined {
   let mod: Partial<TimelineModule>;
   try {
     // eslint-disable-next-line @typescript-eslint/no-var-requires
@@ -216,7 +242,7 @@ export function loadBandwidth(run: SimRun, sink?: RebalanceSink): BandwidthHook 
 }
 
 /** the pod a demand's packets land on (a service's backend, walked with the demand's flow identity) */
-function demandToPod(run: SimRun, d: { from: string; to: string; port?: number }, index: number): string | undefined {
+function demandToPod(run: DemandWorld, d: { from: string; to: string; port?: number }, index: number): string | undefined {
   if (run.physical.pods.has(d.to)) return d.to;
   if (!run.physical.services.has(d.to)) return undefined;
   const p = demandPath(run, d.from, d.to, d.port, index);

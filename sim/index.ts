@@ -17,8 +17,8 @@ export type { ProbeResult, ProbeSpec } from './probe';
 export { SimRun, SimError, runScenario, runScenarioDetailed } from './runner';
 export type { SimReport, SimOptions, ExpectationResult, ControllerApi, ConvergenceRecord } from './runner';
 export { demandPath, directedLinks, loadBandwidth, pinAddresses } from './demands';
-export type { RebalanceLoopStats, RebalanceSink } from './demands';
-export type { RebalanceReport, BandwidthHook } from './runner';
+export type { RebalanceLoopStats, RebalanceSink, BandwidthHook, DemandWorld } from './demands';
+export type { RebalanceReport } from './runner';
 export { renderReport, reportDataFrom } from './report-html';
 // the bandwidth model (docs/bandwidth.md); its link vocabulary (BandwidthLink, directedLinkId ...) is topology/links.ts
 export { allocateMaxMinFair, allocateIndexed, indexProblem, withPodMeters, linkUtilization, offeredUtilization, hottestLink, BandwidthModelError } from './bandwidth';

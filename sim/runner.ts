@@ -437,22 +437,9 @@ function eventLabel(ev: ScenarioEvent): string {
   }
 }
 
-// ---- bandwidth hook --------------------------------------------------------------------------
-
-export interface BandwidthHook {
-  schedule(): void;
-  check(exp: Expectation): { ok: boolean; detail: string; value?: number };
-  links(): { between: [string, string]; maxUtilization: number }[];
-  summary(): RunBandwidthSummary;
-  loopStats(): RebalanceLoopStats;
-  readonly timeline: BandwidthTimeline;
-  /** the end of the run (s): the last event, expectation or traffic end */
-  readonly endS: number;
-}
-
 import { loadBandwidth } from './demands';
-import type { RebalanceLoopStats } from './demands';
-import type { BandwidthTimeline, RunBandwidthSummary } from './bandwidth-timeline';
+import type { BandwidthHook, RebalanceLoopStats } from './demands';
+import type { RunBandwidthSummary } from './bandwidth-timeline';
 
 /** Replay a scenario; the report follows CONTRACT §2. */
 export function runScenario(scenario: Scenario, options: SimOptions = {}): SimReport {
