@@ -14,7 +14,10 @@
  * - switch connected / lost (`switchConnected`, `switchLost`): a switch that (re)connects may hold
  *   anything, so it is read back before it is diffed;
  * - port status (`portStatus`) and an operator's link down/up (`setLinkAdmin`): a link is up when no
- *   operator set it down and neither end reports its port down; a change becomes a link event.
+ *   operator set it down and neither end reports its port down; a change becomes a link event;
+ * - load samples (`portCounters`): the switches' port counters with the time they were read (OpenFlow
+ *   port statistics on real OVS), turned into per-port rates and per-link utilization (`load`,
+ *   controller/load.ts, the same counter-to-rate code the simulator's rebalancer runs on).
  *
  * A pass (`pass`) compiles (incrementally from the previous plan and the changes since, in full the
  * first time) and decides per reachable switch: nothing to do (the same plan object as last time and
@@ -29,6 +32,8 @@ import type { ClusterChange, ClusterState, ScenarioEvent, TrafficSteering } from
 import { compileCluster, compileIncremental } from './compile';
 import type { FabricPlan } from './compile';
 import { reconcile } from './reconcile';
+import { LinkLoad } from './load';
+import type { PortCounters } from './load';
 
 /**
  * The southbound port: implemented by the simulator (sim/driver.ts, virtual time) and by the real
@@ -63,6 +68,8 @@ export interface ControlLoopOptions {
    * and `switchLost` did not take away. The simulator answers from its physical world instead.
    */
   reachable?: (switchName: string) => boolean;
+  /** the window (s) over which port counters become rates (default 1) */
+  loadWindowS?: number;
 }
 
 /** What one pass asks of its shell. */
@@ -109,8 +116,11 @@ export class ControlLoop {
   /** passes run, operations handed out */
   passes = 0;
   opsOut = 0;
+  /** the links' load from the switches' port counters */
+  readonly load: LinkLoad;
 
   constructor(readonly state: ClusterState, options: ControlLoopOptions = {}) {
+    this.load = new LinkLoad(state, options.loadWindowS ?? 1);
     this.compiler = options.compiler ?? DEFAULT_COMPILER;
     this.verify = options.verify ?? 'stale';
     this.reachableOf = options.reachable ?? ((name) => this.connected.has(name));
@@ -144,6 +154,11 @@ export class ControlLoop {
   setSteering(steering: TrafficSteering): ClusterChange[] {
     this.state.steering = steering;
     return this.record([{ kind: 'steering-changed' }]);
+  }
+
+  /** Port counters read at `nowS` (seconds; only differences count): the links' load. */
+  portCounters(nowS: number, counters: readonly PortCounters[]): void {
+    this.load.sample(nowS, counters);
   }
 
   /** A switch (re)connected: it may hold anything, so it is read back before it is diffed. */

@@ -33,6 +33,13 @@ export interface ControllerSnapshot {
   services: { name: string; vip: string; port: number; targetPort: number; protocol: string; endpoints: string[] }[];
   links: { id: string; up: boolean; gbps: number }[];
   nodes: { name: string; ip: string; podCidr: string; up: boolean }[];
+  /** port statistics polled (OpenFlow), their rates over the load window, each link direction's utilization */
+  load?: {
+    polls: number;
+    windowS: number;
+    ports: { switch: string; port: number; txBps: number; rxBps: number }[];
+    links: { link: string; bps: number; capacityGbps: number; utilization: number }[];
+  };
 }
 
 export interface ApplyResult {
@@ -223,6 +230,12 @@ export function formatMetrics(s: ControllerSnapshot): string {
   family('fabric_api_requests_total', 'counter', 'Requests to this API.', one(s.api.requests));
   family('fabric_api_events_applied_total', 'counter', 'Events applied through POST /events.', one(s.api.eventsApplied));
   family('fabric_api_batches_rejected_total', 'counter', 'POST /events batches refused (nothing applied).', one(s.api.batchesRejected));
+  if (s.load) {
+    family('fabric_port_stats_polls_total', 'counter', 'Polls of every connected switch\'s OpenFlow port statistics.', one(s.load.polls));
+    family('fabric_port_tx_bits_per_second', 'gauge', 'A port\'s transmit rate over the load window (OpenFlow port statistics).', s.load.ports.map((p) => [{ switch: p.switch, port: String(p.port) }, p.txBps]));
+    family('fabric_port_rx_bits_per_second', 'gauge', 'A port\'s receive rate over the load window (OpenFlow port statistics).', s.load.ports.map((p) => [{ switch: p.switch, port: String(p.port) }, p.rxBps]));
+    family('fabric_link_utilization', 'gauge', 'A link direction\'s load / its capacity (scenario gbps), from the sending port\'s counters.', s.load.links.map((l) => [{ link: l.link }, l.utilization]));
+  }
   return out.join('\n') + '\n';
 }
 

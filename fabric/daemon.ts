@@ -144,6 +144,8 @@ export interface ControllerOptions {
   watchDebounceMs?: number;
   /** serve GET /metrics, GET /state, POST /events at unix:PATH or tcp:PORT[:ADDR] */
   api?: string;
+  /** poll every switch's OpenFlow port statistics this often (the links' load; default 1000 ms, 0: never) */
+  statsIntervalMs?: number;
 }
 
 function elapsedMsSince(startNs: bigint): number {
@@ -168,6 +170,7 @@ export async function startController(file: string, options: ControllerOptions):
     // the one control loop: every state change (port status, live edit, API batch) goes through it,
     // so a pass compiles incrementally from the previous plan with the changes since
     const controller = new LiveController(driver, state, log);
+    controller.pollEvery(options.statsIntervalMs ?? 1000);
     log('listening', { target: driver.target, targets: driver.targets, ovsdb: targets.ovsdbs.length === 1 ? targets.ovsdbs[0] : targets.ovsdbs });
     const switchTargets: RunningController['switchTargets'] = {};
     for (const sw of state.switches.keys()) switchTargets[sw] = { ovsdb: targets.ovsdbOf.get(sw)!, controller: controllerTargetOf(sw) };
@@ -325,6 +328,12 @@ export async function startController(file: string, options: ControllerOptions):
         services: [...state.services.values()].map((v) => ({ name: v.name, vip: v.vip, port: v.port, targetPort: v.targetPort, protocol: v.protocol, endpoints: [...v.endpoints] })),
         links: [...state.links.values()].map((l) => ({ id: l.id, up: l.up, gbps: l.gbps })),
         nodes: [...state.nodes.values()].map((n) => ({ name: n.name, ip: n.ip, podCidr: n.podCidr, up: n.up })),
+        load: {
+          polls: controller.loop.load.polls,
+          windowS: controller.loop.load.windowS,
+          ports: controller.loop.load.portRates().map((p) => ({ switch: p.switch, port: p.port, txBps: p.txGbps * 1e9, rxBps: p.rxGbps * 1e9 })),
+          links: controller.loop.load.linkUtilization().map((l) => ({ link: l.link, bps: l.gbps * 1e9, capacityGbps: l.capacityGbps, utilization: l.utilization })),
+        },
       };
     };
 
@@ -360,6 +369,7 @@ export async function startController(file: string, options: ControllerOptions):
       snapshot,
       api,
       stop: async () => {
+        controller.pollEvery(0);
         if (watching) fs.unwatchFile(file, onChange);
         if (debounce) clearTimeout(debounce);
         await api?.close();

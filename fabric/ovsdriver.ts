@@ -18,6 +18,7 @@ import type * as M from './openflow/messages';
 import { reconcile } from '../controller';
 import { ControlLoop, portIsDown } from '../controller/loop';
 import type { SouthboundPort } from '../controller/loop';
+import type { PortCounters } from '../controller/load';
 import type { ClusterChange, ClusterState, ScenarioEvent } from '../topology/types';
 
 export interface ReconcileReport {
@@ -201,6 +202,8 @@ export interface LiveControllerStats {
   passes: number;
   opsSent: number;
   linksDown: string[];
+  /** port-statistics polls made (every connected switch once per poll) */
+  statsPolls: number;
 }
 
 /**
@@ -284,7 +287,7 @@ export class LiveController {
   ) {
     this.loop = new ControlLoop(state, { verify: 'always' });
     this.port = new OvsPort(state, options.driverOf ?? (() => driver));
-    this.stats = { switchesConnected: 0, switchesTotal: state.switches.size, flowsBySwitch: {}, passes: 0, opsSent: 0, linksDown: [] };
+    this.stats = { switchesConnected: 0, switchesTotal: state.switches.size, flowsBySwitch: {}, passes: 0, opsSent: 0, linksDown: [], statsPolls: 0 };
     for (const d of options.drivers ?? [driver]) this.listen(d);
   }
 
@@ -375,6 +378,44 @@ export class LiveController {
   /** Wait until no pass is running or pending. */
   async idle(): Promise<void> {
     while (this.running) await this.running;
+  }
+
+  private statsTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+
+  /**
+   * Read every connected switch's port statistics now and hand them to the loop (its links' load:
+   * per-port rates, per-link utilization against the scenario's capacities). Monotonic seconds.
+   */
+  async pollPortStats(): Promise<void> {
+    if (this.polling) return; // one poll at a time: a slow switch delays the next, never doubles it
+    this.polling = true;
+    try {
+      const counters: PortCounters[] = [];
+      for (const sw of this.state.switches.values()) {
+        const conn = this.port.connection(sw.name);
+        if (!conn) continue;
+        try {
+          for (const p of await conn.portStats()) counters.push({ switch: sw.name, port: p.portNo, txBytes: Number(p.txBytes), rxBytes: Number(p.rxBytes) });
+        } catch (err) {
+          this.log('port-stats-failed', { switch: sw.name, error: (err as Error).message });
+        }
+      }
+      this.loop.portCounters(Number(process.hrtime.bigint()) / 1e9, counters);
+      this.stats.statsPolls++;
+    } finally {
+      this.polling = false;
+    }
+  }
+
+  /** Poll port statistics every `intervalMs` (0: stop). */
+  pollEvery(intervalMs: number): void {
+    if (this.statsTimer) clearInterval(this.statsTimer);
+    this.statsTimer = undefined;
+    if (intervalMs > 0) {
+      this.statsTimer = setInterval(() => void this.pollPortStats(), intervalMs);
+      this.statsTimer.unref();
+    }
   }
 
   private async pass(): Promise<void> {

@@ -12,7 +12,7 @@ import { Allocation, BandwidthDemand, PodMeter, allocateMaxMinFair, offeredUtili
 import { directedLinkId } from '../topology/links';
 import type { BandwidthLink } from '../topology/links';
 import { PathCache, TopologyLink, buildPathGraph } from './bandwidth-paths';
-import { UtilizationMeter } from './bandwidth-meter';
+import { UtilizationMeter } from '../controller/load';
 import { OptimumDemand, solveOptimum } from './bandwidth-optimum';
 import {
   LimitState,

@@ -13,6 +13,7 @@ interface ControllerFlags {
   api?: string;
   datapathType?: string;
   summary?: string;
+  statsInterval?: string;
   /** stop after the first convergence (scripts, tests) */
   once?: boolean;
 }
@@ -30,6 +31,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--api <url>', 'serve GET /metrics, GET /state, POST /events on unix:PATH or tcp:PORT[:ADDR] (default address 127.0.0.1)')
     .option('--datapath-type <type>', 'bridge datapath_type (netdev: userspace; system; dummy)', 'netdev')
     .option('--summary <seconds>', 'print a summary line this often (0: never)', '10')
+    .option('--stats-interval <seconds>', "poll the switches' OpenFlow port statistics this often: per-port rates and link utilization in GET /metrics (0: never)", '1')
     .option('--once', 'exit after every switch connected and the first convergence')
     .description('run the controller against real Open vSwitch (runs until stopped)')
     .addHelpText(
@@ -56,7 +58,9 @@ See docs/controller.md.
       };
       let running: RunningController;
       try {
-        running = await startController(file, { ovsdb: flags.ovsdb, listen: flags.listen, api: flags.api, datapathType: flags.datapathType, log });
+        const statsS = Number(flags.statsInterval ?? '1');
+        if (!(statsS >= 0)) throw Object.assign(new Error(`--stats-interval ${flags.statsInterval}: give seconds >= 0`), { exitCode: 2 });
+        running = await startController(file, { ovsdb: flags.ovsdb, listen: flags.listen, api: flags.api, datapathType: flags.datapathType, log, statsIntervalMs: statsS * 1000 });
       } catch (err) {
         ctx.stderr(`fabric controller: ${(err as Error).message}\n`);
         ctx.exitCode = (err as { exitCode?: number }).exitCode ?? 2;

@@ -25,7 +25,7 @@ import { allocateWithMeters, buildPathGraph, PathCache, PodMeter, TopologyLink }
 import { meterBurstKbit } from '../../controller/meters';
 import type { Lab } from './lab';
 import { inNs, inNsAsync, sleep } from './exec';
-import { linkDirections, readTxBytes, shapeLinks, unshapeLinks } from './links';
+import { linkDirections, readClassBytes, readTxBytes, shapeLinks, unshapeLinks } from './links';
 import { tcpConnect } from './traffic';
 
 /** measured rate = scenario rate × this (1 Gbit/s -> 50 Mbit/s; LAB-NOTES: 50 Mbit/s meters enforce to 48-50) */
@@ -158,6 +158,10 @@ export interface LabDemand {
   fromPod?: string;
   /** candidate shortest paths (directed link ids); the pipeline's ECMP picks one */
   candidates: string[][];
+  /** iperf3 connected (its report lists the connection): the flow got through, however slowly */
+  connected?: boolean;
+  /** bytes the demand's own htb class sent per directed link (the links it crossed) */
+  bytesOn?: Record<string, number>;
   /** measured: TCP goodput at the receiver (bit/s, scaled), its wire-rate equivalent, unscaled Gbit/s */
   goodputBps?: number;
   wireBps?: number;
@@ -191,6 +195,8 @@ export interface BandwidthMeasurement {
   meters?: { pod: string; gbps: number; switch: string; id: number }[];
   /** ECMP path combinations the inference chose among (absent: every demand had one path) */
   combinations?: number;
+  /** how the paths were told: the demands' own htb class counters, or least squares on link counters */
+  inferredBy?: 'classes' | 'counters';
   /** measured wire rate of all demands / what the model grants them in total (reported, never judged) */
   carried?: number;
   /** set when the lab cannot measure the scenario's traffic at this time: the precise reason */
@@ -419,10 +425,17 @@ async function runOnce(lab: Lab, state: ClusterState, m: BandwidthMeasurement): 
     await sleep(OMIT_S * 1000 + 300 - sinceMs());
     const before = readTxBytes(dirs);
     const t0 = sinceMs();
-    await sleep((OMIT_S + MEASURE_S) * 1000 - 100 - sinceMs());
+    // (a busy machine may reach this late: the window is at least half a second)
+    await sleep(Math.max(500, (OMIT_S + MEASURE_S) * 1000 - 100 - sinceMs()));
     const after = readTxBytes(dirs);
     m.windowS = (sinceMs() - t0) / 1000;
     const results = await Promise.all(clients);
+    // which links each demand crossed: its own class's bytes on every shaped direction
+    const classBytes = readClassBytes(dirs, runnable.length);
+    runnable.forEach((d, i) => {
+      d.bytesOn = {};
+      for (const [id, bytes] of classBytes) if (bytes[i] > 0) d.bytesOn[id] = bytes[i];
+    });
     for (const d of dirs) {
       if (!d.up) continue;
       const rateBps = (((after.get(d.id) ?? 0) - (before.get(d.id) ?? 0)) * 8) / m.windowS;
@@ -431,7 +444,7 @@ async function runOnce(lab: Lab, state: ClusterState, m: BandwidthMeasurement): 
     for (const d of plan.demands) if (d.error) d.measuredGbps = 0;
     runnable.forEach((d, i) => {
       const r = results[i];
-      let j: { end?: { sum_received?: { bits_per_second?: number } }; error?: string } | undefined;
+      let j: { start?: { connected?: unknown[] }; end?: { sum_received?: { bits_per_second?: number } }; error?: string } | undefined;
       try {
         j = JSON.parse(r.stdout);
       } catch {
@@ -443,6 +456,7 @@ async function runOnce(lab: Lab, state: ClusterState, m: BandwidthMeasurement): 
         d.measuredGbps = 0;
         return;
       }
+      d.connected = (j?.start?.connected?.length ?? 0) > 0;
       d.goodputBps = bps;
       d.wireBps = bps * factor;
       d.measuredGbps = d.wireBps / scale / 1e9;
@@ -482,14 +496,28 @@ const mbps = (bps: number): string => (bps / 1e6).toFixed(1);
 
 /**
  * The demand's paths as the lab's switches chose them: a demand with one candidate path takes it;
- * among ECMP candidates, the combination whose predicted link loads (measured demand rates summed
- * along the paths) best match the measured link counters. At most 4096 combinations are tried.
- * Only the proportions of the measured rates matter, so a machine that carries everything at a
- * quarter of the speed infers the same paths.
+ * among ECMP candidates, the one its own htb class counted bytes on (`bytesOn`: which links the flow
+ * crossed, whatever its rate). Without class counts (data given by hand), the combination whose
+ * predicted link loads (measured demand rates summed along the paths) best match the measured link
+ * counters, at most 4096 combinations: only the proportions of the rates matter there.
  */
-export function inferPaths(m: BandwidthMeasurement): { paths: string[][]; combinations: number } | string {
+export function inferPaths(m: BandwidthMeasurement): { paths: string[][]; combinations: number; by: 'classes' | 'counters' } | string {
   const options = m.demands.map((d) => (d.candidates.length > 0 ? d.candidates : [[]]));
   const combinations = options.reduce((n, o) => n * o.length, 1);
+  // where the demands' own classes counted bytes: each demand took the candidate whose every link
+  // its class saw most of (the fewest bytes along the path, maximal; a stray packet of another
+  // connection, e.g. iperf3's control connection hashed elsewhere, counts far less)
+  const byClass = m.demands.map((d, i) => {
+    if (options[i].length === 1) return options[i][0];
+    if (!d.bytesOn) return undefined;
+    let best: { path: string[]; bytes: number } | undefined;
+    for (const path of options[i]) {
+      const bytes = Math.min(...path.map((id) => d.bytesOn![id] ?? 0));
+      if (bytes > 0 && (!best || bytes > best.bytes)) best = { path, bytes };
+    }
+    return best?.path;
+  });
+  if (byClass.every((p) => p !== undefined)) return { paths: byClass as string[][], combinations, by: 'classes' };
   if (combinations > 4096) return `${combinations} ECMP path combinations: too many to infer the switches' choice from link counters`;
   const measured = new Map(m.links.map((l) => [l.id, l.rateBps]));
   let best: { paths: string[][]; error: number } | undefined;
@@ -509,7 +537,12 @@ export function inferPaths(m: BandwidthMeasurement): { paths: string[][]; combin
     for (const [id, rate] of measured) error += (rate - (predicted.get(id) ?? 0)) ** 2;
     if (!best || error < best.error) best = { paths, error };
   }
-  return { paths: best!.paths, combinations };
+  return { paths: best!.paths, combinations, by: 'counters' };
+}
+
+/** iperf3 connected and its flow crossed the fabric (however slowly: a busy machine is not the fabric). */
+function gotThrough(d: LabDemand): boolean {
+  return !d.error && (d.connected === true || (d.wireBps ?? 0) > 0 || Object.keys(d.bytesOn ?? {}).length > 0);
 }
 
 /**
@@ -524,7 +557,7 @@ export function evaluate(m: BandwidthMeasurement): BandwidthMeasurement {
   const inferred = inferPaths(m);
   if (typeof inferred === 'string') return { ...m, pathProblem: inferred };
   // a demand that did not get through (no connection, no byte) has no path: the fabric's verdict
-  const through = m.demands.map((d) => !d.error && (d.wireBps ?? 0) > 0);
+  const through = m.demands.map(gotThrough);
   const demands = m.demands.map((d, i) => ({ index: d.index, fromPod: d.fromPod, path: through[i] ? inferred.paths[i] : [], demandGbps: through[i] ? d.askedGbps : 0 }));
   const enforced = m.meters ? m.meters.map((x) => ({ pod: x.pod, gbps: x.gbps })) : m.podLimits;
   const granted = allocateWithMeters(m.modelLinks, demands, enforced);
@@ -546,7 +579,7 @@ export function evaluate(m: BandwidthMeasurement): BandwidthMeasurement {
     fairGbps,
     modelUtilization,
     carried: total > 0 ? measured / total : 1,
-    ...(inferred.combinations > 1 ? { combinations: inferred.combinations } : {}),
+    ...(inferred.combinations > 1 ? { combinations: inferred.combinations, inferredBy: inferred.by } : {}),
   };
 }
 
@@ -596,7 +629,7 @@ export function judgeFairShare(m: BandwidthMeasurement, spec: { demand: number; 
   const share = m.fairGbps[i];
   const grant = m.modelGbps[i];
   const tol = spec.tolerance ?? 0.01;
-  const through = !d.error && (d.wireBps ?? 0) > 0;
+  const through = gotThrough(d);
   const ok = through && grant >= share * (1 - tol) - 1e-9;
   const value = round4(grant);
   const measured = round4(d.measuredGbps ?? 0);
@@ -608,6 +641,6 @@ export function judgeFairShare(m: BandwidthMeasurement, spec: { demand: number; 
       : through
         ? `(measured ${gbpsText(measured)}: iperf3 ${mbps(d.goodputBps!)} Mbit/s goodput, ${mbps(d.wireBps!)} on the wire, scaled x${+m.scale.toPrecision(3)})`
         : '(it carried nothing)') +
-    ` via ${via}${m.combinations ? ` (ECMP: inferred from link counters among ${m.combinations} combinations)` : ''}${d.portNote ? `; ${d.portNote}` : ''}`;
+    ` via ${via}${m.combinations ? ` (ECMP: inferred from ${m.inferredBy === 'classes' ? "the demands' own class counters" : 'link counters'} among ${m.combinations} combinations)` : ''}${d.portNote ? `; ${d.portNote}` : ''}`;
   return { ok, value, measured, detail };
 }

@@ -169,6 +169,26 @@ export function readShaping(dirs: readonly LinkDirection[]): Map<string, { rateB
   return out;
 }
 
+/**
+ * Bytes each demand's htb class sent on each shaped direction (`tc -s class show`: class 1:(0x10+i)
+ * is the i-th flow class given to shapeLinks), keyed by direction id. Which links a demand crossed,
+ * whatever its rate: a flow that crossed a link has its bytes in that link's class.
+ */
+export function readClassBytes(dirs: readonly LinkDirection[], classes: number): Map<string, number[]> {
+  const out = new Map<string, number[]>();
+  for (const d of dirs) {
+    if (!d.up) continue;
+    const r = inNs(d.ns, 'tc', ['-s', 'class', 'show', 'dev', d.iface]);
+    const bytes = new Array<number>(classes).fill(0);
+    for (const m of r.stdout.matchAll(/class htb 1:([0-9a-f]+) parent[^\n]*\n\s*Sent (\d+) bytes/g)) {
+      const i = parseInt(m[1], 16) - 0x10;
+      if (i >= 0 && i < classes) bytes[i] = Number(m[2]);
+    }
+    out.set(d.id, bytes);
+  }
+  return out;
+}
+
 /** Bytes sent so far on each direction's sending end (one `cat` per namespace), keyed by direction id. */
 export function readTxBytes(dirs: readonly LinkDirection[]): Map<string, number> {
   const out = new Map<string, number>();

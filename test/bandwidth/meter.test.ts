@@ -1,5 +1,6 @@
 /** Sliding-window utilization from counters, capacity discovery, and the token-bucket meter model. */
-import { UtilizationMeter, discoverCapacityGbps, tokenBucket, windowRateGbps, windowUtilization, Arrival } from '../../sim/bandwidth-meter';
+import { UtilizationMeter, discoverCapacityGbps, windowRateGbps, windowUtilization } from '../../controller/load';
+import { tokenBucket, Arrival } from '../../sim/bandwidth-meter';
 import { meterBandFor } from '../../controller/meters';
 
 describe('windowRateGbps / UtilizationMeter', () => {

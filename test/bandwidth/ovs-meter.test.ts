@@ -11,7 +11,7 @@ import { execFileSync, spawn, ChildProcess } from 'child_process';
 import { startPrivateOvs, mgmt, PrivateOvs } from '../support/ovs';
 import { meterForLimit } from '../../controller/rebalance';
 import { meterText } from '../../fabric/openflow/ofctl';
-import { CounterSample, discoverCapacityGbps, windowRateGbps } from '../../sim/bandwidth-meter';
+import { CounterSample, discoverCapacityGbps, windowRateGbps } from '../../controller/load';
 
 const tag = `fbw${process.pid}`;
 const NS = { ovs: `${tag}o`, a: `${tag}a`, b: `${tag}b` };

@@ -129,6 +129,22 @@ describe('bandwidth verdicts (pure)', () => {
     expect(swapped.paths).toEqual([viaS2, viaS1]);
   });
 
+  test("ECMP: the demands' own class counters tell their paths, however little they carried", () => {
+    // counters and rates say both on spine1; the classes say one each (a starved pair of flows)
+    const m = measurement([0.001, 0.002], bothOnS1);
+    m.demands[0].bytesOn = { 'leaf1->spine1': 9000, 'spine1->leaf2': 9000, 'leaf1->spine2': 300 };
+    m.demands[1].bytesOn = { 'leaf1->spine2': 12000, 'spine2->leaf2': 11000, 'leaf1->spine1': 200, 'spine1->leaf2': 200 };
+    const told = evaluate({ ...m, paths: undefined });
+    expect(told.paths).toEqual([viaS1, viaS2]);
+    expect(told.inferredBy).toBe('classes');
+    expect(told.modelGbps).toEqual([1, 1]);
+    expect(judgeFairShare(told, { demand: 1 }).detail).toContain("ECMP: inferred from the demands' own class counters among 4 combinations");
+    // a connected flow that carried nothing measurable still got through
+    const slow = measurement([0, 0], {});
+    slow.demands.forEach((d) => Object.assign(d, { connected: true, wireBps: 0, bytesOn: { 'leaf1->spine1': 100, 'spine1->leaf2': 100 } }));
+    expect(judgeFairShare(evaluate({ ...slow, paths: undefined }), { demand: 0 })).toMatchObject({ ok: true, value: 0.5 });
+  });
+
   test('fairShare fails under a meter the switch holds below the fair share, and when the flow did not get through', () => {
     // a meter of 0.2 Gbit/s on p1 read back from its switch (the scenario gave p1 no limit)
     const metered = measurement([0.2, 0.8], bothOnS1, { meters: [{ pod: 'p1', gbps: 0.2, switch: 'leaf1', id: 3 }] });
