@@ -34,6 +34,8 @@ import type { FabricPlan } from './compile';
 import { reconcile } from './reconcile';
 import { LinkLoad } from './load';
 import type { PortCounters } from './load';
+import { emptyLimitState, limit } from './rebalance';
+import type { LimitState, RebalanceChange, RebalanceDemand, RebalanceOptions } from './rebalance';
 
 /**
  * The southbound port: implemented by the simulator (sim/driver.ts, virtual time) and by the real
@@ -154,6 +156,68 @@ export class ControlLoop {
   setSteering(steering: TrafficSteering): ClusterChange[] {
     this.state.steering = steering;
     return this.record([{ kind: 'steering-changed' }]);
+  }
+
+  /** the limit policy's hysteresis, carried from round to round */
+  private limitState: LimitState = emptyLimitState();
+  /** rebalancing rounds run on the measured load, and the changes they made */
+  readonly rebalanceStats = { rounds: 0, meters: 0, unmeters: 0 };
+
+  /**
+   * One rebalancing round on the load the switches' counters measured (`portCounters`), where the
+   * real controller sees it: the `limit` policy (controller/rebalance.ts `limit`, the function the
+   * simulator's rebalancer runs). Each pod is a demand: what it sends (its port's receive rate on
+   * its node switch) over its node's up uplinks (every one of them: which one ECMP picks per flow is
+   * not in the counters). Links whose measured utilization stays at or above the threshold for
+   * `holdRounds` rounds get their hogs metered (`steering.limits`, compiled to meters at the pods'
+   * node switches); a meter is lifted when its link stays clear. Returns the changes (a
+   * steering-changed for the next pass when there are any).
+   */
+  rebalanceFromLoad(options?: RebalanceOptions): RebalanceChange[] {
+    const links = [...this.state.links.values()].filter((l) => l.up);
+    const modelLinks = links.flatMap((l) => [
+      { id: `${l.a}->${l.b}`, capacityGbps: l.gbps },
+      { id: `${l.b}->${l.a}`, capacityGbps: l.gbps },
+    ]);
+    const portRate = new Map(this.load.portRates().map((r) => [`${r.switch}/${r.port}`, r]));
+    const demands: RebalanceDemand[] = [];
+    const demandRateGbps = new Map<string, number>();
+    const podNode = new Map<string, string>();
+    for (const pod of [...this.state.pods.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const node = this.state.nodes.get(pod.node);
+      const sw = this.state.switches.get(pod.node);
+      if (!node?.up || !sw) continue;
+      const port = sw.ports.find((p) => p.kind === 'pod' && p.pod === pod.name);
+      const rate = port ? portRate.get(`${sw.name}/${port.port}`)?.rxGbps : undefined;
+      // a pod that sends nothing (or was not read twice yet) is no demand on any link
+      if (rate === undefined || rate < 1e-6) continue;
+      const path = links.filter((l) => l.a === sw.name || l.b === sw.name).map((l) => (l.a === sw.name ? `${l.a}->${l.b}` : `${l.b}->${l.a}`));
+      demands.push({ id: pod.name, fromPod: pod.name, src: sw.name, dst: '', path, demandGbps: rate });
+      demandRateGbps.set(pod.name, rate);
+      podNode.set(pod.name, sw.name);
+    }
+    const linkLoadGbps = new Map(this.load.linkUtilization().map((l) => [l.link, l.gbps]));
+    const r = limit({ links: modelLinks, demands, paths: () => [], podNode }, { linkLoadGbps, demandRateGbps }, this.limitState, options);
+    this.limitState = r.state;
+    this.rebalanceStats.rounds++;
+    if (r.changes.length === 0) return [];
+    const limits = { ...(this.state.steering?.limits ?? {}) };
+    for (const c of r.changes) {
+      if (c.kind === 'meter') {
+        limits[c.pod] = c.gbps;
+        this.rebalanceStats.meters++;
+      } else if (c.kind === 'unmeter') {
+        delete limits[c.pod];
+        this.rebalanceStats.unmeters++;
+      }
+    }
+    this.setSteering({ pins: this.state.steering?.pins ?? [], limits, ...(this.state.steering?.weights ? { weights: this.state.steering.weights } : {}) });
+    return r.changes;
+  }
+
+  /** Pods the load-driven rebalancer meters now: pod -> Gbit/s. */
+  get limits(): Record<string, number> {
+    return { ...(this.state.steering?.limits ?? {}) };
   }
 
   /** Port counters read at `nowS` (seconds; only differences count): the links' load. */

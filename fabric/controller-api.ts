@@ -40,6 +40,8 @@ export interface ControllerSnapshot {
     ports: { switch: string; port: number; txBps: number; rxBps: number }[];
     links: { link: string; bps: number; capacityGbps: number; utilization: number }[];
   };
+  /** the rebalancer on the measured load (`rebalance: [limit]`): rounds, meters set and lifted, the limits in force (Gbit/s) */
+  rebalance?: { policies: string[]; rounds: number; meters: number; unmeters: number; limits: Record<string, number> };
 }
 
 export interface ApplyResult {
@@ -235,6 +237,12 @@ export function formatMetrics(s: ControllerSnapshot): string {
     family('fabric_port_tx_bits_per_second', 'gauge', 'A port\'s transmit rate over the load window (OpenFlow port statistics).', s.load.ports.map((p) => [{ switch: p.switch, port: String(p.port) }, p.txBps]));
     family('fabric_port_rx_bits_per_second', 'gauge', 'A port\'s receive rate over the load window (OpenFlow port statistics).', s.load.ports.map((p) => [{ switch: p.switch, port: String(p.port) }, p.rxBps]));
     family('fabric_link_utilization', 'gauge', 'A link direction\'s load / its capacity (scenario gbps), from the sending port\'s counters.', s.load.links.map((l) => [{ link: l.link }, l.utilization]));
+  }
+  if (s.rebalance) {
+    family('fabric_rebalance_rounds_total', 'counter', 'Rebalancing rounds run on the measured load.', one(s.rebalance.rounds));
+    family('fabric_rebalance_meters_set_total', 'counter', 'Pod meters the limit policy set or changed.', one(s.rebalance.meters));
+    family('fabric_rebalance_meters_lifted_total', 'counter', 'Pod meters the limit policy lifted.', one(s.rebalance.unmeters));
+    family('fabric_rebalance_limit_gbps', 'gauge', 'A pod metered by the limit policy now, in Gbit/s.', Object.entries(s.rebalance.limits).sort().map(([pod, gbps]) => [{ pod }, gbps]));
   }
   return out.join('\n') + '\n';
 }

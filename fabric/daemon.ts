@@ -334,6 +334,7 @@ export async function startController(file: string, options: ControllerOptions):
           ports: controller.loop.load.portRates().map((p) => ({ switch: p.switch, port: p.port, txBps: p.txGbps * 1e9, rxBps: p.rxGbps * 1e9 })),
           links: controller.loop.load.linkUtilization().map((l) => ({ link: l.link, bps: l.gbps * 1e9, capacityGbps: l.capacityGbps, utilization: l.utilization })),
         },
+        rebalance: { policies: [...state.cluster.rebalance], ...controller.loop.rebalanceStats, limits: controller.loop.limits },
       };
     };
 

@@ -403,6 +403,14 @@ export class LiveController {
       }
       this.loop.portCounters(Number(process.hrtime.bigint()) / 1e9, counters);
       this.stats.statsPolls++;
+      // the scenario's `rebalance: [limit]`: one round on the measured load after every poll
+      if (this.state.cluster.rebalance.includes('limit')) {
+        const changes = this.loop.rebalanceFromLoad();
+        if (changes.length > 0) {
+          for (const c of changes) this.log('rebalance', { ...c });
+          void this.schedule();
+        }
+      }
     } finally {
       this.polling = false;
     }

@@ -191,3 +191,79 @@ test('same inputs, same operations: two loops fed one sequence hand out identica
     Math.max(5, Math.round(RUNS / 4)),
   );
 });
+
+describe('rebalancing on measured load (limit): port counters in, meters out', () => {
+  const yaml = `
+name: limit-from-counters
+seed: 1
+cluster: { mode: routed, podCidr: 10.244.0.0/16, serviceCidr: 10.96.0.0/16, rebalance: [limit] }
+fabric:
+  switches: [ { name: tor1 } ]
+  nodes: [ { name: node1, ip: 198.51.100.11 }, { name: node2, ip: 198.51.100.12 } ]
+  links:
+    - { between: [node1, tor1], gbps: 1 }
+    - { between: [node2, tor1], gbps: 1 }
+pods:
+  - { name: a, node: node1 }
+  - { name: b, node: node1 }
+  - { name: c, node: node1 }
+  - { name: d, node: node2 }
+`;
+  const { parseScenarioText } = jest.requireActual('../../topology') as typeof import('../../topology');
+  const setup = () => {
+    const parsed = parseScenarioText(yaml, 'limit.yaml');
+    const state = buildClusterState(parsed.scenario!);
+    const loop = new ControlLoop(state, { reachable: () => true });
+    const node1 = state.switches.get('node1')!;
+    const portOf = (pod: string) => node1.ports.find((p) => p.kind === 'pod' && p.pod === pod)!.port;
+    const uplink = node1.ports.find((p) => p.kind === 'link')!.port;
+    const bytes = new Map<string, number>();
+    /** one second at these rates (Gbit/s): each pod's port receives what it sends, the uplink sends the sum */
+    const second = (t: number, rates: Record<string, number>): void => {
+      const counters = [];
+      let up = 0;
+      for (const pod of ['a', 'b', 'c']) {
+        const rx = (bytes.get(pod) ?? 0) + ((rates[pod] ?? 0) * 1e9) / 8;
+        bytes.set(pod, rx);
+        up += rates[pod] ?? 0;
+        counters.push({ switch: 'node1', port: portOf(pod), txBytes: 0, rxBytes: rx });
+      }
+      bytes.set('up', (bytes.get('up') ?? 0) + (up * 1e9) / 8);
+      counters.push({ switch: 'node1', port: uplink, txBytes: bytes.get('up')!, rxBytes: 0 });
+      loop.portCounters(t, counters);
+    };
+    return { state, loop, second, portOf };
+  };
+
+  test('a link hot for two rounds meters its hogs at the max-min level; the meter is compiled and lifted when the link clears', () => {
+    const { state, loop, second, portOf } = setup();
+    const hog = { a: 0.6, b: 0.35, c: 0.05 };
+    second(0, hog);
+    second(1, hog);
+    expect(loop.load.linkUtilization().find((l) => l.link === 'node1->tor1')!.utilization).toBeCloseTo(1, 9);
+    expect(loop.rebalanceFromLoad()).toEqual([]); // hot for one round: not yet
+    second(2, hog);
+    const changes = loop.rebalanceFromLoad();
+    // 0.8 of 1 Gbit/s shared max-min by asks 0.6, 0.35, 0.05: c and b fit, a gets the 0.4 left
+    expect(changes).toEqual([{ kind: 'meter', pod: 'a', node: 'node1', gbps: 0.4, link: 'node1->tor1' }]);
+    expect(loop.limits).toEqual({ a: 0.4 });
+    const plan = loop.pass().plans.get('node1')!;
+    expect(plan.meters.find((m) => m.meterId === portOf('a'))?.bands[0]).toMatchObject({ rate: 400_000 });
+    // the link clears (a held to its meter, the others quieter) for two rounds: the meter goes
+    const calm = { a: 0.3, b: 0.1, c: 0.05 };
+    second(3, calm);
+    expect(loop.rebalanceFromLoad()).toEqual([]);
+    second(4, calm);
+    expect(loop.rebalanceFromLoad()).toEqual([{ kind: 'unmeter', pod: 'a', node: 'node1' }]);
+    expect(loop.limits).toEqual({});
+    expect(loop.pass().plans.get('node1')!.meters.find((m) => m.meterId === portOf('a'))).toBeUndefined();
+    expect(loop.rebalanceStats).toEqual({ rounds: 4, meters: 1, unmeters: 1 });
+    expect(state.steering?.limits).toEqual({});
+  });
+
+  test('one pod alone on a hot link is not metered (its own uplink is its to fill)', () => {
+    const { loop, second } = setup();
+    for (let t = 0; t < 4; t++) second(t, { a: 1 });
+    for (let i = 0; i < 3; i++) expect(loop.rebalanceFromLoad()).toEqual([]);
+  });
+});
