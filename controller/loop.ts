@@ -380,3 +380,27 @@ export class ControlLoop {
     if (!ok) this.stale.add(name);
   }
 }
+
+/**
+ * One pass through a synchronous port (the simulator's driver, test ports): the ops of every switch
+ * the pass planned, in switch-name order, each switch read back first where the pass asked. A port
+ * whose `apply` throws marks that switch stale. Returns the ops sent per switch, in that order.
+ */
+export function runPassSync(loop: ControlLoop, port: { read(name: string): SwitchPlan; apply(name: string, ops: readonly SwitchOp[]): void }, reason = 'pass'): { pass: PassPlan; sent: { switch: string; ops: number }[] } {
+  const pass = loop.pass(reason);
+  const planned = new Map<string, SwitchOp[] | 'read'>();
+  for (const { switch: name, ops } of pass.ops) planned.set(name, ops);
+  for (const name of pass.reads) planned.set(name, 'read');
+  const sent: { switch: string; ops: number }[] = [];
+  for (const name of [...planned.keys()].sort()) {
+    const p = planned.get(name)!;
+    const ops = p === 'read' ? loop.diffRead(name, port.read(name)) : p;
+    try {
+      port.apply(name, ops);
+    } catch {
+      loop.applied(name, false);
+    }
+    sent.push({ switch: name, ops: ops.length });
+  }
+  return { pass, sent };
+}

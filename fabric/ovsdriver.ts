@@ -40,6 +40,13 @@ function elapsedMs(startNs: bigint): number {
   return Number((process.hrtime.bigint() - startNs) / 1000n) / 1000;
 }
 
+/** What one switch's reconcile did: its ops counted by kind, and how long it took since `startNs`. */
+function reportOf(switchName: string, datapathId: string, ops: readonly SwitchOp[], startNs: bigint): ReconcileReport {
+  const byOp: Record<string, number> = {};
+  for (const o of ops) byOp[o.op] = (byOp[o.op] ?? 0) + 1;
+  return { switch: switchName, datapathId, ops: ops.length, byOp, durationMs: elapsedMs(startNs) };
+}
+
 /** One address the driver listens on besides the OpenFlowServer's own: a socket attached to the server. */
 interface ExtraListener {
   server: net.Server;
@@ -167,9 +174,7 @@ export class OvsDriver {
     const actual = await this.readSwitch(conn, desired.switch);
     const ops = reconcile(desired, actual);
     await this.apply(conn, ops);
-    const byOp: Record<string, number> = {};
-    for (const o of ops) byOp[o.op] = (byOp[o.op] ?? 0) + 1;
-    return { switch: desired.switch, datapathId: conn.datapathId, ops: ops.length, byOp, durationMs: elapsedMs(started) };
+    return reportOf(desired.switch, conn.datapathId, ops, started);
   }
 
   async close(): Promise<void> {
@@ -241,7 +246,7 @@ export class OvsPort implements SouthboundPort {
  * (one bundle, then a barrier) switch by switch; a switch that fails is marked stale and the error is
  * thrown after the others were done.
  */
-export async function runPass(loop: ControlLoop, port: SouthboundPort & { connection?(name: string): SwitchConnection | undefined }, reason = 'pass'): Promise<ReconcileReport[]> {
+export async function runPass(loop: ControlLoop, port: SouthboundPort, reason = 'pass'): Promise<ReconcileReport[]> {
   const pass = loop.pass(reason);
   const reports: ReconcileReport[] = [];
   const failures: string[] = [];
@@ -250,10 +255,7 @@ export async function runPass(loop: ControlLoop, port: SouthboundPort & { connec
     try {
       const ops = await getOps();
       await port.apply(name, ops);
-      const byOp: Record<string, number> = {};
-      for (const o of ops) byOp[o.op] = (byOp[o.op] ?? 0) + 1;
-      const sw = loop.state.switches.get(name);
-      reports.push({ switch: name, datapathId: sw?.datapathId ?? '', ops: ops.length, byOp, durationMs: elapsedMs(started) });
+      reports.push(reportOf(name, loop.state.switches.get(name)?.datapathId ?? '', ops, started));
     } catch (err) {
       loop.applied(name, false);
       failures.push(`${name}: ${(err as Error).message}`);
@@ -283,12 +285,11 @@ export class LiveController {
     readonly driver: OvsDriver,
     readonly state: ClusterState,
     private readonly log: LiveControllerLog = () => undefined,
-    options: { driverOf?: (switchName: string) => OvsDriver; drivers?: readonly OvsDriver[] } = {},
   ) {
     this.loop = new ControlLoop(state, { verify: 'always' });
-    this.port = new OvsPort(state, options.driverOf ?? (() => driver));
+    this.port = new OvsPort(state, () => driver);
     this.stats = { switchesConnected: 0, switchesTotal: state.switches.size, flowsBySwitch: {}, passes: 0, opsSent: 0, linksDown: [], statsPolls: 0 };
-    for (const d of options.drivers ?? [driver]) this.listen(d);
+    this.listen(driver);
   }
 
   private listen(driver: OvsDriver): void {

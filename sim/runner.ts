@@ -16,8 +16,8 @@ import type { ClusterState, Expectation, Scenario, ScenarioEvent } from './types
 import type { TrafficSteering } from '../topology/types';
 import type { Highs } from 'highs';
 import { buildClusterState, applyEvent, cloneClusterState } from '../topology/cluster';
-import { ControlLoop } from '../controller/loop';
-import type { LoopCompiler, PassPlan } from '../controller/loop';
+import { ControlLoop, runPassSync } from '../controller/loop';
+import type { LoopCompiler } from '../controller/loop';
 import { SimDriver } from './driver';
 import { Engine } from './engine';
 import { secondsToUs } from './clock';
@@ -125,27 +125,14 @@ export class SimRun {
 
   /** bootstrap: the controller programs every switch before t=0 */
   install(): void {
-    const pass = this.loop.pass('install');
-    for (const name of pass.reads) {
-      const ops = this.loop.diffRead(name, this.driver.read(name));
-      this.driver.applyNow(name, ops);
-      this.engine.log(`install ${name}: ${ops.length} ops`);
-    }
+    const { sent } = runPassSync(this.loop, { read: (n) => this.driver.read(n), apply: (n, ops) => this.driver.applyNow(n, ops) }, 'install');
+    for (const s of sent) this.engine.log(`install ${s.switch}: ${s.ops} ops`);
   }
 
   /** the controller learned of a change: one pass of the loop, its ops sent through the sim driver */
   private reconcileAll(reason: string): void {
-    const pass: PassPlan = this.loop.pass(reason);
-    let total = 0;
-    // in switch-name order, as the pass planned them (diffs against the last plan, or read back)
-    const byName = new Map<string, () => number>();
-    for (const { switch: name, ops } of pass.ops) byName.set(name, () => (this.driver.apply(name, ops), ops.length));
-    for (const name of pass.reads) byName.set(name, () => {
-      const ops = this.loop.diffRead(name, this.driver.read(name));
-      this.driver.apply(name, ops);
-      return ops.length;
-    });
-    for (const name of [...byName.keys()].sort()) total += byName.get(name)!();
+    const { pass, sent } = runPassSync(this.loop, this.driver, reason);
+    const total = sent.reduce((n, s) => n + s.ops, 0);
     this.engine.log(`controller ${reason}: ${total} ops (${pass.unchanged} switches unchanged)`);
   }
 
@@ -438,7 +425,7 @@ function eventLabel(ev: ScenarioEvent): string {
 }
 
 import { loadBandwidth } from './demands';
-import type { BandwidthHook, RebalanceLoopStats } from './demands';
+import type { BandwidthHook } from './demands';
 import type { RunBandwidthSummary } from './bandwidth-timeline';
 
 /** Replay a scenario; the report follows CONTRACT §2. */

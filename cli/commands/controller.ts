@@ -4,7 +4,7 @@
  */
 import type { Command } from 'commander';
 import type { CommandContext } from '../main';
-import { ControllerUsageError, startController } from '../../fabric/daemon';
+import { startController } from '../../fabric/daemon';
 import type { RunningController } from '../../fabric/daemon';
 
 interface ControllerFlags {

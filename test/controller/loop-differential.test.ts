@@ -11,7 +11,7 @@
  */
 import * as path from 'path';
 import { compileCluster, reconcile } from '../../controller';
-import { ControlLoop } from '../../controller/loop';
+import { ControlLoop, runPassSync } from '../../controller/loop';
 import type { SwitchOp, SwitchPlan } from '../../fabric/openflow/flow';
 import { OvsDriver, OvsPort, runPass } from '../../fabric/ovsdriver';
 import { Engine } from '../../sim/engine';
@@ -44,11 +44,7 @@ function simWorld(scenario: Scenario): { state: ClusterState; loop: ControlLoop;
   const port = { read: (n: string) => sim.read(n), apply: (n: string, ops: readonly SwitchOp[]) => sim.applyNow(n, ops) };
   const loop = new ControlLoop(state, { reachable: (n) => network.switchUp(n) });
   sim.onFailure = (n) => loop.applied(n, false);
-  const pass = (): void => {
-    const p = loop.pass();
-    for (const { switch: n, ops } of p.ops) port.apply(n, ops);
-    for (const n of p.reads) port.apply(n, loop.diffRead(n, port.read(n)));
-  };
+  const pass = (): void => void runPassSync(loop, port);
   return { state, loop, network, pass };
 }
 

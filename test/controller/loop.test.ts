@@ -10,7 +10,7 @@
  */
 import fc from 'fast-check';
 import { applyOps, compileCluster, reconcile } from '../../controller';
-import { ControlLoop, SouthboundPort } from '../../controller/loop';
+import { ControlLoop, runPassSync, SouthboundPort } from '../../controller/loop';
 import type { SwitchOp, SwitchPlan } from '../../fabric/openflow/flow';
 import { buildClusterState } from '../../topology';
 import type { ClusterState, Scenario, ScenarioEvent } from '../../topology/types';
@@ -38,24 +38,9 @@ class FakePort implements SouthboundPort {
   }
 }
 
-/** One pass of the loop through the fake port (the shell a real driver implements). */
+/** One pass of the loop through the fake port (the shell the simulator's driver uses). */
 function runPass(loop: ControlLoop, port: FakePort): void {
-  const pass = loop.pass();
-  for (const { switch: name, ops } of pass.ops) {
-    try {
-      port.apply(name, ops);
-    } catch {
-      loop.applied(name, false);
-    }
-  }
-  for (const name of pass.reads) {
-    const ops = loop.diffRead(name, port.read(name));
-    try {
-      port.apply(name, ops);
-    } catch {
-      loop.applied(name, false);
-    }
-  }
+  runPassSync(loop, port);
 }
 
 function expectConverged(loop: ControlLoop, port: FakePort, state: ClusterState): void {
