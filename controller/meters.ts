@@ -1,5 +1,5 @@
 /**
- * The one meter rule (LAB-NOTES): a pod's egress meter and a rebalancer limit are OpenFlow 1.3 meters
+ * The one meter rule (docs/real-ovs.md): a pod's egress meter and a rebalancer limit are OpenFlow 1.3 meters
  * in kbps with one `drop` band and a burst of rate / 5 (a burst about a fifth of the rate per second
  * gives accurate TCP results on OVS; a tiny one collapses TCP), with stats so the limit can be
  * watched. The compiler (flows.ts podMeter), the rebalancer (rebalance.ts meterForLimit), the

@@ -2,7 +2,7 @@
  * Normal forms and keys of flows, groups and meters: the identity of a flow (table, priority, match),
  * the canonical sort key of a plan, and content keys that compare two flows the way the switch sees
  * them (a full mask is no mask, a whole-field move has no bit range, a zero timeout is no timeout).
- * LAB-NOTES: an un-normalised diff sees every flow as changed.
+ * docs/real-ovs.md: an un-normalised diff sees every flow as changed.
  *
  * The keys of a flow, group or meter object are computed once and cached (WeakMap): these objects
  * must not be mutated after they were keyed (plans are read-only; make a new object instead).

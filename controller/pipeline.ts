@@ -48,7 +48,7 @@ export const PIPELINE: readonly TableSpec[] = [
     miss: 'drop',
     roles: BOTH,
     does:
-      'Sorts packets by ingress port: a pod port sets reg0.source=pod and goes to spoof_guard; a fabric link or external port accepts only IPv4 addressed to the switch router MAC (LAB-NOTES pitfall 5) and ARP from externals; the tunnel port and the host (LOCAL) port are accepted as they are. Node switches load the node ct zone into reg5.',
+      'Sorts packets by ingress port: a pod port sets reg0.source=pod and goes to spoof_guard; a fabric link or external port accepts only IPv4 addressed to the switch router MAC (docs/real-ovs.md pitfall 5) and ARP from externals; the tunnel port and the host (LOCAL) port are accepted as they are. Node switches load the node ct zone into reg5.',
   },
   {
     name: 'spoof_guard',
@@ -165,7 +165,7 @@ export const REG = {
   scratch: { field: 'reg2' as FieldName, ofs: 0, nBits: 32 },
   /** reg3: isolation, bit i set when the source pod is admitted by allow rule i (first 32 rules) */
   policyRules: { field: 'reg3' as FieldName, ofs: 0, nBits: 32 },
-  /** reg5[0..15]: the node's conntrack zone (LAB-NOTES pitfall 6) */
+  /** reg5[0..15]: the node's conntrack zone (docs/real-ovs.md pitfall 6) */
   ctZone: { field: 'reg5' as FieldName, ofs: 0, nBits: 16 },
 } as const;
 

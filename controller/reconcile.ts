@@ -6,7 +6,7 @@
  *
  * Order: meters (add / modify), groups (add / modify), flows added or modified (downstream tables
  * first, so a goto never lands in a table whose flows are still missing), stale flows deleted, then
- * groups and meters nobody uses any more. Deleting a meter deletes every flow that uses it (LAB-NOTES
+ * groups and meters nobody uses any more. Deleting a meter deletes every flow that uses it (docs/real-ovs.md
  * pitfall 4), so meters go last. Flows are compared in normal form (controller/normalize.ts) and
  * without the cookie generation: a restarted controller adopts what is installed. Flows without our
  * owner tag, and groups/meters outside our id ranges, are never touched.

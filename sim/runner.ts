@@ -263,7 +263,7 @@ export class SimRun {
       };
     }
     report.traceHash = this.engine.traceHash();
-    // key order of CONTRACT §2: traceHash last
+    // key order of docs/scenarios.md §6: traceHash last
     const { traceHash, ...rest } = report;
     return { ...rest, traceHash };
   }
@@ -428,7 +428,7 @@ import { loadBandwidth } from './demands';
 import type { BandwidthHook } from './demands';
 import type { RunBandwidthSummary } from './bandwidth-timeline';
 
-/** Replay a scenario; the report follows CONTRACT §2. */
+/** Replay a scenario; the report follows docs/scenarios.md §6. */
 export function runScenario(scenario: Scenario, options: SimOptions = {}): SimReport {
   return new SimRun(scenario, options).run();
 }

@@ -309,7 +309,7 @@ export class SimSwitch {
         const t = this.table(op.flow.table);
         const cf = compileFlow(op.flow, 0);
         const old = t.get(cf.id);
-        if (!old) return; // OF1.3 modify-strict never creates a flow (LAB-NOTES pitfall 4)
+        if (!old) return; // OF1.3 modify-strict never creates a flow (docs/real-ovs.md pitfall 4)
         cf.seq = old.seq;
         cf.packets = old.packets;
         cf.bytes = old.bytes;
@@ -343,7 +343,7 @@ export class SimSwitch {
         return;
       case 'delete-meter':
         this.meters.delete(op.meterId);
-        // deleting a meter deletes every flow that uses it (LAB-NOTES pitfall 4)
+        // deleting a meter deletes every flow that uses it (docs/real-ovs.md pitfall 4)
         this.deleteFlowsWhere((f) => f.instructions.meter === op.meterId);
         return;
     }

@@ -1,5 +1,5 @@
 /**
- * Scenario files: YAML text -> a checked Scenario (CONTRACT.md §1 plus our extensions), or every
+ * Scenario files: YAML text -> a checked Scenario (docs/scenarios.md §1, with our extensions), or every
  * problem found, each at its file:line:col. Never throws on bad input: empty, binary, oversized,
  * unreadable or non-YAML files become diagnostics too.
  *

@@ -9,7 +9,7 @@
  */
 
 // ---------------------------------------------------------------------------------------------
-// Scenario (CONTRACT.md §1)
+// Scenario (docs/scenarios.md §1)
 // ---------------------------------------------------------------------------------------------
 
 /** Where a value came from in the YAML file, for `file:line:col` messages. 1-based. */
@@ -198,7 +198,7 @@ export interface NodeState {
   /** first usable address of the block (.1): the pods' default gateway */
   gatewayIp: string;
   gatewayMac: string;
-  /** conntrack zone of this node (one vswitchd may host several nodes: LAB-NOTES pitfall 6) */
+  /** conntrack zone of this node (one vswitchd may host several nodes: docs/real-ovs.md pitfall 6) */
   ctZone: number;
   up: boolean;
 }

@@ -1,6 +1,6 @@
 /**
  * `fabric ipam FILE [--json]`: the address plan of a scenario (topology/ipam.ts). `--json` prints
- * exactly `{ nodes: {NAME: {podCidr, ip}}, pods: {NAME: ip}, services: {NAME: ip} }` (CONTRACT §2);
+ * exactly `{ nodes: {NAME: {podCidr, ip}}, pods: {NAME: ip}, services: {NAME: ip} }` (docs/scenarios.md §6);
  * without it, readable tables. An invalid scenario prints its errors (stderr) and exits 2.
  */
 import type { Command } from 'commander';

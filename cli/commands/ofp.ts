@@ -1,5 +1,5 @@
 /**
- * `fabric ofp decode HEX` / `fabric ofp encode [FILE]` (CONTRACT §2): one OpenFlow 1.3 message (or
+ * `fabric ofp decode HEX` / `fabric ofp encode [FILE]` (docs/scenarios.md §6): one OpenFlow 1.3 message (or
  * several back to back) between hex and JSON. JSON is the message model of fabric/openflow with
  * bigint values as strings ("0x…"; decimal strings accepted) and byte arrays as hex strings.
  * `decode` prints one object, or an array when HEX holds several messages; `encode` accepts an

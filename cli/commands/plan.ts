@@ -1,6 +1,6 @@
 /**
  * `fabric plan FILE [--at T] [--format json|ofctl] [--switch NAME] [--kind flows|groups|meters]`:
- * the compiled flows, groups and meters (CONTRACT §2).
+ * the compiled flows, groups and meters (docs/scenarios.md §6).
  *
  * - json (default): every switch (or only --switch), bigints as "0x..." hex strings, each flow also
  *   with its ovs-ofctl text and its table name;

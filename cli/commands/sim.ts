@@ -1,7 +1,7 @@
 /**
  * `fabric sim FILE [--json] [--seed N]`: replay a scenario in the simulator (sim/runner.ts).
  * Exit 0 when every expectation holds, 1 when one fails, 2 on bad input (the scenario checker's
- * diagnostics, printed as FILE:LINE:COL: message). `--json` prints the CONTRACT §2 object.
+ * diagnostics, printed as FILE:LINE:COL: message). `--json` prints the docs/scenarios.md §6 object.
  */
 import type { Command } from 'commander';
 import type { CommandContext } from '../main';
@@ -60,7 +60,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .command('sim')
     .description('replay a scenario in the deterministic simulator and check its expectations')
     .argument('<file>', 'scenario YAML file')
-    .option('--json', 'print the report as JSON (CONTRACT §2)')
+    .option('--json', 'print the report as JSON (docs/scenarios.md §6)')
     .option('--seed <n>', "override the scenario's seed")
     .option('--latency-us <n>', 'one-way control-channel latency in microseconds (default 1000)')
     .option('--report <file>', 'also write an HTML bandwidth report (link utilization over time, topology coloured by load)')

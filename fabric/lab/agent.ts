@@ -3,7 +3,7 @@
  * directory: a TCP server that answers every connection with `NAME SEEN_SRC_IP LOCAL_PORT` (so a
  * service check learns which backend answered and an egress check learns the source address the
  * external host saw), and a TCP client that makes N fresh connections and prints one line each.
- * Python's own http.server is avoided: it stalls on reverse DNS inside namespaces (LAB-NOTES 9).
+ * Python's own http.server is avoided: it stalls on reverse DNS inside namespaces (docs/real-ovs.md pitfall 9).
  */
 import * as fs from 'fs';
 import * as path from 'path';

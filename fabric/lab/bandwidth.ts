@@ -28,7 +28,7 @@ import { inNs, inNsAsync, sleep } from './exec';
 import { linkDirections, readClassBytes, readTxBytes, shapeLinks, unshapeLinks } from './links';
 import { tcpConnect } from './traffic';
 
-/** measured rate = scenario rate × this (1 Gbit/s -> 50 Mbit/s; LAB-NOTES: 50 Mbit/s meters enforce to 48-50) */
+/** measured rate = scenario rate × this (1 Gbit/s -> 50 Mbit/s; docs/real-ovs.md: 50 Mbit/s meters enforce to 48-50) */
 export const BANDWIDTH_SCALE = 0.05;
 const IPERF_PORT = 5201;
 /** 100 Mbit/s: a meter above 2 Gbit/s is scaled further down to this */

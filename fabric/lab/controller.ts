@@ -30,7 +30,7 @@ export async function connectLab(lab: Lab, driver: OvsDriver, state: ClusterStat
     if (lab.ovs.vsctl('get-controller', br).trim() !== driver.target) tx.push('--', 'set-controller', br, driver.target);
   }
   if (tx.length > 0) lab.ovs.vsctl(...tx);
-  // our own connection is the readiness signal (Controller.is_connected lags: LAB-NOTES pitfall 3)
+  // our own connection is the readiness signal (Controller.is_connected lags: docs/real-ovs.md pitfall 3)
   for (const sw of state.switches.values()) {
     try {
       await driver.waitForSwitch(sw.datapathId, timeoutMs);

@@ -71,7 +71,7 @@ export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-/** Alive and not a zombie (LAB-NOTES: processes are reaped ~2 s late here; a zombie has exited). */
+/** Alive and not a zombie (docs/real-ovs.md: processes are reaped ~2 s late here; a zombie has exited). */
 export function pidAlive(pid: number): boolean {
   try {
     const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');

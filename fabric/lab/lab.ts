@@ -6,7 +6,7 @@
  * (`fab-<id>-<name>`) with a veth into the OVS namespace, attached at the port number the cluster
  * state gave it (`ofport_request`), so plans compiled offline match the real bridges.
  *
- * Overlay mode: every node switch runs in an OVS of its own (namespace `fab-<id>-ovs<index>`, LAB-NOTES
+ * Overlay mode: every node switch runs in an OVS of its own (namespace `fab-<id>-ovs<index>`, docs/real-ovs.md
  * pitfall 7) with its node IP on the bridge's LOCAL interface and a flow-based tunnel port 90, and the
  * node<->fabric veths cross namespaces (the underlay).
  *
@@ -82,7 +82,7 @@ export interface LabRecord {
   podAddressing: 'block' | 'host';
   /**
    * Overlay mode only: node switch name -> its own OVS (namespace `fab-<id>-ovs<index>`, run directory
-   * `<dir>/ovs<index>`). LAB-NOTES pitfall 7: tunnels work cleanly with one vswitchd per node.
+   * `<dir>/ovs<index>`). docs/real-ovs.md pitfall 7: tunnels work cleanly with one vswitchd per node.
    */
   nodeOvs?: Record<string, { ns: string; dir: string; vtep?: { address: string; peers: { ip: string; mac: string }[] } }>;
   /** overlay mode: MTU of pod interfaces (vxlan 1450, geneve 1400) */
@@ -221,7 +221,7 @@ function findPort(sw: SwitchState, pred: (p: PortState) => boolean, what: string
 }
 
 /**
- * What the Mininet builder cannot build: overlay labs need one OVS per node namespace (LAB-NOTES
+ * What the Mininet builder cannot build: overlay labs need one OVS per node namespace (docs/real-ovs.md
  * pitfall 7) and Mininet drives one; Mininet keeps hosts and switches in one name table.
  */
 function checkMininetLab(state: ClusterState): void {
@@ -403,7 +403,7 @@ export class Lab {
     const switches = await this.startLabOvs(state);
     const overlay = state.cluster.mode === 'overlay';
     if (overlay) {
-      // one OVS per node (LAB-NOTES pitfall 7): its bridge's LOCAL port carries the node IP (VTEP)
+      // one OVS per node (docs/real-ovs.md pitfall 7): its bridge's LOCAL port carries the node IP (VTEP)
       r.nodeOvs = {};
       r.podMtu = state.cluster.encap === 'geneve' ? 1400 : 1450;
       for (const [i, sw] of switches.entries()) {
@@ -432,7 +432,7 @@ export class Lab {
     for (const ext of state.externals.keys()) this.createHost(this.externalHost(state, ext));
     this.save();
 
-    // OVS: every bridge and port in one transaction per OVS (LAB-NOTES: one transaction per port is slow)
+    // OVS: every bridge and port in one transaction per OVS (docs/real-ovs.md: one transaction per port is slow)
     const txs = new Map<string, string[]>();
     const txFor = (sw: string): string[] => {
       const ns = this.nsFor(sw);
@@ -694,7 +694,7 @@ export class Lab {
   private configureHost(state: ClusterState, h: LabHost, podAddressing: 'block' | 'host'): void {
     ip('-n', h.ns, 'link', 'set', 'lo', 'up');
     ip('-n', h.ns, 'link', 'set', 'eth0', 'address', h.mac);
-    // overlay: room for the encapsulation inside the underlay's 1500 bytes (LAB-NOTES pitfall 7)
+    // overlay: room for the encapsulation inside the underlay's 1500 bytes (docs/real-ovs.md pitfall 7)
     if (h.kind === 'pod' && this.record.podMtu) ip('-n', h.ns, 'link', 'set', 'eth0', 'mtu', String(this.record.podMtu));
     this.offloadsOff(h.ns, 'eth0');
     ip('-n', h.ns, 'link', 'set', 'eth0', 'up');

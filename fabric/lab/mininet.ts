@@ -15,7 +15,7 @@ import { pidAlive, runCmd, sleep, stopPid } from './exec';
 import { ovsEnv } from './ovs';
 import { MININET_LAB_PY } from './mininet-py';
 
-/** LAB-NOTES item 8: Mininet's Python API works with the system interpreter, not a pyenv one. */
+/** docs/real-ovs.md pitfall 8: Mininet's Python API works with the system interpreter, not a pyenv one. */
 export const MININET_PYTHON = '/usr/bin/python3';
 export const MININET_SCRIPT = 'mininet_lab.py';
 export const MININET_SOCKET = 'mininet.sock';

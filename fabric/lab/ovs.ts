@@ -1,7 +1,7 @@
 /**
  * A lab's private Open vSwitch: ovsdb-server and ovs-vswitchd (userspace `netdev` datapath) running
  * inside the lab's own network namespace, with every socket, pidfile, log and database in the lab's
- * directory. One netdev vswitchd per network namespace (LAB-NOTES pitfall 2) is why each lab has its
+ * directory. One netdev vswitchd per network namespace (docs/real-ovs.md pitfall 2) is why each lab has its
  * own OVS namespace. OVS tools reach it through unix sockets, which work from any namespace.
  */
 import * as fs from 'fs';

@@ -5,7 +5,7 @@
  * `reach`/`noReach`, many TCP connections to a service VIP for `backends`, a TCP connection to the
  * external host's agent (which answers with the source address it saw) for `egress`.
  *
- * The report has the shape of `fabric sim --json` (CONTRACT §2) so the two compare line by line.
+ * The report has the shape of `fabric sim --json` (docs/scenarios.md §6) so the two compare line by line.
  * Virtual time does not pass here: events at time T are applied, the switches re-programmed, then the
  * expectations at T are checked. `limited`, `maxLinkUtilization` and `fairShare` are measured with
  * iperf3 (bandwidth.ts): the demands active at T run concurrently over links shaped to their capacity,

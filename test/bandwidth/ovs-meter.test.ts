@@ -5,7 +5,7 @@
  * Only upper bounds and byte counts are checked: a slower or busier machine passes them just as well.
  *
  * Addresses are 10.250.0.0/24 inside the test's namespaces only; OVS runs in its own namespace
- * (LAB-NOTES: one netdev vswitchd per namespace); everything is removed in afterAll, by name and pid.
+ * (docs/real-ovs.md: one netdev vswitchd per namespace); everything is removed in afterAll, by name and pid.
  */
 import { execFileSync, spawn, ChildProcess } from 'child_process';
 import { startPrivateOvs, mgmt, PrivateOvs } from '../support/ovs';
@@ -46,7 +46,7 @@ describe('a limit meter on real OVS (iperf3)', () => {
       sh('ip', ['-n', ns, 'addr', 'add', ip, 'dev', dev]);
       sh('ip', ['-n', ns, 'link', 'set', dev, 'up']);
       sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-      // TCP over veth into the userspace datapath needs tx checksum offload off (LAB-NOTES pitfall 1)
+      // TCP over veth into the userspace datapath needs tx checksum offload off (docs/real-ovs.md pitfall 1)
       inNs(ns, 'ethtool', '-K', dev, 'tx', 'off');
     }
     sh('ip', ['-n', NS.ovs, 'link', 'set', 'pa', 'up']);

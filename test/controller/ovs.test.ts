@@ -182,7 +182,7 @@ describe('ofproto/trace follows the plan', () => {
   it('a new connection to the service VIP goes to its select group', () => {
     const svc = [...state.services.values()][0];
     const out = trace(bridge, `in_port=${srcPort},tcp,dl_src=${src.mac},dl_dst=${node.gatewayMac},nw_src=${src.ip},nw_dst=${svc.vip},nw_ttl=64,tcp_dst=${svc.port},tcp_flags=0x002`, 'trk,new');
-    // ofproto/trace cannot follow a select group's dp_hash (LAB-NOTES): check the flow hit the group,
+    // ofproto/trace cannot follow a select group's dp_hash (docs/real-ovs.md): check the flow hit the group,
     // and the group's buckets as OVS holds them
     expect(out).toContain(`group:${serviceGroupId(state, svc)}`);
     const groups = ovs.ofctl('-O', 'OpenFlow13', 'dump-groups', mgmt(ovs, bridge), `group_id=${serviceGroupId(state, svc)}`);

@@ -1,6 +1,6 @@
 /**
  * Overlay mode (vxlan) on real Open vSwitch: scenarios/overlay-vxlan.yaml built with one OVS per node
- * (each node's namespace runs its own ovsdb-server + netdev vswitchd, LAB-NOTES pitfall 7), the
+ * (each node's namespace runs its own ovsdb-server + netdev vswitchd, docs/real-ovs.md pitfall 7), the
  * underlay as veths across namespaces, port 90 a flow-based vxlan port, the plan installed with
  * ovs-ofctl and adopted by our OpenFlow channel (one driver per OVS), or (play) over OpenFlow. Checks pod<->pod across nodes *through the tunnel* (port 90 counters move, the tors,
  * which route only node IPs, count the outer packets), the service and egress, agreement with

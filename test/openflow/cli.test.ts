@@ -1,4 +1,4 @@
-/** `fabric ofp decode|encode` (CONTRACT §2): hex <-> JSON, exit 2 with one line on bad input. */
+/** `fabric ofp decode|encode` (docs/scenarios.md §6): hex <-> JSON, exit 2 with one line on bad input. */
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';

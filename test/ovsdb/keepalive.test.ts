@@ -1,6 +1,6 @@
 /**
  * Echo with a real ovsdb-server over TCP: the server probes an idle connection with
- * {"id":"echo","method":"echo"} and drops it when unanswered (LAB-NOTES: 5 s + 5 s by default). A
+ * {"id":"echo","method":"echo"} and drops it when unanswered (docs/real-ovs.md: 5 s + 5 s by default). A
  * Manager row with inactivity_probe=1000 shortens that to 1 s + 1 s so the test is quick. Our client,
  * with its own keepalive off, must answer and stay connected; a silent raw socket must be dropped.
  */

@@ -5,7 +5,7 @@
  * headers (eth, IPv4 addresses and TTL, L4 ports after NAT). conntrack is followed with
  * `--ct-next trk,new` (a fresh connection; our conntrack is cleared before each packet). Packets
  * whose walk uses a select group are left out of the random run: OVS picks by dp_hash, which
- * ofproto/trace cannot follow (LAB-NOTES). They are covered bucket by bucket instead: the group is
+ * ofproto/trace cannot follow (docs/real-ovs.md). They are covered bucket by bucket instead: the group is
  * replaced, in OVS and in the SimSwitch alike, by an indirect group holding one of its buckets (the
  * service DNAT through conntrack, an ECMP next hop), the packet is traced in both, and every bucket of
  * every select group it reaches must agree.
@@ -176,7 +176,7 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
     const ports = run.physical.switches.get(name)!.ports.map((p) => p.port);
     for (const port of run.physical.switches.get(name)!.ports) {
       const ifname = `${label}-p${port.port}`;
-      // a tunnel port as the controller's OVS driver makes it (LAB-NOTES pitfall 7)
+      // a tunnel port as the controller's OVS driver makes it (docs/real-ovs.md pitfall 7)
       const type = port.kind === 'tunnel' ? ['type=vxlan', 'options:remote_ip=flow', 'options:key=flow'] : ['type=dummy'];
       ovs.vsctl('add-port', br, ifname, '--', 'set', 'interface', ifname, ...type, `ofport_request=${port.port}`);
     }

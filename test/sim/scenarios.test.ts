@@ -44,7 +44,7 @@ describe('fabric sim / fabric trace CLI (built dist/)', () => {
   });
   const fabric = (...args: string[]) => spawnSync('node', [cli, ...args], { cwd: root, encoding: 'utf8' });
 
-  test('--json prints the CONTRACT §2 object, byte-identical across runs', () => {
+  test('--json prints the docs/scenarios.md §6 object, byte-identical across runs', () => {
     const a = fabric('sim', 'scenarios/single-rack.yaml', '--json');
     const b = fabric('sim', 'scenarios/single-rack.yaml', '--json');
     expect(a.stdout).toBe(b.stdout);
