@@ -131,6 +131,14 @@ export class BandwidthTimeline {
     return this.pathCache.cache;
   }
 
+  /**
+   * The model's cumulative byte counters as of the last step: per directed link id ("a->b": what `a`
+   * sent toward `b`) and per demand (`demand:INDEX`). What port counters would read on real switches.
+   */
+  byteCounters(): ReadonlyMap<string, number> {
+    return new Map(this.counters);
+  }
+
   /** Advance the byte counters from the last epoch to `at` and feed the meters. */
   private advanceCounters(at: number): void {
     const prev = this.epochs[this.epochs.length - 1];

@@ -13,10 +13,36 @@ import type { SimDriver } from './driver';
 import type { Engine } from './engine';
 import type { Host, LinkCrossing, SimNetwork } from './network';
 import type { ProbeSpec } from './probe';
+import type { PortCounters } from '../controller/load';
+
+/**
+ * The model's byte counters as the switches' port counters would read them: a link port sends what
+ * its direction carried (tx) and receives the other direction (rx); a pod's port receives what the
+ * pod's demands sent and sends what its demands received.
+ */
+export function modelPortCounters(state: ClusterState, bytes: ReadonlyMap<string, number>, demandPods: ReadonlyMap<number, { fromPod?: string; toPod?: string }>): PortCounters[] {
+  const podSent = new Map<string, number>();
+  const podGot = new Map<string, number>();
+  for (const [index, ends] of demandPods) {
+    const b = bytes.get(`demand:${index}`) ?? 0;
+    if (ends.fromPod) podSent.set(ends.fromPod, (podSent.get(ends.fromPod) ?? 0) + b);
+    if (ends.toPod) podGot.set(ends.toPod, (podGot.get(ends.toPod) ?? 0) + b);
+  }
+  const out: PortCounters[] = [];
+  for (const sw of state.switches.values()) {
+    for (const p of sw.ports) {
+      if (p.kind === 'link') out.push({ switch: sw.name, port: p.port, txBytes: bytes.get(`${sw.name}->${p.peerSwitch}`) ?? 0, rxBytes: bytes.get(`${p.peerSwitch}->${sw.name}`) ?? 0 });
+      else if (p.kind === 'pod') out.push({ switch: sw.name, port: p.port, txBytes: podGot.get(p.pod) ?? 0, rxBytes: podSent.get(p.pod) ?? 0 });
+    }
+  }
+  return out;
+}
 
 /** What the bandwidth model needs of a run (sim/runner.ts SimRun is one). */
 export interface DemandWorld {
   readonly scenario: Scenario;
+  /** the controller's loop: the model's counters reach it as port counters, as on real switches */
+  readonly loop: { portCounters(nowS: number, counters: readonly PortCounters[]): void };
   readonly engine: Engine;
   readonly network: SimNetwork;
   readonly physical: ClusterState;
@@ -142,6 +168,8 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
   let handedKey = JSON.stringify({ pins: [], limits: {} });
   /** when each pin was handed over (µs): it is in the switches one control round trip later */
   const handedAtUs = new Map<number, number>();
+  /** demand index -> the pods at its ends (kept after the demand ends: its counters stay) */
+  const demandPods = new Map<number, { fromPod?: string; toPod?: string }>();
   const stepAt = (t: number): void => {
     const demands: ActiveDemand[] = [];
     const walked = new Map<number, string[]>();
@@ -172,6 +200,9 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
     const podNode = new Map([...run.physical.pods.values()].map((p) => [p.name, p.node] as [string, string]));
     const nodes = [...run.physical.nodes.values()].filter((n) => n.up).map((n) => n.name);
     const epoch = timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes });
+    // the same counters at the same interval as real switches give the controller's loop
+    for (const d of demands) demandPods.set(d.index, { fromPod: d.fromPod, toPod: d.toPod });
+    run.loop.portCounters(t, modelPortCounters(run.physical, timeline.byteCounters(), demandPods));
     run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${epoch.changes.length ? `, ${epoch.changes.length} rebalance changes` : ''}`);
     if (sink && sc.cluster.rebalance.length > 0) handOff(t, epoch);
   };
