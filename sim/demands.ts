@@ -200,9 +200,10 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
     const podNode = new Map([...run.physical.pods.values()].map((p) => [p.name, p.node] as [string, string]));
     const nodes = [...run.physical.nodes.values()].filter((n) => n.up).map((n) => n.name);
     const epoch = timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes });
-    // the same counters at the same interval as real switches give the controller's loop
+    // the same counters at the same interval as real switches give the controller's loop (a run
+    // without traffic counts nothing: large replays skip the work)
     for (const d of demands) demandPods.set(d.index, { fromPod: d.fromPod, toPod: d.toPod });
-    run.loop.portCounters(t, modelPortCounters(run.physical, timeline.byteCounters(), demandPods));
+    if (sc.traffic.length > 0) run.loop.portCounters(t, modelPortCounters(run.physical, timeline.byteCounters(), demandPods));
     run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${epoch.changes.length ? `, ${epoch.changes.length} rebalance changes` : ''}`);
     if (sink && sc.cluster.rebalance.length > 0) handOff(t, epoch);
   };
