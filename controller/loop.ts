@@ -29,6 +29,7 @@
 import type { SwitchOp, SwitchPlan } from '../fabric/openflow/flow';
 import { applyEvent as applyTopologyEvent } from '../topology/cluster';
 import type { ClusterChange, ClusterState, ScenarioEvent, TrafficSteering } from '../topology/types';
+import { directedLinkId } from '../topology/links';
 import { compileCluster, compileIncremental } from './compile';
 import type { FabricPlan } from './compile';
 import { reconcile } from './reconcile';
@@ -115,9 +116,8 @@ export class ControlLoop {
   private readonly adminDown = new Set<string>();
   /** the plan last handed out per switch (what a clean switch holds once its ops land) */
   private readonly sent = new Map<string, SwitchPlan>();
-  /** passes run, operations handed out */
+  /** passes run */
   passes = 0;
-  opsOut = 0;
   /** the links' load from the switches' port counters */
   readonly load: LinkLoad;
 
@@ -176,8 +176,8 @@ export class ControlLoop {
   rebalanceFromLoad(options?: RebalanceOptions): RebalanceChange[] {
     const links = [...this.state.links.values()].filter((l) => l.up);
     const modelLinks = links.flatMap((l) => [
-      { id: `${l.a}->${l.b}`, capacityGbps: l.gbps },
-      { id: `${l.b}->${l.a}`, capacityGbps: l.gbps },
+      { id: directedLinkId(l.a, l.b), capacityGbps: l.gbps },
+      { id: directedLinkId(l.b, l.a), capacityGbps: l.gbps },
     ]);
     const portRate = new Map(this.load.portRates().map((r) => [`${r.switch}/${r.port}`, r]));
     const demands: RebalanceDemand[] = [];
@@ -191,7 +191,7 @@ export class ControlLoop {
       const rate = port ? portRate.get(`${sw.name}/${port.port}`)?.rxGbps : undefined;
       // a pod that sends nothing (or was not read twice yet) is no demand on any link
       if (rate === undefined || rate < 1e-6) continue;
-      const path = links.filter((l) => l.a === sw.name || l.b === sw.name).map((l) => (l.a === sw.name ? `${l.a}->${l.b}` : `${l.b}->${l.a}`));
+      const path = links.filter((l) => l.a === sw.name || l.b === sw.name).map((l) => directedLinkId(sw.name, l.a === sw.name ? l.b : l.a));
       demands.push({ id: pod.name, fromPod: pod.name, src: sw.name, dst: '', path, demandGbps: rate });
       demandRateGbps.set(pod.name, rate);
       podNode.set(pod.name, sw.name);
@@ -355,7 +355,6 @@ export class ControlLoop {
         // diff against that plan, which lets the reconciler compare only the parts that changed
         const ops = this.compiler.reconcile(want, last);
         this.sent.set(name, want);
-        this.opsOut += ops.length;
         plan.ops.push({ switch: name, ops });
         continue;
       }
@@ -371,7 +370,6 @@ export class ControlLoop {
     const ops = this.compiler.reconcile(want, actual);
     this.stale.delete(name);
     this.sent.set(name, want);
-    this.opsOut += ops.length;
     return ops;
   }
 

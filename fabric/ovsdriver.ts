@@ -17,7 +17,7 @@ import type { ChannelOptions } from './openflow/channel';
 import type * as M from './openflow/messages';
 import { reconcile } from '../controller';
 import { ControlLoop, portIsDown } from '../controller/loop';
-import type { SouthboundPort } from '../controller/loop';
+import type { PassPlan, SouthboundPort } from '../controller/loop';
 import type { PortCounters } from '../controller/load';
 import type { ClusterChange, ClusterState, ScenarioEvent } from '../topology/types';
 
@@ -246,7 +246,7 @@ export class OvsPort implements SouthboundPort {
  * (one bundle, then a barrier) switch by switch; a switch that fails is marked stale and the error is
  * thrown after the others were done.
  */
-export async function runPass(loop: ControlLoop, port: SouthboundPort, reason = 'pass'): Promise<ReconcileReport[]> {
+export async function runPass(loop: ControlLoop, port: SouthboundPort, reason = 'pass'): Promise<{ pass: PassPlan; reports: ReconcileReport[] }> {
   const pass = loop.pass(reason);
   const reports: ReconcileReport[] = [];
   const failures: string[] = [];
@@ -264,7 +264,7 @@ export async function runPass(loop: ControlLoop, port: SouthboundPort, reason = 
   for (const { switch: name, ops } of pass.ops) await one(name, async () => ops);
   for (const name of pass.reads) await one(name, async () => loop.diffRead(name, await port.read(name)));
   if (failures.length > 0) throw new Error(`reconcile failed on ${failures.join('; ')}`);
-  return reports;
+  return { pass, reports };
 }
 
 /**
@@ -432,7 +432,9 @@ export class LiveController {
     let reports: ReconcileReport[] = [];
     let failed: Error | undefined;
     try {
-      reports = await runPass(this.loop, this.port);
+      const r = await runPass(this.loop, this.port);
+      reports = r.reports;
+      if (r.pass.compileFallback !== undefined) this.log('compile-incremental-failed', { error: r.pass.compileFallback });
     } catch (err) {
       failed = err as Error;
     }

@@ -132,6 +132,7 @@ export class SimRun {
   /** the controller learned of a change: one pass of the loop, its ops sent through the sim driver */
   private reconcileAll(reason: string): void {
     const { pass, sent } = runPassSync(this.loop, this.driver, reason);
+    if (pass.compileFallback !== undefined) this.engine.log(`controller ${reason}: incremental compile failed, compiled in full: ${pass.compileFallback}`);
     const total = sent.reduce((n, s) => n + s.ops, 0);
     this.engine.log(`controller ${reason}: ${total} ops (${pass.unchanged} switches unchanged)`);
   }

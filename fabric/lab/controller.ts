@@ -60,7 +60,7 @@ export function driverProgrammer(driverOf: OvsDriver | ((switchName: string) => 
       if (!port!.connection(sw.name)) await of(sw.name).waitForSwitch(sw.datapathId, 15_000);
       loop.switchConnected(sw.name);
     }
-    const reports = await runPass(loop, port!, 'lab program');
+    const { reports } = await runPass(loop, port!, 'lab program');
     for (const sw of state.switches.keys()) if (!loop.plans?.has(sw)) throw new LabError(`Lab.program: the compiled plans have no switch ${sw}`, 1);
     onReconciled?.(reports);
   };

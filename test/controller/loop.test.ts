@@ -252,3 +252,17 @@ pods:
     for (let i = 0; i < 3; i++) expect(loop.rebalanceFromLoad()).toEqual([]);
   });
 });
+
+test('a failing incremental compile falls back to a full compile and says so in the pass', () => {
+  const scenario = fc.sample(clusterArb(), { numRuns: 1, seed: 5 })[0];
+  const state = buildClusterState(scenario);
+  const loop = new ControlLoop(state, {
+    reachable: () => true,
+    compiler: { compileCluster: (s) => compileCluster(s), compileIncremental: () => { throw new Error('boom'); }, reconcile },
+  });
+  expect(loop.pass().compileFallback).toBeUndefined(); // the first pass compiles in full anyway
+  const second = loop.pass();
+  expect(second.compileFallback).toBe('boom');
+  const full = compileCluster(state);
+  for (const [name, plan] of full) expect([name, reconcile(plan, second.plans.get(name)!)]).toEqual([name, []]);
+});
