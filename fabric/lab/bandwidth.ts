@@ -47,12 +47,6 @@ export interface LimitedResult {
   measured?: number;
 }
 
-/** One meter's text in `dump-meters` output (ovs-ofctl prints its bands on the next line). */
-function meterLine(dump: string, meterId: number): string | undefined {
-  const m = new RegExp(`meter=${meterId}\\b[\\s\\S]*?(?=meter=|$)`).exec(dump);
-  return m?.[0];
-}
-
 export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod: string; gbps: number; tolerance?: number }): Promise<LimitedResult> {
   const host = lab.record.hosts[spec.pod];
   if (!host || host.kind !== 'pod') return { ok: false, detail: `${spec.pod}: not a pod of the lab` };
@@ -63,9 +57,8 @@ export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod:
     others.find((h) => h.kind === 'external') ?? others.find((h) => h.kind === 'pod' && h.switch !== host.switch) ?? others.find((h) => h.kind === 'pod');
   if (!external) return { ok: false, detail: 'no other host to send to (iperf3 server)' };
   const meterId = host.port;
-  const original = meterLine(lab.ofctl(host.switch, 'dump-meters'), meterId);
-  const rateMatch = original ? /rate=(\d+)/.exec(original) : null;
-  if (!original || !rateMatch) {
+  const original = readMeters(lab, [host.switch]).find((m) => m.id === meterId);
+  if (!original) {
     const pod = state.pods.get(spec.pod);
     if (pod?.egressGbps === undefined && state.cluster.rebalance.includes('limit')) {
       // the limit would come from the rebalancer reacting to the scenario's demands over time
@@ -73,15 +66,11 @@ export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod:
     }
     return { ok: false, detail: `${spec.pod}: no meter ${meterId} on ${host.switch}` };
   }
-  const rateKbps = Number(rateMatch[1]);
-  const burstMatch = /burst_size=(\d+)/.exec(original);
+  const rateKbps = original.kbps;
   // at most MAX_MEASURED_KBPS: what one TCP flow through the userspace datapath surely reaches here
   const scale = Math.min(BANDWIDTH_SCALE, MAX_MEASURED_KBPS / rateKbps);
   const scaledKbps = Math.max(1, Math.round(rateKbps * scale));
-  const setMeter = (kbps: number, burst: number): void => {
-    lab.ofctl(host.switch, 'mod-meter', `meter=${meterId},kbps,burst,stats,bands=type=drop,rate=${kbps},burst_size=${burst}`);
-  };
-  setMeter(scaledKbps, scaledBurst(lab, scaledKbps));
+  setMeter(lab, host.switch, meterId, scaledKbps, scaledBurst(lab, scaledKbps));
   const server = spawn('ip', ['netns', 'exec', external.ns, 'iperf3', '-s', '-1', '-p', String(IPERF_PORT)], { stdio: 'ignore' });
   try {
     await waitListening([{ ns: external.ns, port: IPERF_PORT }]);
@@ -110,7 +99,7 @@ export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod:
     };
   } finally {
     if (server.exitCode === null && server.pid) server.kill('SIGKILL'); // our own child, by its handle
-    setMeter(rateKbps, burstMatch ? Number(burstMatch[1]) : meterBurstKbit(rateKbps));
+    setMeter(lab, host.switch, meterId, rateKbps, original.burst);
   }
 }
 
@@ -306,11 +295,14 @@ function modelRates(m: Pick<BandwidthMeasurement, 'demands' | 'modelLinks' | 'po
   return allocateWithMeters(m.modelLinks, demands, m.podLimits).rates;
 }
 
-/** Every meter of every switch, as installed (`meter=ID ... rate=KBPS ... burst_size=B`), with the pod it meters. */
-function readMeters(lab: Lab): SwitchMeter[] {
+/**
+ * Every meter of the given switches (default: all), as installed (`meter=ID ... rate=KBPS ...
+ * burst_size=B`; ovs-ofctl prints the bands on the next line), with the pod it meters.
+ */
+function readMeters(lab: Lab, switches: readonly string[] = Object.keys(lab.record.bridges)): SwitchMeter[] {
   const out: SwitchMeter[] = [];
   const podAt = new Map(Object.values(lab.record.hosts).filter((h) => h.kind === 'pod').map((h) => [`${h.switch}/${h.port}`, h.name]));
-  for (const sw of Object.keys(lab.record.bridges)) {
+  for (const sw of switches) {
     const dump = lab.ofctl(sw, 'dump-meters');
     for (const m of dump.matchAll(/meter=(\d+)\b[\s\S]*?(?=meter=|$)/g)) {
       const rate = /rate=(\d+)/.exec(m[0]);
