@@ -28,15 +28,17 @@
  */
 import type { SwitchOp, SwitchPlan } from '../fabric/openflow/flow';
 import { applyEvent as applyTopologyEvent } from '../topology/cluster';
-import type { ClusterChange, ClusterState, ScenarioEvent, TrafficSteering } from '../topology/types';
+import type { ClusterChange, ClusterState, ScenarioEvent, TrafficDemand, TrafficSteering } from '../topology/types';
 import { directedLinkId } from '../topology/links';
 import { compileCluster, compileIncremental } from './compile';
 import type { FabricPlan } from './compile';
 import { reconcile } from './reconcile';
 import { LinkLoad } from './load';
 import type { PortCounters } from './load';
-import { emptyLimitState, limit } from './rebalance';
-import type { LimitState, RebalanceChange, RebalanceDemand, RebalanceOptions } from './rebalance';
+import { emptyLimitState, limit, place, steerFromLoad } from './rebalance';
+import type { LimitState, RebalanceChange, RebalanceDemand, RebalanceOptions, RebalancePolicyName } from './rebalance';
+import { CandidatePaths, measuredDemands, pinMatch, upTopology } from './demands';
+import type { LoopDemand } from './demands';
 
 /**
  * The southbound port: implemented by the simulator (sim/driver.ts, virtual time) and by the real
@@ -160,59 +162,161 @@ export class ControlLoop {
 
   /** the limit policy's hysteresis, carried from round to round */
   private limitState: LimitState = emptyLimitState();
+  /** the demands the operator declares (the scenario's traffic): what steer, place and limit act on */
+  private declared: readonly TrafficDemand[] = [];
+  /** pin id -> the path it pins (what the pin's hops make the switches do) */
+  private readonly pinPaths = new Map<string, string[]>();
+  /** moves already proposed (pod NUL node): a move nobody applied is proposed once */
+  private readonly proposedMoves = new Set<string>();
+  private readonly candidatePaths = new CandidatePaths();
   /** rebalancing rounds run on the measured load, and the changes they made */
-  readonly rebalanceStats = { rounds: 0, meters: 0, unmeters: 0 };
+  readonly rebalanceStats = { rounds: 0, meters: 0, unmeters: 0, pins: 0, unpins: 0, moves: 0 };
 
   /**
-   * One rebalancing round on the load the switches' counters measured (`portCounters`), where the
-   * real controller sees it: the `limit` policy (controller/rebalance.ts `limit`, the function the
-   * simulator's rebalancer runs). Each pod is a demand: what it sends (its port's receive rate on
-   * its node switch) over its node's up uplinks (every one of them: which one ECMP picks per flow is
-   * not in the counters). Links whose measured utilization stays at or above the threshold for
-   * `holdRounds` rounds get their hogs metered (`steering.limits`, compiled to meters at the pods'
-   * node switches); a meter is lifted when its link stays clear. Returns the changes (a
-   * steering-changed for the next pass when there are any).
+   * The demands the operator declares (the scenario's `traffic`): what the rebalancer steers, moves
+   * and meters. Their rates are measured (controller/demands.ts); what they ask sizes a placement.
    */
-  rebalanceFromLoad(options?: RebalanceOptions): RebalanceChange[] {
-    const links = [...this.state.links.values()].filter((l) => l.up);
-    const modelLinks = links.flatMap((l) => [
+  declareDemands(traffic: readonly TrafficDemand[]): void {
+    this.declared = traffic.map((t) => ({ ...t }));
+  }
+
+  /**
+   * One rebalancing round on the load the switches' counters measured (`portCounters`), where a real
+   * controller sees it, with the scenario's policies (`cluster.rebalance`) unless given:
+   * - steer (controller/rebalance.ts `steerFromLoad`): a link measured at or above the threshold gets
+   *   the declared demands that may cross it placed explicitly (pins), heaviest first, when that
+   *   lowers the maximum; a pin goes when its demand stops sending or a link of its path goes down;
+   * - place (`place`): proposes moving one pod (returned as a `move`; the caller applies it or not);
+   * - limit (`limit`): links hot for `holdRounds` rounds get their hogs metered at their node switch,
+   *   lifted when the link stays clear. A declared demand counts on the links it certainly crosses,
+   *   asking what it declares; a pod without declared demands counts what it sends on every uplink
+   *   of its node.
+   * Decisions become `steering` (pins, limits) with one steering-changed for the next pass. Returns
+   * the changes.
+   */
+  rebalanceFromLoad(options?: RebalanceOptions, policies: readonly RebalancePolicyName[] = this.state.cluster.rebalance): RebalanceChange[] {
+    const topo = upTopology(this.state);
+    const modelLinks = topo.flatMap((l) => [
       { id: directedLinkId(l.a, l.b), capacityGbps: l.gbps },
       { id: directedLinkId(l.b, l.a), capacityGbps: l.gbps },
     ]);
     const portRate = new Map(this.load.portRates().map((r) => [`${r.switch}/${r.port}`, r]));
-    const demands: RebalanceDemand[] = [];
-    const demandRateGbps = new Map<string, number>();
-    const podNode = new Map<string, string>();
-    for (const pod of [...this.state.pods.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
-      const node = this.state.nodes.get(pod.node);
-      const sw = this.state.switches.get(pod.node);
-      if (!node?.up || !sw) continue;
-      const port = sw.ports.find((p) => p.kind === 'pod' && p.pod === pod.name);
-      const rate = port ? portRate.get(`${sw.name}/${port.port}`)?.rxGbps : undefined;
-      // a pod that sends nothing (or was not read twice yet) is no demand on any link
-      if (rate === undefined || rate < 1e-6) continue;
-      const path = links.filter((l) => l.a === sw.name || l.b === sw.name).map((l) => directedLinkId(sw.name, l.a === sw.name ? l.b : l.a));
-      demands.push({ id: pod.name, fromPod: pod.name, src: sw.name, dst: '', path, demandGbps: rate });
-      demandRateGbps.set(pod.name, rate);
-      podNode.set(pod.name, sw.name);
-    }
+    const podRate = (name: string): number | undefined => {
+      const pod = this.state.pods.get(name);
+      const sw = pod ? this.state.switches.get(pod.node) : undefined;
+      const port = sw?.ports.find((p) => p.kind === 'pod' && p.pod === name);
+      return port ? portRate.get(`${sw!.name}/${port.port}`)?.rxGbps : undefined;
+    };
+    const paths = this.candidatePaths.get(this.state, topo);
+    const demands = measuredDemands(this.state, this.declared, topo, paths, podRate, this.pinPaths);
+    const byId = new Map(demands.map((d) => [d.id, d]));
     const linkLoadGbps = new Map(this.load.linkUtilization().map((l) => [l.link, l.gbps]));
-    const r = limit({ links: modelLinks, demands, paths: () => [], podNode }, { linkLoadGbps, demandRateGbps }, this.limitState, options);
-    this.limitState = r.state;
-    this.rebalanceStats.rounds++;
-    if (r.changes.length === 0) return [];
-    const limits = { ...(this.state.steering?.limits ?? {}) };
-    for (const c of r.changes) {
-      if (c.kind === 'meter') {
-        limits[c.pod] = c.gbps;
-        this.rebalanceStats.meters++;
-      } else if (c.kind === 'unmeter') {
-        delete limits[c.pod];
-        this.rebalanceStats.unmeters++;
+    const utilization = new Map(this.load.linkUtilization().map((l) => [l.link, l.utilization]));
+    const changes: RebalanceChange[] = [];
+    const steering = this.state.steering;
+    const pins = new Map((steering?.pins ?? []).map((p) => [p.id, p]));
+
+    // a pin lives while its demand sends over up links (an idle pin would steer a later flow)
+    for (const id of [...pins.keys()].sort()) {
+      const d = byId.get(id);
+      if (d?.active && d.pinned) continue;
+      pins.delete(id);
+      this.pinPaths.delete(id);
+      if (d) (d.pinned = undefined), (d.known = d.candidates.length === 1 ? [...d.candidates[0]] : d.known);
+      changes.push({ kind: 'unpin', demand: id });
+    }
+    const active = demands.filter((d) => d.active);
+    if (policies.includes('steer')) {
+      // demands whose packets a pin cannot tell apart (the same addresses, protocol and port) move
+      // together: one aggregate under the first one's id, asking what they ask together
+      const groups = new Map<string, LoopDemand[]>();
+      for (const d of active) {
+        const match = pinMatch(this.state, this.declared[d.index], d.toPod);
+        if (!match) continue;
+        const key = `${match.srcIp}>${match.dstIp}/${match.protocol ?? ''}/${match.dstPort ?? ''}`;
+        const g = groups.get(key);
+        if (g) g.push(d);
+        else groups.set(key, [d]);
+      }
+      const aggregates = [...groups.values()].map((g) => ({ ...g[0], demandGbps: g.reduce((sum, d) => sum + d.demandGbps, 0), members: g }));
+      for (const c of steerFromLoad(modelLinks, aggregates, (d) => (d as LoopDemand).known, utilization, options)) {
+        if (c.kind !== 'pin') continue;
+        const agg = aggregates.find((a) => a.id === c.demand)!;
+        const match = pinMatch(this.state, this.declared[agg.index], agg.toPod)!;
+        pins.set(agg.id, { id: agg.id, ...match, hops: c.hops });
+        this.pinPaths.set(agg.id, c.path);
+        for (const d of agg.members) (d.pinned = c.path), (d.known = c.path);
+        changes.push(c);
       }
     }
-    this.setSteering({ pins: this.state.steering?.pins ?? [], limits, ...(this.state.steering?.weights ? { weights: this.state.steering.weights } : {}) });
-    return r.changes;
+    const rdemands: RebalanceDemand[] = active.map((d) => ({ id: d.id, fromPod: d.fromPod, toPod: d.toPod, src: d.src, dst: d.dst, path: d.known, demandGbps: d.demandGbps }));
+    // limit shares a hot link by natural demand: an active declared demand asks what the scenario
+    // says it asks, not the rate it gets now (held down, maybe, by the very hotspot being relieved;
+    // Hedera's demand estimation makes the same point, or a little above its ask in one noisy round),
+    // so the meters do not follow the noise of the counters
+    const demandRateGbps = new Map(active.map((d) => [d.id, d.demandGbps]));
+    const podNode = new Map([...this.state.pods.values()].map((p) => [p.name, p.node] as [string, string]));
+    if (policies.includes('place')) {
+      const nodes = [...this.state.nodes.values()].filter((n) => n.up).map((n) => n.name);
+      // place weighs whole paths: a demand whose ECMP path is unknown is taken to be on the hottest
+      // measured link among its candidates (the worst case the counters allow), else on what its
+      // candidates share
+      const threshold = options?.thresholdUtilization ?? 0.8;
+      const estimated = rdemands.map((r, i) => {
+        const d = active[i];
+        if (d.pinned || d.candidates.length < 2) return r;
+        let best: { path: string[]; u: number } | undefined;
+        for (const c of d.candidates) {
+          const u = Math.max(0, ...c.map((id) => utilization.get(id) ?? 0));
+          if (u >= threshold && (!best || u > best.u)) best = { path: c, u };
+        }
+        return best ? { ...r, path: best.path } : r;
+      });
+      for (const c of place({ links: modelLinks, demands: estimated, paths: (a, b) => paths.get(a, b), podNode, nodes }, options)) {
+        if (c.kind !== 'move') continue;
+        const key = `${c.pod}\u0000${c.to}`;
+        if (this.proposedMoves.has(key)) continue;
+        this.proposedMoves.add(key);
+        changes.push(c);
+      }
+    }
+    if (policies.includes('limit')) {
+      // pods without declared demands: what they send, over every uplink of their node
+      const declaredPods = new Set(demands.map((d) => d.fromPod));
+      for (const pod of [...this.state.pods.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+        if (declaredPods.has(pod.name) || !this.state.nodes.get(pod.node)?.up) continue;
+        const rate = podRate(pod.name);
+        // a pod that sends nothing (or was not read twice yet) is no demand on any link
+        if (rate === undefined || rate < 1e-6) continue;
+        const path = topo.filter((l) => l.a === pod.node || l.b === pod.node).map((l) => directedLinkId(pod.node, l.a === pod.node ? l.b : l.a));
+        const id = `pod:${pod.name}`;
+        rdemands.push({ id, fromPod: pod.name, src: pod.node, dst: '', path, demandGbps: rate });
+        demandRateGbps.set(id, rate);
+      }
+      const r = limit({ links: modelLinks, demands: rdemands, paths: () => [], podNode }, { linkLoadGbps, demandRateGbps }, this.limitState, options);
+      this.limitState = r.state;
+      changes.push(...r.changes);
+    }
+    this.rebalanceStats.rounds++;
+    if (changes.length === 0) return [];
+    const limits = { ...(steering?.limits ?? {}) };
+    for (const c of changes) {
+      if (c.kind === 'meter') (limits[c.pod] = c.gbps), this.rebalanceStats.meters++;
+      else if (c.kind === 'unmeter') delete limits[c.pod], this.rebalanceStats.unmeters++;
+      else if (c.kind === 'pin') this.rebalanceStats.pins++;
+      else if (c.kind === 'unpin') this.rebalanceStats.unpins++;
+      else if (c.kind === 'move') this.rebalanceStats.moves++;
+    }
+    if (changes.some((c) => c.kind !== 'move')) {
+      const sortedPins = [...pins.values()].sort((a, b) => byIndex(a.id) - byIndex(b.id) || (a.id < b.id ? -1 : 1));
+      this.setSteering({ pins: sortedPins, limits, ...(steering?.weights ? { weights: steering.weights } : {}) });
+    }
+    return changes;
+  }
+
+  /** the paths of the pins in force, by demand id */
+  get pinnedPaths(): ReadonlyMap<string, readonly string[]> {
+    return this.pinPaths;
   }
 
   /** Pods the load-driven rebalancer meters now: pod -> Gbit/s. */
@@ -401,4 +505,10 @@ export function runPassSync(loop: ControlLoop, port: { read(name: string): Switc
     sent.push({ switch: name, ops: ops.length });
   }
   return { pass, sent };
+}
+
+/** traffic-INDEX -> INDEX (other ids sort after) */
+function byIndex(id: string): number {
+  const m = /^traffic-(\d+)$/.exec(id);
+  return m ? Number(m[1]) : Number.MAX_SAFE_INTEGER;
 }

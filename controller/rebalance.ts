@@ -73,6 +73,8 @@ export interface RebalanceOptions {
 export type RebalanceChange =
   /** route this demand over `path`: `hops` are the switches that choose among several next hops */
   | { kind: 'pin'; demand: string; path: string[]; hops: { switch: string; nextHop: string }[] }
+  /** the demand's pin is removed (the demand ended, or a link of its path went down) */
+  | { kind: 'unpin'; demand: string }
   /** meter this pod's total egress at its node switch */
   | { kind: 'meter'; pod: string; node: string; gbps: number; link: string }
   | { kind: 'unmeter'; pod: string; node: string }
@@ -80,6 +82,8 @@ export type RebalanceChange =
   | { kind: 'move'; pod: string; from: string; to: string };
 
 const EPS = 1e-9;
+/** steerFromLoad searches every placement of the movable demands up to this many; greedy above */
+const EXHAUSTIVE_PLACEMENTS = 4096;
 const NONE: ReadonlySet<string> = new Set();
 
 function opts(o: RebalanceOptions = {}): Required<RebalanceOptions> {
@@ -246,6 +250,132 @@ export function steer(model: RebalanceModel, options?: RebalanceOptions): Rebala
     if (path.join('|') === d.path.join('|')) return;
     out.push({ kind: 'pin', demand: d.id, path, hops: decisionHops(path, cands(d)) });
   });
+  return out;
+}
+
+/** A demand as a controller sees it from counters: it may not know which ECMP path the switches chose. */
+export interface MeasuredDemand {
+  id: string;
+  /** what the demand asks (Gbit/s): its natural rate, not the (possibly congested) measured one */
+  demandGbps: number;
+  /** every candidate path between its ends (the switches' ECMP picks one the controller cannot see) */
+  candidates: readonly (readonly string[])[];
+  /** the path it is pinned to, when it is */
+  pinned?: readonly string[];
+}
+
+/**
+ * steer from load (Hedera's global first fit, on measured hot links): the controller sees each
+ * link's load in the port counters but not which ECMP path a flow hashed onto. When some link is
+ * measured at or above the threshold, every demand that may cross a hot link (some candidate, or
+ * its pin, crosses it) and has more than one candidate is placed explicitly: the placement whose
+ * worst decisive link (links some but not all of a demand's candidates cross: the choice changes
+ * them), with what the demands whose paths are known already put there, is lowest — every placement
+ * is tried when there are at most 4,096 (ties: the first in candidate order), else global first fit
+ * (heaviest first, ties: the lower index; each on the candidate whose decisive links stay lowest).
+ * At most `maxPinsPerRound` (64) demands are placed in a round, the heaviest. The placement is taken only when the
+ * maximum offered utilization of the links it chose is strictly below the hottest link's measured
+ * utilization: a fabric already as good as the placement is left alone (no churn). Returns pins for the placed demands
+ * whose path changed (hops: where candidates diverge).
+ */
+export function steerFromLoad(
+  links: readonly BandwidthLink[],
+  demands: readonly MeasuredDemand[],
+  /** known path of demands that are not placed here (pinned, single candidate, or the links all candidates share) */
+  knownPath: (d: MeasuredDemand) => readonly string[],
+  linkUtilization: ReadonlyMap<string, number>,
+  options?: RebalanceOptions,
+): RebalanceChange[] {
+  const o = opts(options);
+  const hot = new Set<string>();
+  let hotU = 0;
+  for (const l of links) {
+    const u = linkUtilization.get(l.id) ?? 0;
+    if (u >= o.thresholdUtilization - EPS) hot.add(l.id), (hotU = Math.max(hotU, u));
+  }
+  if (hot.size === 0) return [];
+  const crosses = (d: MeasuredDemand): boolean => (d.pinned ? d.pinned.some((id) => hot.has(id)) : d.candidates.some((c) => c.some((id) => hot.has(id))));
+  const candidates = demands.map((d, i) => ({ d, i })).filter(({ d }) => d.candidates.length > 1 && demandCapGbps(d) > 0 && crosses(d));
+  if (candidates.length === 0) return [];
+  // the heaviest maxPinsPerRound are placed; the lighter ones that may be there count nowhere (their
+  // path is unknown) and keep what ECMP gave them
+  candidates.sort((a, b) => demandCapGbps(b.d) - demandCapGbps(a.d) || a.i - b.i);
+  const movable = candidates.slice(0, o.maxPinsPerRound);
+  const unplaced = new Set(candidates.slice(o.maxPinsPerRound).map(({ i }) => i));
+  const moving = new Set(movable.map(({ i }) => i));
+  const load = new OfferedLoad(links, []);
+  demands.forEach((d, i) => {
+    if (!moving.has(i) && !unplaced.has(i)) load.add(knownPath(d), demandCapGbps(d));
+  });
+  // the links every candidate of a demand crosses do not depend on the choice: only the others
+  // (the decisive links) are compared (else one busy shared link would make every candidate equal)
+  const commons = movable.map(({ d }) => new Set(d.candidates[0].filter((id) => d.candidates.every((c) => c.includes(id)))));
+  const decisive: number[] = [];
+  {
+    const seen = new Set<string>();
+    movable.forEach(({ d }, k) => {
+      for (const c of d.candidates) for (const id of c) if (!commons[k].has(id) && !seen.has(id)) seen.add(id);
+    });
+    for (const id of seen) {
+      const k = load.index.get(id);
+      if (k !== undefined) decisive.push(k);
+    }
+  }
+  const worstDecisive = (l: OfferedLoad): number => decisive.reduce((w, k) => Math.max(w, l.util(k)), 0);
+  let choice: number[] | undefined;
+  let combos = 1;
+  for (const { d } of movable) combos *= d.candidates.length;
+  if (combos <= EXHAUSTIVE_PLACEMENTS) {
+    // few enough: the best unsplittable placement (ties: the first in candidate order)
+    let best = Infinity;
+    const pick = new Array<number>(movable.length).fill(0);
+    const walk = (k: number, l: OfferedLoad): void => {
+      if (k === movable.length) {
+        const w = worstDecisive(l);
+        if (w < best - EPS) (best = w), (choice = [...pick]);
+        return;
+      }
+      const { d } = movable[k];
+      d.candidates.forEach((q, j) => {
+        if (q.some((id) => !load.index.has(id))) return; // over a link that is not up
+        const next = l.clone();
+        next.add(q, demandCapGbps(d));
+        pick[k] = j;
+        walk(k + 1, next);
+      });
+    };
+    walk(0, load);
+  } else {
+    // global first fit: heaviest first, each on the candidate whose decisive links stay lowest
+    choice = [];
+    for (const [k, { d }] of movable.entries()) {
+      const gbps = demandCapGbps(d);
+      let j = -1;
+      let jWorst = Infinity;
+      d.candidates.forEach((q, n) => {
+        const w = load.worstWith(q, gbps, commons[k]);
+        if (w < jWorst - EPS) (jWorst = w), (j = n);
+      });
+      if (j < 0 || !Number.isFinite(jWorst)) return []; // no candidate over up links: leave the fabric alone
+      load.add(d.candidates[j], gbps);
+      choice.push(j);
+    }
+  }
+  if (!choice) return [];
+  const result = load.clone();
+  const placed = new Map<number, readonly string[]>();
+  movable.forEach(({ d, i }, k) => {
+    const q = d.candidates[choice![k]];
+    placed.set(i, q);
+    if (combos <= EXHAUSTIVE_PLACEMENTS) result.add(q, demandCapGbps(d));
+  });
+  if (!(worstDecisive(result) < hotU - EPS)) return [];
+  const out: RebalanceChange[] = [];
+  for (const { d, i } of [...movable].sort((a, b) => a.i - b.i)) {
+    const path = placed.get(i)!;
+    if (d.pinned && d.pinned.join('|') === path.join('|')) continue;
+    out.push({ kind: 'pin', demand: d.id, path: [...path], hops: decisionHops(path, d.candidates) });
+  }
   return out;
 }
 

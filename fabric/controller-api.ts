@@ -40,8 +40,21 @@ export interface ControllerSnapshot {
     ports: { switch: string; port: number; txBps: number; rxBps: number }[];
     links: { link: string; bps: number; capacityGbps: number; utilization: number }[];
   };
-  /** the rebalancer on the measured load (`rebalance: [limit]`): rounds, meters set and lifted, the limits in force (Gbit/s) */
-  rebalance?: { policies: string[]; rounds: number; meters: number; unmeters: number; limits: Record<string, number> };
+  /**
+   * the rebalancer on the measured load (`rebalance: [steer, limit, place]`): rounds, pins set and
+   * removed, meters set and lifted, moves proposed, the limits (Gbit/s) and pins (demand -> hops) in force
+   */
+  rebalance?: {
+    policies: string[];
+    rounds: number;
+    meters: number;
+    unmeters: number;
+    pins?: number;
+    unpins?: number;
+    moves?: number;
+    limits: Record<string, number>;
+    pinned?: Record<string, string>;
+  };
 }
 
 export interface ApplyResult {
@@ -243,6 +256,10 @@ export function formatMetrics(s: ControllerSnapshot): string {
     family('fabric_rebalance_meters_set_total', 'counter', 'Pod meters the limit policy set or changed.', one(s.rebalance.meters));
     family('fabric_rebalance_meters_lifted_total', 'counter', 'Pod meters the limit policy lifted.', one(s.rebalance.unmeters));
     family('fabric_rebalance_limit_gbps', 'gauge', 'A pod metered by the limit policy now, in Gbit/s.', Object.entries(s.rebalance.limits).sort().map(([pod, gbps]) => [{ pod }, gbps]));
+    family('fabric_rebalance_pins_set_total', 'counter', 'Demands the steer policy pinned to a path.', one(s.rebalance.pins ?? 0));
+    family('fabric_rebalance_pins_removed_total', 'counter', 'Pins removed (their demand stopped sending, or a link of the path went down).', one(s.rebalance.unpins ?? 0));
+    family('fabric_rebalance_moves_proposed_total', 'counter', 'Pod moves the place policy proposed (logged, not applied to running containers).', one(s.rebalance.moves ?? 0));
+    family('fabric_rebalance_pinned', 'gauge', 'A demand pinned now (1), with the path it is pinned to.', Object.entries(s.rebalance.pinned ?? {}).sort().map(([demand, path]) => [{ demand, path }, 1]));
   }
   return out.join('\n') + '\n';
 }

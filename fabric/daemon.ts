@@ -170,6 +170,8 @@ export async function startController(file: string, options: ControllerOptions):
     // the one control loop: every state change (port status, live edit, API batch) goes through it,
     // so a pass compiles incrementally from the previous plan with the changes since
     const controller = new LiveController(driver, state, log);
+    // the scenario's traffic: the demands the rebalancer steers, moves and meters (measured by port counters)
+    controller.loop.declareDemands(built.traffic);
     controller.pollEvery(options.statsIntervalMs ?? 1000);
     log('listening', { target: driver.target, targets: driver.targets, ovsdb: targets.ovsdbs.length === 1 ? targets.ovsdbs[0] : targets.ovsdbs });
     const switchTargets: RunningController['switchTargets'] = {};
@@ -269,6 +271,7 @@ export async function startController(file: string, options: ControllerOptions):
       }
       const changes = applyChecked(edit.events);
       current = next;
+      controller.loop.declareDemands(next.traffic);
       reloadStats.reloads++;
       log('scenario-reloaded', { file, ...diffCounts(edit.events), applied: edit.events.length, changes });
       if (edit.events.length > 0) await controller.schedule();
@@ -334,7 +337,12 @@ export async function startController(file: string, options: ControllerOptions):
           ports: controller.loop.load.portRates().map((p) => ({ switch: p.switch, port: p.port, txBps: p.txGbps * 1e9, rxBps: p.rxGbps * 1e9 })),
           links: controller.loop.load.linkUtilization().map((l) => ({ link: l.link, bps: l.gbps * 1e9, capacityGbps: l.capacityGbps, utilization: l.utilization })),
         },
-        rebalance: { policies: [...state.cluster.rebalance], ...controller.loop.rebalanceStats, limits: controller.loop.limits },
+        rebalance: {
+          policies: [...state.cluster.rebalance],
+          ...controller.loop.rebalanceStats,
+          limits: controller.loop.limits,
+          pinned: Object.fromEntries([...controller.loop.pinnedPaths].map(([id, path]) => [id, path.join(',')])),
+        },
       };
     };
 

@@ -404,13 +404,13 @@ export class LiveController {
       }
       this.loop.portCounters(Number(process.hrtime.bigint()) / 1e9, counters);
       this.stats.statsPolls++;
-      // the scenario's `rebalance: [limit]`: one round on the measured load after every poll
-      if (this.state.cluster.rebalance.includes('limit')) {
+      // the scenario's `rebalance: [steer, limit, place]`: one round on the measured load after every
+      // poll; pins and meters go out with the next pass, a proposed move is logged (a running
+      // container is not moved by the controller)
+      if (this.state.cluster.rebalance.length > 0) {
         const changes = this.loop.rebalanceFromLoad();
-        if (changes.length > 0) {
-          for (const c of changes) this.log('rebalance', { ...c });
-          void this.schedule();
-        }
+        for (const c of changes) this.log(c.kind === 'move' ? 'rebalance-proposed-move' : 'rebalance', { ...c });
+        if (changes.some((c) => c.kind !== 'move')) void this.schedule();
       }
     } finally {
       this.polling = false;

@@ -11,19 +11,10 @@
 import { Allocation, BandwidthDemand, PodMeter, allocateMaxMinFair, offeredUtilization, withPodMeters } from './bandwidth';
 import { directedLinkId } from '../topology/links';
 import type { BandwidthLink } from '../topology/links';
-import { PathCache, TopologyLink, buildPathGraph } from './bandwidth-paths';
-import { UtilizationMeter } from '../controller/load';
+import { PathCache, TopologyLink, buildPathGraph } from '../topology/paths';
 import { OptimumDemand, solveOptimum } from './bandwidth-optimum';
-import {
-  LimitState,
-  RebalanceChange,
-  RebalanceDemand,
-  RebalanceOptions,
-  RebalancePolicyName,
-  emptyLimitState,
-  rebalance,
-  serviceBucketWeights,
-} from '../controller/rebalance';
+import { serviceBucketWeights } from '../controller/rebalance';
+import type { RebalanceChange, RebalanceDemand, RebalancePolicyName } from '../controller/rebalance';
 import type { Highs } from 'highs';
 
 /** One traffic demand active at a change point: a rebalancer demand named by its traffic index. */
@@ -33,6 +24,8 @@ export interface ActiveDemand extends Omit<RebalanceDemand, 'id'> {
   /** as written in the scenario */
   from: string;
   to: string;
+  /** its packets take the path the controller pinned it to */
+  pinned?: boolean;
 }
 
 export interface BandwidthStepInput {
@@ -44,6 +37,8 @@ export interface BandwidthStepInput {
   /** pod -> node (switch) it runs on, and the nodes that are up: needed by `place` */
   podNode?: ReadonlyMap<string, string>;
   nodes?: readonly string[];
+  /** the meters the controller imposed (limit policy) that the switches hold now */
+  meters?: readonly PodMeter[];
 }
 
 export interface DemandOutcome {
@@ -87,11 +82,9 @@ export interface CheckResult {
 }
 
 export interface BandwidthModelOptions {
-  policies?: readonly RebalancePolicyName[];
-  rebalance?: RebalanceOptions;
-  /** sliding window of the utilization meters (seconds); default 1 */
-  windowS?: number;
-  /** near-equal-cost slack for steering candidates (extra hops); default 0 */
+  /** the scenario's rebalancing policies, for the summary (the decisions are the control loop's) */
+  reportPolicies?: readonly RebalancePolicyName[];
+  /** near-equal-cost slack for the optimum's candidate paths (extra hops); default 0 */
   slackHops?: number;
 }
 
@@ -104,20 +97,13 @@ const round6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) 
 export class BandwidthTimeline {
   readonly epochs: BandwidthEpoch[] = [];
   private readonly policies: readonly RebalancePolicyName[];
-  private limitState: LimitState = emptyLimitState();
-  /** demand index -> pinned path */
-  private pins = new Map<number, string[]>();
-  private meter: UtilizationMeter;
   private counters = new Map<string, number>();
   private pathCache: { key: string; cache: PathCache } | undefined;
   /** undirected links in first-seen order, for the summary */
   private linkOrder = new Map<string, [string, string]>();
-  private lastRoundAt = -Infinity;
-  private proposedMoves = new Set<string>();
 
   constructor(private readonly options: BandwidthModelOptions = {}) {
-    this.policies = options.policies ?? [];
-    this.meter = UtilizationMeter.create(options.windowS ?? 1);
+    this.policies = options.reportPolicies ?? [];
   }
 
   /** The candidate paths between two switches over the links of `input` (memoised per link state). */
@@ -139,7 +125,7 @@ export class BandwidthTimeline {
     return new Map(this.counters);
   }
 
-  /** Advance the byte counters from the last epoch to `at` and feed the meters. */
+  /** Advance the byte counters from the last epoch to `at`. */
   private advanceCounters(at: number): void {
     const prev = this.epochs[this.epochs.length - 1];
     if (!prev || at <= prev.at) return;
@@ -149,15 +135,19 @@ export class BandwidthTimeline {
       const key = `demand:${d.index}`;
       this.counters.set(key, (this.counters.get(key) ?? 0) + (d.grantedGbps * 1e9 * dt) / 8);
     }
-    // sampled before the rebalancing round at `at`, so that it sees the load up to now
-    this.meter = this.meter.push(at, this.counters);
   }
 
-  /** Sample every counter at `at` (new links and demands start at 0; an idle one reads as rate 0). */
-  private sampleCounters(at: number, epoch: BandwidthEpoch): void {
+  /** Every counter exists from its first epoch on (new links and demands start at 0; an idle one reads as rate 0). */
+  private sampleCounters(epoch: BandwidthEpoch): void {
     for (const l of epoch.links) if (!this.counters.has(l.id)) this.counters.set(l.id, 0);
     for (const d of epoch.demands) if (!this.counters.has(`demand:${d.index}`)) this.counters.set(`demand:${d.index}`, 0);
-    this.meter = this.meter.push(at, this.counters);
+  }
+
+  /** The control loop's decisions at `at` (after it read the counters of this step), for the summary. */
+  recordChanges(at: number, changes: readonly RebalanceChange[]): void {
+    const e = this.epochs[this.epochs.length - 1];
+    if (!e || e.at !== at) throw new RangeError(`BandwidthTimeline.recordChanges: no epoch at ${at}`);
+    e.changes.push(...changes);
   }
 
   step(at: number, input: BandwidthStepInput): BandwidthEpoch {
@@ -188,65 +178,10 @@ export class BandwidthTimeline {
         return seen.add(id), true;
       });
     };
-    // pins stay while every link of the pinned path is up
-    const demands = input.demands.map((d) => {
-      const pin = this.pins.get(d.index);
-      if (pin && pin.every((id) => linkSet.has(id))) return { ...d, path: pin, pinned: true };
-      this.pins.delete(d.index);
-      return { ...d, path: modelled(d.path), pinned: false };
-    });
+    const demands = input.demands.map((d) => ({ ...d, path: d.pinned ? [...d.path] : modelled(d.path), pinned: d.pinned === true }));
+    const changes: RebalanceChange[] = [];
 
-    // a rebalancing round: once per distinct time, on what the meters measured
-    let changes: RebalanceChange[] = [];
-    if (this.policies.length > 0 && at !== this.lastRoundAt) {
-      this.lastRoundAt = at;
-      const cache = this.candidates(input);
-      const rmodel = {
-        links,
-        demands: demands.map(
-          (d): RebalanceDemand => ({
-            id: String(d.index),
-            fromPod: d.fromPod,
-            toPod: d.toPod,
-            src: d.src,
-            dst: d.dst,
-            path: d.path,
-            demandGbps: d.demandGbps,
-            limitGbps: d.limitGbps,
-          }),
-        ),
-        paths: (s: string, t: string) => cache.get(s, t),
-        podNode: input.podNode,
-        nodes: input.nodes,
-      };
-      const rates = this.meter.rates();
-      const linkLoadGbps = new Map<string, number>();
-      const demandRateGbps = new Map<string, number>();
-      for (const [k, v] of rates) {
-        if (k.startsWith('demand:')) demandRateGbps.set(k.slice(7), v);
-        else linkLoadGbps.set(k, v);
-      }
-      const r = rebalance(this.policies, rmodel, { linkLoadGbps, demandRateGbps }, this.limitState, this.options.rebalance);
-      this.limitState = r.limitState;
-      // a move the runner has not applied is proposed once, not every round
-      changes = r.changes.filter((c) => {
-        if (c.kind !== 'move') return true;
-        const key = `${c.pod}\u0000${c.to}`;
-        if (this.proposedMoves.has(key)) return false;
-        this.proposedMoves.add(key);
-        return true;
-      });
-      for (const c of changes) {
-        if (c.kind !== 'pin') continue;
-        const i = Number(c.demand);
-        this.pins.set(i, c.path);
-        const d = demands.find((x) => x.index === i)!;
-        d.path = c.path;
-        d.pinned = true;
-      }
-    }
-
-    const imposedMeters = [...this.limitState.meters].map(([pod, m]) => ({ pod, gbps: m.gbps }));
+    const imposedMeters = [...(input.meters ?? [])];
     const podLimits = [...(input.podLimits ?? [])];
     const alloc = allocateWithMeters(links, demands, [...podLimits, ...imposedMeters]);
     const linkUtilization = new Map<string, number>();
@@ -281,7 +216,7 @@ export class BandwidthTimeline {
       unmodelledLinks: [...unmodelled].sort(),
     };
     this.epochs.push(epoch);
-    this.sampleCounters(at, epoch);
+    this.sampleCounters(epoch);
     return epoch;
   }
 
@@ -480,12 +415,17 @@ function hottest(util: ReadonlyMap<string, number>): { link: string; utilization
   return best;
 }
 
-/** Change points the runner should step at: traffic start/stop, event times, and a round every `intervalS` while traffic runs. */
+/**
+ * Change points the runner should step at: traffic start/stop, event times, and a round every
+ * `intervalS` while traffic runs and `tailS` seconds after (a rebalancing controller notices the
+ * end of a demand in its counters and lifts its pins and meters), never past `endS`.
+ */
 export function bandwidthStepTimes(
   traffic: readonly { at: number; until?: number }[],
   eventTimes: readonly number[],
   endS: number,
   intervalS = 1,
+  tailS = 0,
 ): number[] {
   const times = new Set<number>([0]);
   for (const t of traffic) {
@@ -495,7 +435,7 @@ export function bandwidthStepTimes(
   for (const t of eventTimes) times.add(t);
   if (traffic.length > 0 && intervalS > 0) {
     const start = Math.min(...traffic.map((t) => t.at));
-    const stop = Math.max(...traffic.map((t) => t.until ?? endS));
+    const stop = Math.min(endS, Math.max(...traffic.map((t) => t.until ?? endS)) + tailS);
     for (let k = 0; start + k * intervalS <= stop && k < 100000; k++) times.add(round6(start + k * intervalS));
   }
   return [...times].filter((t) => t >= 0 && t <= endS).sort((a, b) => a - b);

@@ -6,7 +6,7 @@
  * The timeline is loaded at run time; when it is missing, bandwidth expectations are reported as not
  * evaluated (ok: false), never as passed.
  */
-import type { ClusterState, Expectation, Scenario, TrafficSteering } from '../topology/types';
+import type { ClusterState, Expectation, Scenario } from '../topology/types';
 import type { ActiveDemand, BandwidthTimeline, RunBandwidthSummary } from './bandwidth-timeline';
 import { secondsToUs } from './clock';
 import type { SimDriver } from './driver';
@@ -14,6 +14,9 @@ import type { Engine } from './engine';
 import type { Host, LinkCrossing, SimNetwork } from './network';
 import type { ProbeSpec } from './probe';
 import type { PortCounters } from '../controller/load';
+import type { ControlLoop } from '../controller/loop';
+import { demandId, pinMatch } from '../controller/demands';
+import type { PodMeter } from './bandwidth';
 
 /**
  * The model's byte counters as the switches' port counters would read them: a link port sends what
@@ -42,7 +45,7 @@ export function modelPortCounters(state: ClusterState, bytes: ReadonlyMap<string
 export interface DemandWorld {
   readonly scenario: Scenario;
   /** the controller's loop: the model's counters reach it as port counters, as on real switches */
-  readonly loop: { portCounters(nowS: number, counters: readonly PortCounters[]): void };
+  readonly loop: Pick<ControlLoop, 'portCounters' | 'declareDemands' | 'rebalanceFromLoad' | 'pinnedPaths' | 'state'>;
   readonly engine: Engine;
   readonly network: SimNetwork;
   readonly physical: ClusterState;
@@ -103,27 +106,12 @@ export function demandPath(
 type Timeline = import('./bandwidth-timeline').BandwidthTimeline;
 type TimelineModule = typeof import('./bandwidth-timeline');
 
-/** a pin as the controller compiles it (ClusterState.steering.pins), keyed by the demand's index */
-type SteeringPin = TrafficSteering['pins'][number];
-
 /**
- * The addresses a demand's packets carry inside the fabric, for a pin's match: the source pod's IP
- * (its node's IP when the packet is SNAT'ed to an external), the accepting pod's IP (a service's
- * VIP is DNAT'ed at the source node), else the target's IP. A demand with a port is TCP to that port
- * (a service's targetPort after DNAT); without one the pin matches every protocol between the two.
+ * The addresses a demand's packets carry inside the fabric, for a pin's match (controller/demands.ts
+ * `pinMatch`, what the control loop pins).
  */
-export function pinAddresses(run: DemandWorld, d: { from: string; to: string; port?: number }, toPod?: string): Omit<SteeringPin, 'id' | 'hops'> | undefined {
-  const s = run.physical;
-  const fromPod = s.pods.get(d.from);
-  const ext = s.externals.get(d.to);
-  let srcIp: string | undefined;
-  if (fromPod) srcIp = ext ? s.nodes.get(fromPod.node)?.ip : fromPod.ip;
-  else srcIp = s.nodes.get(d.from)?.ip ?? s.externals.get(d.from)?.ip;
-  const svc = s.services.get(d.to);
-  const dstIp = toPod ? s.pods.get(toPod)?.ip : ext?.ip ?? s.nodes.get(d.to)?.ip ?? (/^\d+\.\d+\.\d+\.\d+$/.test(d.to) ? d.to : undefined);
-  if (!srcIp || !dstIp) return undefined;
-  if (d.port === undefined) return { srcIp, dstIp };
-  return { srcIp, dstIp, protocol: svc?.protocol ?? 'tcp', dstPort: svc ? svc.targetPort : d.port };
+export function pinAddresses(run: DemandWorld, d: { from: string; to: string; port?: number }, toPod?: string): ReturnType<typeof pinMatch> {
+  return pinMatch(run.physical, d, toPod);
 }
 
 /** what the rebalancing loop did over a run (for `fabric sim --json` under `rebalance`) */
@@ -134,13 +122,14 @@ export interface RebalanceLoopStats {
   movesApplied: number;
   /** bandwidth steps where a pinned demand's packets, walked through the switches, took the pinned path */
   pinsCarried: number;
-  /** ... and where they did not (the model kept its own view of the pin) */
+  /** ... and where they did not */
   pinsNotCarried: number;
 }
 
 /** the runner's side of the rebalancing loop */
 export interface RebalanceSink {
-  setSteering(steering: TrafficSteering, reason: string): void;
+  /** the loop's steering changed: the controller recompiles and sends it (one control latency) */
+  steeringChanged(reason: string): void;
   movePod(pod: string, to: string): void;
 }
 
@@ -154,25 +143,32 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
   }
   if (typeof mod.BandwidthTimeline !== 'function' || typeof mod.bandwidthStepTimes !== 'function') return undefined;
   const sc = run.scenario;
-  const timeline: Timeline = new mod.BandwidthTimeline({ policies: sc.cluster.rebalance });
+  // the model is the world; the decisions are the control loop's, on the counters the model yields
+  const timeline: Timeline = new mod.BandwidthTimeline({ reportPolicies: sc.cluster.rebalance });
   const endS = Math.max(
     0,
     ...sc.events.map((e) => e.at),
     ...sc.expect.map((e) => e.at),
     ...sc.traffic.map((t) => t.until ?? t.at),
   );
-  const times = mod.bandwidthStepTimes(sc.traffic, sc.events.map((e) => e.at), endS);
+  const rebalancing = !!sink && sc.cluster.rebalance.length > 0;
+  // rebalancing: rounds go on for a few seconds after the traffic (pins and meters are lifted then)
+  const times = mod.bandwidthStepTimes(sc.traffic, sc.events.map((e) => e.at), endS, 1, rebalancing ? 3 : 0);
   const stats: RebalanceLoopStats = { steeringUpdates: 0, movesApplied: 0, pinsCarried: 0, pinsNotCarried: 0 };
-  /** demand index -> the pin handed to the controller (hops from the change that made it) */
-  const handed = new Map<number, SteeringPin>();
-  let handedKey = JSON.stringify({ pins: [], limits: {} });
-  /** when each pin was handed over (µs): it is in the switches one control round trip later */
-  const handedAtUs = new Map<number, number>();
+  if (rebalancing) run.loop.declareDemands(sc.traffic);
+  /** pin id -> the pinned path handed over, and when (µs): it is in the switches one control round trip later */
+  const handed = new Map<string, { path: string; atUs: number }>();
   /** demand index -> the pods at its ends (kept after the demand ends: its counters stay) */
   const demandPods = new Map<number, { fromPod?: string; toPod?: string }>();
+  const linkUp = (directed: string): boolean => {
+    const [a, b] = directed.split('->');
+    const l = run.physical.links.get(`${a}|${b}`) ?? run.physical.links.get(`${b}|${a}`);
+    return !!l?.up && run.physical.nodes.get(a)?.up !== false && run.physical.nodes.get(b)?.up !== false;
+  };
   const stepAt = (t: number): void => {
     const demands: ActiveDemand[] = [];
-    const walked = new Map<number, string[]>();
+    const pinned = run.loop.pinnedPaths;
+    const nowUs = run.engine.nowUs();
     sc.traffic.forEach((d, index) => {
       if (d.at > t || (d.until !== undefined && d.until <= t)) return;
       const p = demandPath(run, d.from, d.to, d.port, index);
@@ -180,70 +176,55 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
         run.engine.log(`bandwidth ${t}s demand ${index} ${d.from}->${d.to}: ${p}`);
         return;
       }
-      walked.set(index, p.path);
-      demands.push({ index, from: d.from, to: d.to, fromPod: p.fromPod, toPod: p.toPod, src: p.src, dst: p.dst, path: p.path, demandGbps: d.gbps });
-    });
-    // the hand-off check: a pin that has had time to land must be what the switches do
-    const nowUs = run.engine.nowUs();
-    for (const [index, pin] of handed) {
-      const path = walked.get(index);
-      const at = handedAtUs.get(index);
-      if (!path || at === undefined || nowUs < at + 2 * run.driver.controlLatencyUs) continue;
-      const pinned = pinnedPaths.get(index);
-      if (pinned && pinned.join() === path.join()) stats.pinsCarried++;
-      else {
-        stats.pinsNotCarried++;
-        run.engine.log(`bandwidth ${t}s pin ${pin.id}: the switches carry ${path.join(',')}, not the pin ${pinned?.join(',') ?? '?'}`);
+      // the hand-off check: a pin that has had time to land must be what the switches do
+      const id = demandId(index);
+      const pin = pinned.get(id);
+      const h = handed.get(id);
+      let carried = false;
+      // a pin over a link that went down is not compiled (the loop removes it at its next round)
+      if (pin && h && nowUs >= h.atUs + 2 * run.driver.controlLatencyUs && pin.every((l) => linkUp(l))) {
+        carried = pin.join() === p.path.join();
+        if (carried) stats.pinsCarried++;
+        else {
+          stats.pinsNotCarried++;
+          run.engine.log(`bandwidth ${t}s pin ${id}: the switches carry ${p.path.join(',')}, not the pin ${pin.join(',')}`);
+        }
       }
-    }
+      demands.push({ index, from: d.from, to: d.to, fromPod: p.fromPod, toPod: p.toPod, src: p.src, dst: p.dst, path: p.path, demandGbps: d.gbps, pinned: carried });
+    });
     const podLimits = [...run.physical.pods.values()].filter((p) => p.egressGbps !== undefined).map((p) => ({ pod: p.name, gbps: p.egressGbps! }));
     const podNode = new Map([...run.physical.pods.values()].map((p) => [p.name, p.node] as [string, string]));
     const nodes = [...run.physical.nodes.values()].filter((n) => n.up).map((n) => n.name);
-    const epoch = timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes });
+    timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes, meters: imposedMeters(run) });
     // the same counters at the same interval as real switches give the controller's loop (a run
     // without traffic counts nothing: large replays skip the work)
     for (const d of demands) demandPods.set(d.index, { fromPod: d.fromPod, toPod: d.toPod });
     if (sc.traffic.length > 0) run.loop.portCounters(t, modelPortCounters(run.physical, timeline.byteCounters(), demandPods));
-    run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${epoch.changes.length ? `, ${epoch.changes.length} rebalance changes` : ''}`);
-    if (sink && sc.cluster.rebalance.length > 0) handOff(t, epoch);
-  };
-  /** demand index -> the path the model pinned it to */
-  const pinnedPaths = new Map<number, string[]>();
-  /** turn the model's pins and meters into ClusterState.steering; apply proposed moves */
-  const handOff = (t: number, epoch: import('./bandwidth-timeline').BandwidthEpoch): void => {
-    const hopsOf = new Map<number, { switch: string; nextHop: string }[]>();
-    for (const c of epoch.changes) {
-      if (c.kind === 'pin') hopsOf.set(Number(c.demand), c.hops);
-      if (c.kind === 'move') {
-        run.engine.log(`rebalance ${t}s: move ${c.pod} from ${c.from} to ${c.to}`);
-        sink!.movePod(c.pod, c.to);
-        stats.movesApplied++;
+    let decided = 0;
+    if (rebalancing) {
+      // one rebalancing round of the control loop on those counters: what `fabric controller` runs
+      const changes = run.loop.rebalanceFromLoad();
+      decided = changes.length;
+      timeline.recordChanges(t, changes);
+      for (const c of changes) {
+        if (c.kind === 'move') {
+          run.engine.log(`rebalance ${t}s: move ${c.pod} from ${c.from} to ${c.to}`);
+          sink!.movePod(c.pod, c.to);
+          stats.movesApplied++;
+        }
+      }
+      if (changes.some((c) => c.kind !== 'move')) {
+        for (const [id, path] of run.loop.pinnedPaths) {
+          const key = path.join();
+          if (handed.get(id)?.path !== key) handed.set(id, { path: key, atUs: nowUs });
+        }
+        for (const id of [...handed.keys()]) if (!run.loop.pinnedPaths.has(id)) handed.delete(id);
+        stats.steeringUpdates++;
+        const st = run.loop.state.steering;
+        sink!.steeringChanged(`rebalance ${t}s: ${st?.pins.length ?? 0} pins, ${Object.keys(st?.limits ?? {}).length} limits`);
       }
     }
-    const pins = new Map<number, SteeringPin>();
-    for (const d of epoch.demands) {
-      if (!d.pinned) continue;
-      const hops = hopsOf.get(d.index) ?? handed.get(d.index)?.hops;
-      const spec = sc.traffic[d.index];
-      const addr = spec ? pinAddresses(run, spec, demandToPod(run, spec, d.index)) : undefined;
-      if (!hops || !addr) continue;
-      pins.set(d.index, { id: `traffic-${d.index}`, ...addr, hops });
-      pinnedPaths.set(d.index, d.path);
-    }
-    // a pin lives as long as its demand: when the demand ends its flows are removed (an idle pin
-    // would keep steering a later flow between the same addresses)
-    const limits: Record<string, number> = {};
-    for (const m of [...epoch.imposedMeters].sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0))) limits[m.pod] = m.gbps;
-    const steering: TrafficSteering = { pins: [...pins].sort((a, b) => a[0] - b[0]).map(([, p]) => p), limits };
-    const key = JSON.stringify(steering);
-    if (key === handedKey) return;
-    for (const [index, pin] of pins) if (JSON.stringify(handed.get(index)) !== JSON.stringify(pin)) handedAtUs.set(index, run.engine.nowUs());
-    for (const index of [...handed.keys()]) if (!pins.has(index)) handedAtUs.delete(index), pinnedPaths.delete(index);
-    handed.clear();
-    for (const [index, pin] of pins) handed.set(index, pin);
-    handedKey = key;
-    stats.steeringUpdates++;
-    sink!.setSteering(steering, `rebalance ${t}s: ${steering.pins.length} pins, ${Object.keys(limits).length} limits`);
+    run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${decided ? `, ${decided} rebalance changes` : ''}`);
   };
   return {
     schedule(): void {
@@ -271,6 +252,26 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
     timeline,
     endS,
   };
+}
+
+/**
+ * The meters the rebalancer imposed that the simulated switches hold now: a pod's meter (id: its port
+ * on its node switch) below its own egressGbps, or on a pod without one.
+ */
+function imposedMeters(run: DemandWorld): PodMeter[] {
+  const out: PodMeter[] = [];
+  for (const pod of [...run.physical.pods.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+    const sw = run.physical.switches.get(pod.node);
+    const port = sw?.ports.find((p) => p.kind === 'pod' && p.pod === pod.name);
+    const simSw = sw ? run.network.switches.get(sw.name) : undefined;
+    if (!port || !simSw) continue;
+    const meter = simSw.dump().meters.find((m) => m.meterId === port.port);
+    const band = meter?.bands.find((b) => b.type === 'drop');
+    if (!band) continue;
+    const gbps = band.rate / 1e6;
+    if (pod.egressGbps === undefined || gbps < pod.egressGbps - 1e-9) out.push({ pod: pod.name, gbps });
+  }
+  return out;
 }
 
 /** the pod a demand's packets land on (a service's backend, walked with the demand's flow identity) */

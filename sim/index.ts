@@ -23,8 +23,8 @@ export { renderReport, reportDataFrom } from './report-html';
 // the bandwidth model (docs/bandwidth.md); its link vocabulary (BandwidthLink, directedLinkId ...) is topology/links.ts
 export { allocateMaxMinFair, allocateIndexed, indexProblem, withPodMeters, linkUtilization, offeredUtilization, hottestLink, BandwidthModelError } from './bandwidth';
 export type { BandwidthDemand, Allocation, IndexedProblem, IndexedAllocation, PodMeter } from './bandwidth';
-export { buildPathGraph, candidatePaths, pathLinks, PathCache, flowHash } from './bandwidth-paths';
-export type { TopologyLink, PathGraph, PathOptions } from './bandwidth-paths';
+export { buildPathGraph, candidatePaths, pathLinks, PathCache, flowHash } from '../topology/paths';
+export type { TopologyLink, PathGraph, PathOptions } from '../topology/paths';
 export { allocateWithMeters } from './bandwidth-timeline';
 export { loadLpSolver, optimumMaxUtilization, solveOptimum, OptimumError } from './bandwidth-optimum';
 export type { OptimumDemand, OptimumResult } from './bandwidth-optimum';

@@ -237,8 +237,10 @@ export function renderReport(data: ReportData): string {
   const changeRows = s.rebalance.changes.map((c) => {
     const what =
       c.kind === 'pin'
-        ? `pin traffic[${esc(c.demand)}] via ${esc(c.path.join(', '))}`
-        : c.kind === 'meter'
+        ? `pin ${esc(/^\d+$/.test(c.demand) ? `traffic[${c.demand}]` : c.demand)} via ${esc(c.path.join(', '))}`
+        : c.kind === 'unpin'
+          ? `unpin ${esc(c.demand)}`
+          : c.kind === 'meter'
           ? `meter ${esc(c.pod)} at ${esc(c.node)}: ${fmt(c.gbps, 3)} Gbit/s (hot ${esc(c.link)})`
           : c.kind === 'unmeter'
             ? `lift the meter on ${esc(c.pod)} at ${esc(c.node)}`

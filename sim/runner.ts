@@ -272,7 +272,7 @@ export class SimRun {
   /** the bandwidth model and, with `cluster.rebalance`, the rebalancing loop feeding the controller */
   private startBandwidth(): void {
     this.bandwidth = loadBandwidth(this, {
-      setSteering: (steering, reason) => this.setSteering(steering, reason),
+      steeringChanged: (reason) => this.steeringChanged(reason),
       movePod: (pod, to) => this.movePod(pod, to),
     });
     this.bandwidth?.schedule();
@@ -289,6 +289,11 @@ export class SimRun {
    */
   setSteering(steering: TrafficSteering, reason: string): void {
     this.loop.setSteering(steering);
+    this.steeringChanged(reason);
+  }
+
+  /** The loop's steering changed (its rebalancing round): recompile and send, one control latency on. */
+  steeringChanged(reason: string): void {
     const atUs = this.engine.nowUs();
     this.reconcileAll(reason);
     this.trackConvergence(reason, atUs);

@@ -34,8 +34,14 @@ const d = (index: number, src: string, dst: string, gbps: number, spine = 's1'):
 });
 
 function sample(): string {
-  const tl = new BandwidthTimeline({ policies: ['limit'] });
-  for (let t = 0; t <= 5; t++) tl.step(t, { links, demands: t < 4 ? [d(0, 'n1', 'n3', 30), d(1, 'n2', 'n3', 4), d(2, 'n4', 'n1', 6)] : [d(2, 'n4', 'n1', 6)] });
+  const tl = new BandwidthTimeline({ reportPolicies: ['limit'] });
+  // the control loop's decision (a meter on pod-n1 from 2 s) as the timeline records it
+  for (let t = 0; t <= 5; t++) {
+    const meters = t >= 2 && t < 4 ? [{ pod: 'pod-n1', gbps: 4 }] : [];
+    tl.step(t, { links, demands: t < 4 ? [d(0, 'n1', 'n3', 30), d(1, 'n2', 'n3', 4), d(2, 'n4', 'n1', 6)] : [d(2, 'n4', 'n1', 6)], meters });
+    if (t === 2) tl.recordChanges(t, [{ kind: 'meter', pod: 'pod-n1', node: 'n1', gbps: 4, link: 'l2->n3' }]);
+    if (t === 5) tl.recordChanges(t, [{ kind: 'unmeter', pod: 'pod-n1', node: 'n1' }, { kind: 'unpin', demand: 'traffic-0' }]);
+  }
   const data = reportDataFrom('report-test', tl, links, 6, {
     ok: false,
     expectations: [{ index: 0, at: 2, kind: 'maxLinkUtilization', ok: false, value: 1, detail: 'l2->n3' }],
@@ -70,6 +76,7 @@ describe('renderReport', () => {
     expect(html).toContain('pod-n1&lt;&amp;&gt;');
     expect(html).toContain('<td>maxLinkUtilization</td>');
     expect(html).toMatch(/meter pod-n1 at n1/);
+    expect(html).toMatch(/unpin traffic-0/);
   });
 
   test('is deterministic', () => {

@@ -9,7 +9,7 @@ import * as path from 'path';
 import { parseScenarioFile } from '../../topology/scenario';
 import { buildClusterState } from '../../topology/cluster';
 import { directedLinkId } from '../../topology/links';
-import { PathCache, buildPathGraph, flowHash } from '../../sim/bandwidth-paths';
+import { PathCache, buildPathGraph, flowHash } from '../../topology/paths';
 import { optimumMaxUtilization } from '../../sim/bandwidth-optimum';
 import { RebalanceDemand, applyChanges, maxOfferedUtilization, steer } from '../../controller/rebalance';
 

@@ -1,7 +1,7 @@
 /** Test support for the bandwidth tests: small random leaf/spine fabrics and demands (fast-check). */
 import fc from 'fast-check';
 import { BandwidthLink, directedLinkId } from '../../topology/links';
-import { PathCache, TopologyLink, buildPathGraph, flowHash } from '../../sim/bandwidth-paths';
+import { PathCache, TopologyLink, buildPathGraph, flowHash } from '../../topology/paths';
 import { RebalanceDemand, RebalanceModel } from '../../controller/rebalance';
 
 export interface Fabric {

@@ -1,4 +1,4 @@
-/** The bandwidth model over a run: epochs, expectations, summary, the limit loop (sim/bandwidth-timeline.ts). */
+/** The bandwidth model over a run: epochs, expectations, meters and pins in force, summary (sim/bandwidth-timeline.ts). */
 import { ActiveDemand, BandwidthStepInput, BandwidthTimeline, bandwidthStepTimes } from '../../sim/bandwidth-timeline';
 import { loadLpSolver } from '../../sim/bandwidth-optimum';
 
@@ -62,86 +62,46 @@ describe('BandwidthTimeline', () => {
     expect(tl.checkFairShare(3, { demand: 1 }).ok).toBe(true);
   });
 
-  test('the limit policy meters a hog after the hold time, then lifts the meter once the link clears', () => {
-    const tl = new BandwidthTimeline({ policies: ['limit'], rebalance: { holdRounds: 2 } });
-    // web-1 opens 3 elastic flows, web-2 one; all cross tor1->spine1
+  test('meters the controller imposed (read from the switches) hold their pod; fair shares ignore them', () => {
+    // the decisions are the control loop's (test/controller/loop.test.ts); the model takes the meters in force
+    const tl = new BandwidthTimeline({ reportPolicies: ['limit'] });
     const hog = [0, 1, 2].map((i) => ({ ...d0, index: i, demandGbps: 20 }));
     const mouse = { ...d1, index: 3, demandGbps: 20 };
-    const input = (demands: ActiveDemand[]): BandwidthStepInput => ({ links, demands });
-    for (let t = 0; t <= 6; t++) tl.step(t, input([...hog, mouse]));
-    for (let t = 7; t <= 10; t++) tl.step(t, input([]));
-    const changes = tl.summary(10).rebalance.changes;
-    const first = changes.find((c) => c.kind === 'meter')!;
-    // measured at 1 s and 2 s (a 1 s window needs two samples): metered at 2 s
-    expect(first).toMatchObject({ at: 2, kind: 'meter', pod: 'web-1', node: 'node1', gbps: 5.5 });
-    expect(tl.checkLimited(2.5, { pod: 'web-1', gbps: 5.5 }).ok).toBe(true);
-    // before it, flow-level max-min gave the hog 7.5 of 10 and the mouse 2.5
-    expect(tl.checkLimited(1.5, { pod: 'web-1', gbps: 5.5 })).toMatchObject({ ok: false, value: 7.5 });
-    // the mouse then grows to 4.5, above the pod-level share of 0.8 x 10 G (4 each): from then on
-    // both pods are held at 4 and the link at the threshold
-    expect(tl.epochAt(6)!.imposedMeters).toEqual([{ pod: 'web-1', gbps: 4 }, { pod: 'web-2', gbps: 4 }]);
-    expect(tl.epochAt(6)!.demands.find((d) => d.index === 3)!.grantedGbps).toBeCloseTo(4, 12);
-    expect(tl.checkMaxLinkUtilization(6, 0.8)).toEqual({ ok: true, value: 0.8, detail: 'tor1->spine1' });
-    expect(tl.checkFairShare(6, { demand: 3 }).ok).toBe(true);
-    // traffic stops at 7: the link is clear at 8 and 9 (measured) -> lifted
-    expect(changes.filter((c) => c.kind === 'unmeter')).toEqual([
-      { at: 9, kind: 'unmeter', pod: 'web-1', node: 'node1' },
-      { at: 9, kind: 'unmeter', pod: 'web-2', node: 'node2' },
-    ]);
+    tl.step(0, { links, demands: [...hog, mouse] });
+    // flow-level max-min: the hog's three flows take 7.5 of 10, the mouse 2.5
+    expect(tl.checkLimited(0.5, { pod: 'web-1', gbps: 4 })).toMatchObject({ ok: false, value: 7.5 });
+    tl.step(1, { links, demands: [...hog, mouse], meters: [{ pod: 'web-1', gbps: 4 }] });
+    tl.recordChanges(1, [{ kind: 'meter', pod: 'web-1', node: 'node1', gbps: 4, link: 'tor1->spine1' }]);
+    expect(tl.epochAt(1)!.imposedMeters).toEqual([{ pod: 'web-1', gbps: 4 }]);
+    expect(tl.checkLimited(1.5, { pod: 'web-1', gbps: 4 })).toMatchObject({ ok: true, value: 4 });
+    expect(tl.epochAt(1)!.demands.find((d) => d.index === 3)!.grantedGbps).toBeCloseTo(6, 12);
+    // the fair share is computed without the imposed meter: the mouse's share is 2.5, it gets 6
+    expect(tl.checkFairShare(1, { demand: 3 }).ok).toBe(true);
+    expect(tl.summary(2).rebalance).toMatchObject({ policies: ['limit'], changes: [{ at: 1, kind: 'meter', pod: 'web-1', gbps: 4 }] });
+    expect(() => tl.recordChanges(0, [])).toThrow(/no epoch at 0/);
   });
 
-  test('the steer policy pins a demand off a hot spine; λ* is reported beside the result', async () => {
+  test('a pinned demand keeps the path the switches carry; λ* is reported beside the result', async () => {
     const ls = [
       { a: 'n1', b: 'l1', gbps: 10 }, { a: 'n2', b: 'l1', gbps: 10 }, { a: 'n3', b: 'l2', gbps: 10 }, { a: 'n4', b: 'l2', gbps: 10 },
       { a: 'l1', b: 's1', gbps: 10 }, { a: 'l1', b: 's2', gbps: 10 }, { a: 'l2', b: 's1', gbps: 10 }, { a: 'l2', b: 's2', gbps: 10 },
     ];
-    const mk = (index: number, src: string, dst: string): ActiveDemand => ({
-      index, from: src, to: dst, src, dst, demandGbps: 7,
-      path: [`${src}->l1`, 'l1->s1', 's1->l2', `l2->${dst}`],
+    const mk = (index: number, src: string, dst: string, spine = 's1', pinned = false): ActiveDemand => ({
+      index, from: src, to: dst, src, dst, demandGbps: 7, pinned,
+      path: [`${src}->l1`, `l1->${spine}`, `${spine}->l2`, `l2->${dst}`],
     });
-    const input: BandwidthStepInput = { links: ls, demands: [mk(0, 'n1', 'n3'), mk(1, 'n2', 'n4')], nodes: ['n1', 'n2', 'n3', 'n4'] };
     const plain = new BandwidthTimeline();
-    plain.step(0, input);
+    plain.step(0, { links: ls, demands: [mk(0, 'n1', 'n3'), mk(1, 'n2', 'n4')], nodes: ['n1', 'n2', 'n3', 'n4'] });
     expect(plain.checkMaxLinkUtilization(0, 0.8)).toEqual({ ok: false, value: 1, detail: 'l1->s1' });
-    // without rebalancing: ECMP put both on s1 (offered 1.4); the optimum splits them (0.7)
+    // ECMP put both on s1 (offered 1.4); the optimum splits them (0.7)
     plain.attachOptimum(await loadLpSolver());
     expect(plain.summary(1).rebalance).toMatchObject({ peakOfferedMaxUtilization: 1.4, optimumMaxUtilization: 0.7 });
-    const tl = new BandwidthTimeline({ policies: ['steer'] });
-    tl.step(0, input);
+    const tl = new BandwidthTimeline();
+    tl.step(0, { links: ls, demands: [mk(0, 'n1', 'n3', 's2', true), mk(1, 'n2', 'n4')], nodes: ['n1', 'n2', 'n3', 'n4'] });
+    expect(tl.epochAt(0)!.demands.map((d) => d.pinned)).toEqual([true, false]);
     expect(tl.checkMaxLinkUtilization(0, 0.8)).toEqual({ ok: true, value: 0.7, detail: 'n1->l1' });
     tl.attachOptimum(await loadLpSolver());
-    const s = tl.summary(1);
-    expect(s.rebalance.peakOfferedMaxUtilization).toBe(0.7);
-    expect(s.rebalance.optimumMaxUtilization).toBe(0.7);
-    expect(s.rebalance.changes).toEqual([
-      { at: 0, kind: 'pin', demand: '0', path: ['n1->l1', 'l1->s2', 's2->l2', 'l2->n3'], hops: [{ switch: 'l1', nextHop: 's2' }] },
-    ]);
-  });
-
-  test('a pin is dropped when a link of its path goes down; a move is proposed once', () => {
-    const ls = [
-      { a: 'n1', b: 'l1', gbps: 10 }, { a: 'n2', b: 'l1', gbps: 10 }, { a: 'n3', b: 'l2', gbps: 10 }, { a: 'n4', b: 'l2', gbps: 10 },
-      { a: 'l1', b: 's1', gbps: 10 }, { a: 'l1', b: 's2', gbps: 10 }, { a: 'l2', b: 's1', gbps: 10 }, { a: 'l2', b: 's2', gbps: 10 },
-    ];
-    const mk = (index: number, src: string, dst: string): ActiveDemand => ({
-      index, from: `p${index}`, to: `q${index}`, fromPod: `p${index}`, toPod: `q${index}`, src, dst, demandGbps: 7,
-      path: [`${src}->l1`, 'l1->s1', 's1->l2', `l2->${dst}`],
-    });
-    const podNode = new Map([['p0', 'n1'], ['p1', 'n2'], ['q0', 'n3'], ['q1', 'n4']]);
-    const nodes = ['n1', 'n2', 'n3', 'n4'];
-    const tl = new BandwidthTimeline({ policies: ['steer', 'place'] });
-    tl.step(0, { links: ls, demands: [mk(0, 'n1', 'n3'), mk(1, 'n2', 'n4')], podNode, nodes });
-    expect(tl.epochAt(0)!.demands.map((d) => d.pinned)).toEqual([true, false]);
-    const down = ls.map((l) => (l.a === 'l1' && l.b === 's2' ? { ...l, up: false } : l));
-    tl.step(1, { links: down, demands: [mk(0, 'n1', 'n3'), mk(1, 'n2', 'n4')], podNode, nodes });
-    const e1 = tl.epochAt(1)!;
-    expect(e1.demands.map((d) => d.pinned)).toEqual([false, false]);
-    expect(e1.demands[0].path).toEqual(['n1->l1', 'l1->s1', 's1->l2', 'l2->n3']);
-    // l1->s1 now carries 14 of 10: place proposes moving a pod (keeping its IP) -- once
-    const moves1 = e1.changes.filter((c) => c.kind === 'move');
-    expect(moves1).toHaveLength(1);
-    tl.step(2, { links: down, demands: [mk(0, 'n1', 'n3'), mk(1, 'n2', 'n4')], podNode, nodes });
-    expect(tl.epochAt(2)!.changes.filter((c) => c.kind === 'move')).toEqual([]);
+    expect(tl.summary(1).rebalance).toMatchObject({ peakOfferedMaxUtilization: 0.7, optimumMaxUtilization: 0.7 });
   });
 
   test('service bucket weights follow the load in front of each endpoint', () => {

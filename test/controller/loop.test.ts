@@ -11,6 +11,7 @@
 import fc from 'fast-check';
 import { applyOps, compileCluster, reconcile } from '../../controller';
 import { ControlLoop, runPassSync, SouthboundPort } from '../../controller/loop';
+import { PIN_PRIORITY } from '../../controller/flows';
 import type { SwitchOp, SwitchPlan } from '../../fabric/openflow/flow';
 import { buildClusterState } from '../../topology';
 import type { ClusterState, Scenario, ScenarioEvent } from '../../topology/types';
@@ -242,7 +243,7 @@ pods:
     expect(loop.rebalanceFromLoad()).toEqual([{ kind: 'unmeter', pod: 'a', node: 'node1' }]);
     expect(loop.limits).toEqual({});
     expect(loop.pass().plans.get('node1')!.meters.find((m) => m.meterId === portOf('a'))).toBeUndefined();
-    expect(loop.rebalanceStats).toEqual({ rounds: 4, meters: 1, unmeters: 1 });
+    expect(loop.rebalanceStats).toEqual({ rounds: 4, meters: 1, unmeters: 1, pins: 0, unpins: 0, moves: 0 });
     expect(state.steering?.limits).toEqual({});
   });
 
@@ -265,4 +266,133 @@ test('a failing incremental compile falls back to a full compile and says so in 
   expect(second.compileFallback).toBe('boom');
   const full = compileCluster(state);
   for (const [name, plan] of full) expect([name, reconcile(plan, second.plans.get(name)!)]).toEqual([name, []]);
+});
+
+describe('rebalancing on measured load (steer): declared demands, port counters in, pins out', () => {
+  const yaml = `
+name: steer-from-counters
+seed: 1
+cluster: { mode: routed, podCidr: 10.244.0.0/16, serviceCidr: 10.96.0.0/16, rebalance: [steer, limit] }
+fabric:
+  switches: [ { name: spine1 }, { name: spine2 }, { name: leaf1 }, { name: leaf2 } ]
+  nodes:
+    - { name: node1, ip: 198.51.100.11 }
+    - { name: node2, ip: 198.51.100.12 }
+    - { name: node3, ip: 198.51.100.13 }
+    - { name: node4, ip: 198.51.100.14 }
+  links:
+    - { between: [node1, leaf1], gbps: 25 }
+    - { between: [node2, leaf1], gbps: 25 }
+    - { between: [node3, leaf2], gbps: 25 }
+    - { between: [node4, leaf2], gbps: 25 }
+    - { between: [leaf1, spine1], gbps: 10 }
+    - { between: [leaf1, spine2], gbps: 10 }
+    - { between: [leaf2, spine1], gbps: 10 }
+    - { between: [leaf2, spine2], gbps: 10 }
+pods:
+  - { name: a, node: node1 }
+  - { name: b, node: node2 }
+  - { name: x, node: node3 }
+  - { name: y, node: node4 }
+traffic:
+  - { from: a, to: x, gbps: 8 }
+  - { from: b, to: y, gbps: 8 }
+`;
+  const { parseScenarioText } = jest.requireActual('../../topology') as typeof import('../../topology');
+  const via = (src: string, dst: string, spine: string): string[] => [`${src}->leaf1`, `leaf1->${spine}`, `${spine}->leaf2`, `leaf2->${dst}`];
+  const setup = () => {
+    const parsed = parseScenarioText(yaml, 'steer.yaml');
+    const state = buildClusterState(parsed.scenario!);
+    const loop = new ControlLoop(state, { reachable: () => true });
+    loop.declareDemands(parsed.scenario!.traffic);
+    const bytes = new Map<string, number>();
+    /** one second of flows (pod, Gbit/s, path): counters as the switches would count them */
+    const second = (t: number, flows: { pod: string; gbps: number; path: string[] }[]): void => {
+      for (const f of flows) {
+        bytes.set(`pod:${f.pod}`, (bytes.get(`pod:${f.pod}`) ?? 0) + (f.gbps * 1e9) / 8);
+        for (const id of f.path) bytes.set(id, (bytes.get(id) ?? 0) + (f.gbps * 1e9) / 8);
+      }
+      const counters = [];
+      for (const sw of state.switches.values()) {
+        for (const p of sw.ports) {
+          if (p.kind === 'link') counters.push({ switch: sw.name, port: p.port, txBytes: bytes.get(`${sw.name}->${p.peerSwitch}`) ?? 0, rxBytes: bytes.get(`${p.peerSwitch}->${sw.name}`) ?? 0 });
+          else if (p.kind === 'pod') counters.push({ switch: sw.name, port: p.port, txBytes: 0, rxBytes: bytes.get(`pod:${p.pod}`) ?? 0 });
+        }
+      }
+      loop.portCounters(t, counters);
+    };
+    return { state, loop, second };
+  };
+
+  test('two demands colliding on one spine (as the counters show it) are placed one per spine; pins go when the demands stop', () => {
+    const { state, loop, second } = setup();
+    const collided = [
+      { pod: 'a', gbps: 5, path: via('node1', 'node3', 'spine1') },
+      { pod: 'b', gbps: 5, path: via('node2', 'node4', 'spine1') },
+    ];
+    second(0, collided);
+    second(1, collided);
+    const changes = loop.rebalanceFromLoad();
+    // the controller cannot see which spine each took: both may cross the hot leaf1->spine1, both are placed
+    expect(changes).toEqual([
+      { kind: 'pin', demand: 'traffic-0', path: via('node1', 'node3', 'spine1'), hops: [{ switch: 'leaf1', nextHop: 'spine1' }] },
+      { kind: 'pin', demand: 'traffic-1', path: via('node2', 'node4', 'spine2'), hops: [{ switch: 'leaf1', nextHop: 'spine2' }] },
+    ]);
+    const a = state.pods.get('a')!;
+    const x = state.pods.get('x')!;
+    expect(state.steering!.pins[0]).toEqual({ id: 'traffic-0', srcIp: a.ip, dstIp: x.ip, hops: [{ switch: 'leaf1', nextHop: 'spine1' }] });
+    // compiled: one pin flow per demand at leaf1, none elsewhere
+    const plans = loop.pass().plans;
+    const pinFlows = (sw: string) => plans.get(sw)!.flows.filter((f) => f.priority === PIN_PRIORITY).length;
+    expect([pinFlows('leaf1'), pinFlows('leaf2'), pinFlows('spine1'), pinFlows('node1')]).toEqual([2, 0, 0, 0]);
+    // the pins hold: 0.8 per spine is at the threshold, but no placement does better: no churn
+    const placed = [
+      { pod: 'a', gbps: 8, path: via('node1', 'node3', 'spine1') },
+      { pod: 'b', gbps: 8, path: via('node2', 'node4', 'spine2') },
+    ];
+    second(2, placed);
+    second(3, placed);
+    expect(loop.rebalanceFromLoad()).toEqual([]);
+    // a stops sending: its pin goes (an idle pin would steer a later flow); b's stays
+    second(4, [placed[1]]);
+    second(5, [placed[1]]);
+    expect(loop.rebalanceFromLoad()).toEqual([{ kind: 'unpin', demand: 'traffic-0' }]);
+    expect(state.steering!.pins.map((p) => p.id)).toEqual(['traffic-1']);
+    expect(loop.rebalanceStats).toMatchObject({ pins: 2, unpins: 1 });
+  });
+
+  test('a pin over a link that goes down is removed', () => {
+    const { state, loop, second } = setup();
+    const collided = [
+      { pod: 'a', gbps: 5, path: via('node1', 'node3', 'spine2') },
+      { pod: 'b', gbps: 5, path: via('node2', 'node4', 'spine2') },
+    ];
+    second(0, collided);
+    second(1, collided);
+    expect(loop.rebalanceFromLoad().map((c) => c.kind)).toEqual(['pin', 'pin']);
+    const spine2 = state.steering!.pins.find((p) => p.hops[0].nextHop === 'spine2')!;
+    loop.applyEvents([{ at: 2, kind: 'link', action: 'down', between: ['leaf1', 'spine2'] }]);
+    second(2, [{ pod: 'a', gbps: 8, path: via('node1', 'node3', 'spine1') }, { pod: 'b', gbps: 2, path: via('node2', 'node4', 'spine1') }]);
+    const changes = loop.rebalanceFromLoad();
+    expect(changes).toContainEqual({ kind: 'unpin', demand: spine2.id });
+    expect(state.steering!.pins.every((p) => p.hops.every((h) => h.nextHop !== 'spine2'))).toBe(true);
+  });
+
+  test('limit counts a declared demand on the links it certainly crosses (the receiver\'s downlink too)', () => {
+    const { loop, second } = setup();
+    // a and b both to y over leaf2->node4 (25): x's link is idle; the uplinks are not hot
+    loop.declareDemands([
+      { from: 'a', to: 'y', gbps: 30, at: 0 },
+      { from: 'b', to: 'y', gbps: 8, at: 0 },
+    ]);
+    const flows = [
+      { pod: 'a', gbps: 17, path: ['node1->leaf1', 'leaf1->spine1', 'spine1->leaf2', 'leaf2->node4'] },
+      { pod: 'b', gbps: 8, path: ['node2->leaf1', 'leaf1->spine2', 'spine2->leaf2', 'leaf2->node4'] },
+    ];
+    for (let t = 0; t <= 2; t++) second(t, flows);
+    loop.rebalanceFromLoad({ holdRounds: 2 });
+    const changes = loop.rebalanceFromLoad({ holdRounds: 2 });
+    // 0.8 x 25 shared max-min by [17, 8]: b fits, a gets 12
+    expect(changes.filter((c) => c.kind === 'meter')).toEqual([{ kind: 'meter', pod: 'a', node: 'node1', gbps: 12, link: 'leaf2->node4' }]);
+  });
 });

@@ -7,7 +7,7 @@
  * simulator's packet walk; these are the alternatives a rebalancer may pin a demand to).
  * Cost is hop count, the metric the controller's ECMP uses.
  */
-import { directedLinkId } from '../topology/links';
+import { directedLinkId } from './links';
 
 export interface TopologyLink {
   a: string;
