@@ -23,7 +23,11 @@ import type { ClusterState, TrafficDemand } from '../../topology/types';
 import { BandwidthLink, directedLinkId } from '../../topology';
 import { allocateWithMeters, buildPathGraph, PathCache, PodMeter, TopologyLink } from '../../sim';
 import { meterBurstKbit } from '../../controller/meters';
+import type { ControlLoop } from '../../controller/loop';
+import type { PortCounters } from '../../controller/load';
+import type { RebalanceChange } from '../../controller/rebalance';
 import type { Lab } from './lab';
+import type { Programmer } from './programmer';
 import { inNs, inNsAsync, sleep } from './exec';
 import { linkDirections, readClassBytes, readTxBytes, shapeLinks, unshapeLinks } from './links';
 import { tcpConnect } from './traffic';
@@ -60,11 +64,8 @@ export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod:
   const original = readMeters(lab, [host.switch]).find((m) => m.id === meterId);
   if (!original) {
     const pod = state.pods.get(spec.pod);
-    if (pod?.egressGbps === undefined && state.cluster.rebalance.includes('limit')) {
-      // the limit would come from the rebalancer reacting to the scenario's demands over time
-      return { ok: false, skipped: true, detail: `${spec.pod}: no egressGbps; its meter comes from the rebalancer reacting to the scenario's demands, which the lab does not generate` };
-    }
-    return { ok: false, detail: `${spec.pod}: no meter ${meterId} on ${host.switch}` };
+    const why = pod?.egressGbps === undefined && state.cluster.rebalance.includes('limit') ? ' (no egressGbps, and the control loop metered nothing)' : '';
+    return { ok: false, detail: `${spec.pod}: no meter ${meterId} on ${host.switch}${why}` };
   }
   const rateKbps = original.kbps;
   // at most MAX_MEASURED_KBPS: what one TCP flow through the userspace datapath surely reaches here
@@ -190,6 +191,8 @@ export interface BandwidthMeasurement {
   carried?: number;
   /** set when the lab cannot measure the scenario's traffic at this time: the precise reason */
   skipped?: string;
+  /** with `cluster.rebalance`: the rebalancing phase run before the measurement, and what the loop decided */
+  rebalance?: LabRebalance;
   scale: number;
   windowS: number;
   demands: LabDemand[];
@@ -228,9 +231,6 @@ export async function planDemands(
   traffic: readonly TrafficDemand[],
   at: number,
 ): Promise<{ demands: LabDemand[]; modelLinks: BandwidthLink[]; podLimits: PodMeter[] } | string> {
-  if (state.cluster.rebalance.length > 0) {
-    return `rebalance [${state.cluster.rebalance.join(', ')}]: the simulator's verdict follows its rebalancer's pins and meters, which react to measured load over the run; the lab does not run the rebalancing loop`;
-  }
   const active = traffic.map((d, index) => ({ d, index })).filter(({ d }) => activeAt(d, at));
   if (active.length > MAX_LAB_DEMANDS) return `${active.length} concurrent demands: more than the ${MAX_LAB_DEMANDS} iperf3 flows 2 cores measure faithfully`;
   const hosts = Object.values(lab.record.hosts);
@@ -354,7 +354,13 @@ function wireFactor(mtu: number): number {
  * iperf3 flow per demand (TCP, capped at its scaled rate), link counters over the steady window.
  * Everything it changed (qdiscs, meters, iperf3 servers) is undone before it returns.
  */
-export async function measureBandwidth(lab: Lab, state: ClusterState, traffic: readonly TrafficDemand[], at: number): Promise<BandwidthMeasurement> {
+export async function measureBandwidth(
+  lab: Lab,
+  state: ClusterState,
+  traffic: readonly TrafficDemand[],
+  at: number,
+  rebalancer?: { loop: ControlLoop; program: Programmer },
+): Promise<BandwidthMeasurement> {
   const plan = await planDemands(lab, state, traffic, at);
   const empty = { at, scale: 0, windowS: 0, demands: [], links: [], modelLinks: [], podLimits: [] };
   if (typeof plan === 'string') return { ...empty, skipped: plan };
@@ -371,7 +377,221 @@ export async function measureBandwidth(lab: Lab, state: ClusterState, traffic: r
     bridgeGbps += r * ((d.candidates[0]?.length ?? 0) + 1);
   });
   m.scale = Math.min(BANDWIDTH_SCALE, totalGbps > 0 ? LAB_TOTAL_MBPS / 1000 / totalGbps : BANDWIDTH_SCALE, bridgeGbps > 0 ? LAB_BRIDGE_MBPS / 1000 / bridgeGbps : BANDWIDTH_SCALE);
+  if (state.cluster.rebalance.length > 0) {
+    if (!rebalancer) return { ...m, skipped: `rebalance [${state.cluster.rebalance.join(', ')}]: no control loop given to rebalance with (the verdict follows its pins and meters)` };
+    m.rebalance = await rebalancePhase(lab, state, m, rebalancer.loop, rebalancer.program);
+  }
   return evaluate(await runOnce(lab, state, m));
+}
+
+// ---------------------------------------------------------------------------------------------
+// the rebalancing phase: the control loop on the switches' port counters, with real traffic
+// ---------------------------------------------------------------------------------------------
+
+/** seconds between two reads of the port counters (one rebalancing round each) */
+export const REBALANCE_POLL_S = 0.5;
+/** rounds at most in one phase */
+export const MAX_REBALANCE_ROUNDS = 16;
+/** after a re-programming, seconds the flows get to recover before the loop's window starts */
+const RECOVERY_S = 1;
+/** the limit policy's default hold (controller/rebalance.ts): rounds a link stays hot before a meter */
+const HOLD_ROUNDS = 2;
+
+/** What the control loop decided in one rebalancing phase (`changes` in order, with their round). */
+export interface LabRebalance {
+  policies: string[];
+  /** the phase's scale (at most the measurement's: the demands send their full asks here) */
+  scale: number;
+  /** rounds run (each: every bridge's port counters read, then `rebalanceFromLoad`) */
+  rounds: number;
+  /** two rounds in a row without a change ended the phase (false: it hit MAX_REBALANCE_ROUNDS) */
+  settled: boolean;
+  /** times the switches were re-programmed with the loop's steering */
+  programmed: number;
+  changes: (RebalanceChange & { round: number })[];
+  /** per round, the hottest link direction as the loop measured it (unscaled utilization) */
+  hottest: { round: number; link: string; utilization: number }[];
+  /** the pins in force after the phase: demand id (`traffic-N`) -> directed links */
+  pins: { demand: string; path: string[] }[];
+  /** the pods the loop meters after the phase, Gbit/s (unscaled) */
+  meters: { pod: string; gbps: number }[];
+  /** wall clock, ms (reported) */
+  durationMs: number;
+}
+
+/** "loop (4 rounds): pinned traffic-0 via spine1, traffic-1 via spine2; metered hog at 12 Gbit/s" */
+export function rebalanceText(r: LabRebalance): string {
+  const via = (path: readonly string[]): string => {
+    // the switches between the ends (a leaf-spine path names its spine)
+    const hops = path.slice(1, -1).map((id) => id.split('->')[1]);
+    return hops.length > 0 ? hops.join(',') : path.join(',');
+  };
+  const pins = r.pins.map((p) => `${p.demand} via ${via(p.path)}`).join(', ');
+  const meters = r.meters.map((x) => `${x.pod} at ${gbpsText(x.gbps)} Gbit/s`).join(', ');
+  return `control loop (${r.rounds} rounds${r.settled ? '' : ', not settled'}): ${pins ? `pinned ${pins}` : 'no pins'}; ${meters ? `metered ${meters}` : 'no meters'}`;
+}
+
+/** a demand's sender may send this much above its ask in the rebalancing phase (see shapeSenders) */
+export const SENDER_HEADROOM = 0.03;
+
+/**
+ * The rebalancing phase's senders held to their asks: iperf3 -b makes up any shortfall since its start
+ * (a demand squeezed before the loop pinned it then sends well above its ask for a while: the loop's
+ * counters would show load no demand of the scenario asks for), so each sender's eth0 gets an htb
+ * class per demand at ask × scale × (1 + SENDER_HEADROOM) (matched on destination address and port;
+ * the rest unshaped). The headroom keeps an unhindered demand measurably active at its ask. `on`
+ * false removes it.
+ */
+function shapeSenders(lab: Lab, demands: readonly LabDemand[], scale: number, on: boolean): void {
+  const byNs = new Map<string, LabDemand[]>();
+  for (const d of demands) {
+    const ns = lab.record.hosts[d.from].ns;
+    byNs.set(ns, [...(byNs.get(ns) ?? []), d]);
+  }
+  for (const [ns, list] of byNs) {
+    if (!on) {
+      inNs(ns, 'tc', ['qdisc', 'del', 'dev', 'eth0', 'root']);
+      continue;
+    }
+    const lines = ['qdisc replace dev eth0 root handle 1: htb default ffff', 'class add dev eth0 parent 1: classid 1:ffff htb rate 10gbit quantum 1514'];
+    list.forEach((d, i) => {
+      const bps = Math.max(8000, Math.round(d.askedGbps * 1e9 * scale * (1 + SENDER_HEADROOM)));
+      const classid = `1:${(0x10 + i).toString(16)}`;
+      lines.push(`class add dev eth0 parent 1: classid ${classid} htb rate ${bps}bit ceil ${bps}bit quantum 1514`);
+      lines.push(`qdisc add dev eth0 parent ${classid} bfifo limit ${Math.max(8 * 1514, Math.round((bps / 8) * 0.03))}`);
+      lines.push(`filter add dev eth0 parent 1: protocol ip prio 1 u32 match ip dst ${d.dstIp}/32 match ip dport ${d.port} 0xffff flowid ${classid}`);
+    });
+    const r = inNs(ns, 'tc', ['-batch', '-'], { input: lines.join('\n') + '\n', timeoutMs: 10_000 });
+    if (r.status !== 0) throw new Error(`Lab: shaping the senders in ${ns} failed: ${r.stderr.trim().split('\n')[0]}`);
+  }
+}
+
+/** Every bridge's OpenFlow port statistics (`ovs-ofctl dump-ports`: OFPMP_PORT_STATS), numbered ports only. */
+export function parsePortStats(sw: string, dump: string): PortCounters[] {
+  const out: PortCounters[] = [];
+  for (const m of dump.matchAll(/port\s+(\d+):\s*rx pkts=\d+, bytes=(\d+)[^\n]*\n\s*tx pkts=\d+, bytes=(\d+)/g)) {
+    out.push({ switch: sw, port: Number(m[1]), rxBytes: Number(m[2]), txBytes: Number(m[3]) });
+  }
+  return out;
+}
+
+/**
+ * Before a measurement of a scenario with `cluster.rebalance`: the planned demands run as in `runOnce`
+ * (links shaped to capacity × scale, segmentation off, meters scaled, iperf3 capped at the scaled
+ * asks), and every REBALANCE_POLL_S every bridge's port counters go to the control loop, divided by
+ * the scale (the loop judges against the scenario's capacities), one `rebalanceFromLoad` round each;
+ * when a round changes the steering the switches are re-programmed through `program` (pins become
+ * flows at their hop switches, limits meters at the pods' ports), then the meters scaled again, and
+ * the next round waits until the flows had RECOVERY_S to recover and the loop's load window holds only
+ * counters read after that. Ends
+ * when two rounds in a row change nothing after at least holdRounds + 2 rounds (at most
+ * MAX_REBALANCE_ROUNDS). Everything it changed is undone, except what the loop decided: that stays on
+ * the switches (meters at their unscaled rates) for `runOnce` to read back and judge.
+ */
+async function rebalancePhase(lab: Lab, state: ClusterState, m: BandwidthMeasurement, loop: ControlLoop, program: Programmer): Promise<LabRebalance> {
+  const started = process.hrtime.bigint();
+  const factor = wireFactor(lab.record.podMtu ?? 1500);
+  const dirs = linkDirections(lab, state);
+  const runnable = m.demands.filter((d) => !d.error);
+  // before the loop decides, the demands send what they ask (not what the model would grant them):
+  // the scale keeps that within the lab's budgets too, so the datapath carries what the links let through
+  let askedGbps = 0;
+  let askedBridgeGbps = 0;
+  for (const d of runnable) {
+    askedGbps += d.askedGbps;
+    askedBridgeGbps += d.askedGbps * ((d.candidates[0]?.length ?? 0) + 1);
+  }
+  const scale = Math.min(m.scale, askedGbps > 0 ? LAB_TOTAL_MBPS / 1000 / askedGbps : m.scale, askedBridgeGbps > 0 ? LAB_BRIDGE_MBPS / 1000 / askedBridgeGbps : m.scale);
+  const senders = [...new Set(runnable.map((d) => lab.record.hosts[d.from].ns))];
+  const switches = Object.keys(lab.record.bridges).sort();
+  const result: LabRebalance = { policies: [...state.cluster.rebalance], scale, rounds: 0, settled: false, programmed: 0, changes: [], hottest: [], pins: [], meters: [], durationMs: 0 };
+  const children: ChildProcess[] = [];
+  // the meters as the switches hold them at their real rates (restored at the end), then scaled
+  let unscaled: SwitchMeter[] = [];
+  const scaleMeters = (): void => {
+    unscaled = readMeters(lab);
+    for (const mt of unscaled) {
+      const kbps = Math.max(1, Math.round(mt.kbps * scale));
+      setMeter(lab, mt.switch, mt.id, kbps, scaledBurst(lab, kbps));
+    }
+  };
+  const nowS = (): number => Number(process.hrtime.bigint()) / 1e9;
+  // each switch's counters with the time they were read (reading 8 bridges takes a while)
+  const poll = (): void => {
+    for (const sw of switches) {
+      const dump = lab.ofctl(sw, 'dump-ports');
+      const at = nowS();
+      loop.portCounters(
+        at,
+        parsePortStats(sw, dump).map((c) => ({ ...c, rxBytes: c.rxBytes / scale, txBytes: c.txBytes / scale })),
+      );
+    }
+  };
+  try {
+    segmentation(lab, senders, false);
+    shapeLinks(
+      dirs,
+      scale,
+      runnable.map((d) => ({ dstIp: d.dstIp, dstPort: d.port })),
+      { encap: state.cluster.mode === 'overlay' ? state.cluster.encap : undefined, tso: lab.record.tso },
+    );
+    scaleMeters();
+    shapeSenders(lab, runnable, scale, true);
+    for (const d of runnable) children.push(spawn('ip', ['netns', 'exec', lab.host(d.dstHost).ns, 'iperf3', '-s', '-1', '-p', String(d.port)], { stdio: 'ignore' }));
+    await waitListening(runnable.map((d) => ({ ns: lab.host(d.dstHost).ns, port: d.port })));
+    const seconds = Math.ceil(MAX_REBALANCE_ROUNDS * REBALANCE_POLL_S * 4 + 10);
+    for (const d of runnable) {
+      const capBps = Math.max(8000, Math.round((d.askedGbps * 1e9 * scale) / factor));
+      // `ip netns exec` execs iperf3: the handle's pid is the client's, stopped by it at the end
+      children.push(spawn('ip', ['netns', 'exec', lab.host(d.from).ns, 'iperf3', '-c', d.dstIp, '-p', String(d.port), '-t', String(seconds), '-b', String(capBps), '--connect-timeout', '2000'], { stdio: 'ignore' }));
+    }
+    poll();
+    let quiet = 0;
+    let next = nowS() + REBALANCE_POLL_S;
+    while (result.rounds < MAX_REBALANCE_ROUNDS) {
+      await sleep(Math.max(0, (next - nowS()) * 1000));
+      next += REBALANCE_POLL_S;
+      poll();
+      const changes = loop.rebalanceFromLoad();
+      let hottest: { link: string; utilization: number } | undefined;
+      for (const l of loop.load.linkUtilization()) if (!hottest || l.utilization > hottest.utilization) hottest = { link: l.link, utilization: Math.round(l.utilization * 1e4) / 1e4 };
+      if (hottest) result.hottest.push({ round: result.rounds + 1, ...hottest });
+      result.rounds++;
+      for (const c of changes) result.changes.push({ ...c, round: result.rounds });
+      if (changes.some((c) => c.kind !== 'move')) {
+        // the loop set its steering on the state: the switches get it (meters at unscaled rates), scaled again
+        await program(lab, state);
+        result.programmed++;
+        scaleMeters();
+        next = Math.max(next, nowS() + REBALANCE_POLL_S / 2);
+        // the next round judges the load after the change, once TCP has recovered from it (a pinned
+        // flow changes path; ovs-ofctl reinstalls every flow): RECOVERY_S, then one load window
+        const settle = Math.ceil((loop.load.windowS + RECOVERY_S) / REBALANCE_POLL_S - 1e-9) + (program.loop === loop ? 0 : 1);
+        for (let k = 0; k < settle; k++) {
+          await sleep(Math.max(0, (next - nowS()) * 1000));
+          next += REBALANCE_POLL_S;
+          poll();
+        }
+      }
+      quiet = changes.length === 0 ? quiet + 1 : 0;
+      if (quiet >= 2 && result.rounds >= HOLD_ROUNDS + 2) {
+        result.settled = true;
+        break;
+      }
+    }
+  } finally {
+    for (const c of children) if (c.exitCode === null && c.pid) c.kill('SIGKILL'); // our own children, by handle
+    unshapeLinks(dirs);
+    shapeSenders(lab, runnable, scale, false);
+    segmentation(lab, senders, true);
+    for (const mt of unscaled) setMeter(lab, mt.switch, mt.id, mt.kbps, mt.burst);
+  }
+  result.pins = [...loop.pinnedPaths.entries()].map(([demand, path]) => ({ demand, path: [...path] })).sort((a, b) => (a.demand < b.demand ? -1 : a.demand > b.demand ? 1 : 0));
+  result.meters = Object.entries(loop.limits)
+    .map(([pod, gbps]) => ({ pod, gbps }))
+    .sort((a, b) => (a.pod < b.pod ? -1 : a.pod > b.pod ? 1 : 0));
+  result.durationMs = Number((process.hrtime.bigint() - started) / 1_000_000n);
+  return result;
 }
 
 /** One run of the iperf3 flows for a planned measurement (fills links, windowS and the demands' rates). */
@@ -602,7 +822,8 @@ export function judgeMaxLinkUtilization(m: BandwidthMeasurement, bound: number):
   const detail =
     `${hot.id}: utilization ${value} (bound ${bound}) with the model's grants on the paths the switches chose; ` +
     (link ? `measured ${measured} (${mbps(link.rateBps)} Mbit/s of ${mbps(link.capacityGbps * 1e9 * m.scale)}, capacity ${gbpsText(link.capacityGbps)} Gbit/s scaled x${+m.scale.toPrecision(3)}, over ${m.windowS.toFixed(1)} s); ` : '') +
-    `iperf3 flows measured/granted Gbit/s: ${flowsText(m)}`;
+    `iperf3 flows measured/granted Gbit/s: ${flowsText(m)}` +
+    (m.rebalance ? `; ${rebalanceText(m.rebalance)}` : '');
   return { ok: hot.utilization <= bound + 1e-9, value, ...(measured !== undefined ? { measured } : {}), detail };
 }
 
@@ -633,6 +854,7 @@ export function judgeFairShare(m: BandwidthMeasurement, spec: { demand: number; 
       : through
         ? `(measured ${gbpsText(measured)}: iperf3 ${mbps(d.goodputBps!)} Mbit/s goodput, ${mbps(d.wireBps!)} on the wire, scaled x${+m.scale.toPrecision(3)})`
         : '(it carried nothing)') +
-    ` via ${via}${m.combinations ? ` (ECMP: inferred from ${m.inferredBy === 'classes' ? "the demands' own class counters" : 'link counters'} among ${m.combinations} combinations)` : ''}${d.portNote ? `; ${d.portNote}` : ''}`;
+    ` via ${via}${m.combinations ? ` (ECMP: inferred from ${m.inferredBy === 'classes' ? "the demands' own class counters" : 'link counters'} among ${m.combinations} combinations)` : ''}${d.portNote ? `; ${d.portNote}` : ''}` +
+    (m.rebalance ? `; ${rebalanceText(m.rebalance)}` : '');
   return { ok, value, measured, detail };
 }

@@ -44,14 +44,16 @@ export async function connectLab(lab: Lab, driver: OvsDriver, state: ClusterStat
 /**
  * A Programmer that runs the one control loop (controller/loop.ts) over OpenFlow: each call is a pass
  * that compiles the cluster in full (the play changed the state itself) and reads, diffs and
- * reconciles every switch. `driverOf` gives the driver a switch connects to (several in overlay labs:
+ * reconciles every switch (the loop's steering, set by its rebalancing rounds, compiles with it:
+ * pins to flows at their hop switches, limits to pod meters). `loop` is that loop (after the first
+ * call). `driverOf` gives the driver a switch connects to (several in overlay labs:
  * one per OVS).
  */
 export function driverProgrammer(driverOf: OvsDriver | ((switchName: string) => OvsDriver), onReconciled?: (reports: ReconcileReport[]) => void): Programmer {
   const of = typeof driverOf === 'function' ? driverOf : () => driverOf;
   let loop: ControlLoop | undefined;
   let port: OvsPort | undefined;
-  return async (_lab, state) => {
+  const program = async (_lab: Lab, state: ClusterState): Promise<void> => {
     if (!loop || loop.state !== state) {
       loop = new ControlLoop(state, { verify: 'always' });
       port = new OvsPort(state, of);
@@ -64,6 +66,9 @@ export function driverProgrammer(driverOf: OvsDriver | ((switchName: string) => 
     for (const sw of state.switches.keys()) if (!loop.plans?.has(sw)) throw new LabError(`Lab.program: the compiled plans have no switch ${sw}`, 1);
     onReconciled?.(reports);
   };
+  // the loop that programs is the loop the play's rebalancing phase decides with (play.ts rebalancingLoop)
+  Object.defineProperty(program, 'loop', { get: () => loop, enumerable: true });
+  return program as Programmer;
 }
 
 /**

@@ -18,10 +18,10 @@ export type { LabReport, LabExpectationResult, LabEventResult, Programmer, Event
 export { loadScenario, labIdFor, scenarioPorts, scenarioLabUp, scenarioLabTest, scenarioLabDown, startLabController, stopLabController } from './scenario';
 export type { LoadedScenario, ScenarioLabOptions } from './scenario';
 export { LabOvs } from './ovs';
-export { compareWithSim, formatComparison } from './compare';
-export type { Comparison, ComparisonRow, SimLikeReport } from './compare';
-export { measureBandwidth, planDemands, evaluate, inferPaths, judgeMaxLinkUtilization, judgeFairShare, measureLimited, BANDWIDTH_SCALE } from './bandwidth';
-export type { BandwidthMeasurement, BandwidthVerdict, LabDemand, LinkMeasurement } from './bandwidth';
+export { compareWithSim, formatComparison, simDecisionsAt } from './compare';
+export type { Comparison, ComparisonRow, SimLikeReport, Decisions, DecisionRow } from './compare';
+export { measureBandwidth, planDemands, evaluate, inferPaths, judgeMaxLinkUtilization, judgeFairShare, measureLimited, parsePortStats, rebalanceText, BANDWIDTH_SCALE, REBALANCE_POLL_S, MAX_REBALANCE_ROUNDS } from './bandwidth';
+export type { BandwidthMeasurement, BandwidthVerdict, LabDemand, LinkMeasurement, LabRebalance } from './bandwidth';
 export { linkDirections, shapeLinks, unshapeLinks, readTxBytes, readShaping } from './links';
 export type { LinkDirection, FlowClass } from './links';
 export type { BandwidthContext } from './play';

@@ -15,7 +15,8 @@
 import type { ClusterChange, ClusterState, Endpoints, Expectation, Scenario, ScenarioEvent, TrafficDemand } from '../../topology/types';
 import { DEFAULT_TCP_PORT, Lab } from './lab';
 import { ping, tcpConnect } from './traffic';
-import { BandwidthMeasurement, BandwidthVerdict, judgeFairShare, judgeMaxLinkUtilization, measureBandwidth, measureLimited } from './bandwidth';
+import { ControlLoop } from '../../controller/loop';
+import { BandwidthMeasurement, BandwidthVerdict, judgeFairShare, judgeMaxLinkUtilization, LabRebalance, measureBandwidth, measureLimited, rebalanceText } from './bandwidth';
 
 export interface LabExpectationResult {
   index: number;
@@ -52,10 +53,20 @@ export interface LabReport {
   events: LabEventResult[];
   /** lab only: wall-clock duration of the play, ms */
   durationMs: number;
+  /**
+   * present when `cluster.rebalance` is set: what the control loop decided in the rebalancing phase of
+   * each bandwidth measurement (like `fabric sim --json` `rebalance`; `at` is the expectation time the
+   * phase ran for, `round` its round), and the pins and meters in force after each phase
+   */
+  rebalance?: {
+    policies: string[];
+    changes: (LabRebalance['changes'][number] & { at: number })[];
+    phases: ({ at: number } & Omit<LabRebalance, 'changes' | 'policies'>)[];
+  };
 }
 
-/** What re-programs the switches after the state changed (interim ofctl loader or the controller). */
-export type Programmer = (lab: Lab, state: ClusterState) => Promise<void> | void;
+export type { Programmer } from './programmer';
+import type { Programmer } from './programmer';
 
 /** Event side effects on the lab besides re-programming (links, nodes, pods). */
 export interface EventHooks {
@@ -105,6 +116,39 @@ export interface BandwidthContext {
   traffic: readonly TrafficDemand[];
   /** expectation time -> the measurement made for it (shared by every bandwidth expectation at that time) */
   measurements: Map<number, BandwidthMeasurement>;
+  /** what re-programs the switches: with `cluster.rebalance`, the loop's decisions go to them through it */
+  program?: Programmer;
+  /**
+   * the control loop that rebalances (one for the whole play, its demands declared once): the
+   * programmer's own loop where it has one, else a loop of its own on the same state
+   */
+  loop?: ControlLoop;
+}
+
+/**
+ * The control loop that decides for the play: the programmer's (so the loop that decides is the loop
+ * that programs), else one of the context's own (`loadWindowS` 0.5: the lab polls every 0.5 s). Its
+ * demands are the scenario's traffic, declared once.
+ */
+export function rebalancingLoop(bandwidth: BandwidthContext, state: ClusterState): ControlLoop {
+  const own = bandwidth.program?.loop;
+  const loop = own && own.state === state ? own : bandwidth.loop && bandwidth.loop.state === state ? bandwidth.loop : new ControlLoop(state, { loadWindowS: 0.5 });
+  if (bandwidth.loop !== loop) {
+    loop.declareDemands(bandwidth.traffic);
+    bandwidth.loop = loop;
+  }
+  return loop;
+}
+
+/** The bandwidth measurement at `at` (made once, shared by every bandwidth expectation at that time). */
+async function measurementAt(lab: Lab, state: ClusterState, bandwidth: BandwidthContext, at: number): Promise<BandwidthMeasurement> {
+  let m = bandwidth.measurements.get(at);
+  if (!m) {
+    const rebalancer = state.cluster.rebalance.length > 0 && bandwidth.program ? { loop: rebalancingLoop(bandwidth, state), program: bandwidth.program } : undefined;
+    m = await measureBandwidth(lab, state, bandwidth.traffic, at, rebalancer);
+    bandwidth.measurements.set(at, m);
+  }
+  return m;
 }
 
 /** A bandwidth verdict as a report row (absent fields stay absent in the JSON). */
@@ -129,15 +173,16 @@ export async function checkExpectation(
 ): Promise<LabExpectationResult> {
   const base = { index, at: e.at, kind: e.kind };
   if (e.kind === 'limited') {
-    return verdict(base, await measureLimited(lab, state, e.limited));
+    // with the rebalancer the meter comes from the control loop reacting to the demands active now:
+    // the measurement at this time (its rebalancing phase) runs first
+    let decided: BandwidthMeasurement | undefined;
+    if (state.cluster.rebalance.length > 0 && bandwidth) decided = await measurementAt(lab, state, bandwidth, e.at);
+    const r = await measureLimited(lab, state, e.limited);
+    return verdict(base, decided?.rebalance ? { ...r, detail: `${r.detail}; ${rebalanceText(decided.rebalance)}` } : decided?.skipped ? { ...r, detail: `${r.detail} (no rebalancing phase: ${decided.skipped})` } : r);
   }
   if (e.kind === 'maxLinkUtilization' || e.kind === 'fairShare') {
     if (!bandwidth) return { ...base, ok: false, skipped: true, detail: `${e.kind}: no traffic demands given to measure with` };
-    let m = bandwidth.measurements.get(e.at);
-    if (!m) {
-      m = await measureBandwidth(lab, state, bandwidth.traffic, e.at);
-      bandwidth.measurements.set(e.at, m);
-    }
+    const m = await measurementAt(lab, state, bandwidth, e.at);
     return verdict(base, e.kind === 'maxLinkUtilization' ? judgeMaxLinkUtilization(m, e.maxLinkUtilization) : judgeFairShare(m, e.fairShare));
   }
   const ep = e.kind === 'reach' ? e.reach : e.kind === 'noReach' ? e.noReach : e.egress;
@@ -245,7 +290,7 @@ export async function playScenario(
   const results: LabExpectationResult[] = [];
   const eventResults: LabEventResult[] = [];
   const order = scenario.expect.map((e, index) => ({ e, index })).sort((x, y) => x.e.at - y.e.at || x.index - y.index);
-  const bandwidth: BandwidthContext = { traffic: scenario.traffic, measurements: new Map() };
+  const bandwidth: BandwidthContext = { traffic: scenario.traffic, measurements: new Map(), program };
   let next = 0;
   const applyUntil = async (t: number): Promise<void> => {
     let changed = false;
@@ -267,6 +312,7 @@ export async function playScenario(
   await applyUntil(Number.POSITIVE_INFINITY);
   results.sort((a, b) => a.index - b.index);
   const ok = results.every((r) => r.ok || r.skipped) && eventResults.every((r) => r.ok);
+  const phases = [...bandwidth.measurements.values()].filter((m) => m.rebalance).sort((a, b) => a.at - b.at);
   return {
     scenario: scenario.name,
     seed: scenario.seed,
@@ -275,5 +321,17 @@ export async function playScenario(
     links: measuredLinks(state, bandwidth),
     events: eventResults,
     durationMs: Number((process.hrtime.bigint() - started) / 1_000_000n),
+    ...(state.cluster.rebalance.length > 0
+      ? {
+          rebalance: {
+            policies: [...state.cluster.rebalance],
+            changes: phases.flatMap((m) => m.rebalance!.changes.map((c) => ({ at: m.at, ...c }))),
+            phases: phases.map((m) => {
+              const { changes: _changes, policies: _policies, ...rest } = m.rebalance!;
+              return { at: m.at, ...rest };
+            }),
+          },
+        }
+      : {}),
   };
 }
