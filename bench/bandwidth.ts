@@ -10,7 +10,7 @@ import { performance } from 'perf_hooks';
 import { BenchResult, formatNumber, formatTable, printTable, record, writeResults } from './harness';
 import { BandwidthDemand, PathCache, TopologyLink, allocateIndexed, allocateMaxMinFair, buildPathGraph, flowHash, indexProblem, loadLpSolver, solveOptimum } from '../sim';
 import { BandwidthLink, directedLinkId } from '../topology';
-import { RebalanceDemand, RebalanceModel, applyChanges, emptyLimitState, limit, maxOfferedUtilization, place, steer } from '../controller/rebalance';
+import { RebalanceDemand, RebalanceModel, applyChanges, emptyLimitState, limit, maxOfferedUtilization, place, steer, steerFromLoad } from '../controller/rebalance';
 
 interface Fabric {
   topo: TopologyLink[];
@@ -113,7 +113,23 @@ async function main(): Promise<void> {
   const steered = applyChanges(model, steerRun.value);
   const afterSteer = maxOfferedUtilization(steered.links, steered.demands);
   results.push(record('rebalance round: steer (≤256 pins)', 'ms', [steerRun.ms], `${steerRun.value.length} pins; max offered ${before.toFixed(4)} -> ${afterSteer.toFixed(4)}`));
-  const measured = allocateMaxMinFair(f.links, demands);
+  // the loop's steer (controller/loop.ts rebalanceFromLoad): it does not know the ECMP paths, only
+  // the measured link load; every demand that may cross a link measured at or above 0.8 is placed
+  const carried = allocateMaxMinFair(f.links, demands);
+  const measuredUtil = new Map(f.links.map((l) => [l.id, (carried.linkLoad.get(l.id) ?? 0) / l.capacityGbps]));
+  const measuredDemands = demands.map((d) => ({ id: d.id, demandGbps: d.demandGbps, candidates: f.cache.get(d.src, d.dst) }));
+  const shared = (c: readonly (readonly string[])[]): string[] => (c.length ? c[0].filter((id) => c.every((q) => q.includes(id))) : []);
+  const fromLoad = time(() => steerFromLoad(f.links, measuredDemands, (d) => (d.candidates.length === 1 ? d.candidates[0] : shared(d.candidates)), measuredUtil, { maxPinsPerRound: 256 }));
+  const loopPinned = applyChanges(model, fromLoad.value);
+  results.push(
+    record(
+      'rebalance round: steerFromLoad (≤256 pins; the loop: paths unknown, hot links from counters)',
+      'ms',
+      [fromLoad.ms],
+      `${fromLoad.value.length} pins; max offered ${before.toFixed(4)} -> ${maxOfferedUtilization(loopPinned.links, loopPinned.demands).toFixed(4)}`,
+    ),
+  );
+  const measured = carried;
   const limitRun = time(() => limit(model, { linkLoadGbps: measured.linkLoad, demandRateGbps: measured.rates }, emptyLimitState(), { thresholdUtilization: 0.5, holdRounds: 1 }));
   results.push(record('rebalance round: limit', 'ms', [limitRun.ms], `${limitRun.value.changes.length} meters at threshold 0.5`));
   const placeRun = time(() => place(steered, { thresholdUtilization: 0 }));
