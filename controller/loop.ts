@@ -35,7 +35,7 @@ import type { FabricPlan } from './compile';
 import { reconcile } from './reconcile';
 import { LinkLoad } from './load';
 import type { PortCounters } from './load';
-import { emptyLimitState, limit, place, steerFromLoad } from './rebalance';
+import { emptyLimitState, limit, place, serviceBucketWeights, steerFromLoad } from './rebalance';
 import type { LimitState, RebalanceChange, RebalanceDemand, RebalanceOptions, RebalancePolicyName } from './rebalance';
 import { CandidatePaths, measuredDemands, pinMatch, upTopology } from './demands';
 import type { LoopDemand } from './demands';
@@ -170,7 +170,7 @@ export class ControlLoop {
   private readonly proposedMoves = new Set<string>();
   private readonly candidatePaths = new CandidatePaths();
   /** rebalancing rounds run on the measured load, and the changes they made */
-  readonly rebalanceStats = { rounds: 0, meters: 0, unmeters: 0, pins: 0, unpins: 0, moves: 0 };
+  readonly rebalanceStats = { rounds: 0, meters: 0, unmeters: 0, pins: 0, unpins: 0, moves: 0, weights: 0 };
 
   /**
    * The demands the operator declares (the scenario's `traffic`): what the rebalancer steers, moves
@@ -187,6 +187,8 @@ export class ControlLoop {
    *   the declared demands that may cross it placed explicitly (pins), heaviest first, when that
    *   lowers the maximum; a pin goes when its demand stops sending or a link of its path goes down;
    * - place (`place`): proposes moving one pod (returned as a `move`; the caller applies it or not);
+   * - weights (`serviceBucketWeights`): services' select-group bucket weights by the measured load
+   *   into each endpoint's node;
    * - limit (`limit`): links hot for `holdRounds` rounds get their hogs metered at their node switch,
    *   lifted when the link stays clear. A declared demand counts on the links it certainly crosses,
    *   asking what it declares; a pod without declared demands counts what it sends on every uplink
@@ -297,6 +299,12 @@ export class ControlLoop {
       this.limitState = r.state;
       changes.push(...r.changes);
     }
+    let weights = steering?.weights;
+    if (policies.includes('weights')) {
+      const next = this.serviceWeights(utilization, weights ?? {});
+      for (const c of next.changes) changes.push(c);
+      weights = next.weights;
+    }
     this.rebalanceStats.rounds++;
     if (changes.length === 0) return [];
     const limits = { ...(steering?.limits ?? {}) };
@@ -306,12 +314,50 @@ export class ControlLoop {
       else if (c.kind === 'pin') this.rebalanceStats.pins++;
       else if (c.kind === 'unpin') this.rebalanceStats.unpins++;
       else if (c.kind === 'move') this.rebalanceStats.moves++;
+      else if (c.kind === 'weights') this.rebalanceStats.weights++;
     }
     if (changes.some((c) => c.kind !== 'move')) {
       const sortedPins = [...pins.values()].sort((a, b) => byIndex(a.id) - byIndex(b.id) || (a.id < b.id ? -1 : 1));
-      this.setSteering({ pins: sortedPins, limits, ...(steering?.weights ? { weights: steering.weights } : {}) });
+      this.setSteering({ pins: sortedPins, limits, ...(weights && Object.keys(weights).length > 0 ? { weights } : {}) });
     }
     return changes;
+  }
+
+  /**
+   * The `weights` policy: a service's select-group bucket weights follow the measured load in front of
+   * each endpoint (controller/rebalance.ts `serviceBucketWeights`: 100 x (1 - utilization) of the
+   * busiest link direction into the endpoint's node, at least 1), so new connections go less to the
+   * backends behind a busy link. Weights all equal are dropped (plain select group); a service's
+   * weights change only when one moves by at least 10 (no churn on counter noise).
+   */
+  private serviceWeights(utilization: ReadonlyMap<string, number>, current: Record<string, Record<string, number>>): { weights: Record<string, Record<string, number>>; changes: RebalanceChange[] } {
+    const into = new Map<string, number>();
+    for (const [id, u] of utilization) {
+      const to = id.slice(id.indexOf('->') + 2);
+      into.set(to, Math.max(into.get(to) ?? 0, u));
+    }
+    const weights: Record<string, Record<string, number>> = {};
+    const changes: RebalanceChange[] = [];
+    for (const svc of [...this.state.services.values()].sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const eps = svc.endpoints.map((n) => this.state.pods.get(n)).filter((p) => p !== undefined && this.state.nodes.get(p.node)?.up !== false);
+      const old = current[svc.name];
+      let next: Record<string, number> | undefined;
+      if (eps.length >= 2) {
+        const w = serviceBucketWeights(eps.map((p) => ({ pod: p!.name, healthy: true, utilization: into.get(p!.node) ?? 0 })));
+        if (new Set(w.map((x) => x.weight)).size > 1) next = Object.fromEntries(w.map((x) => [x.pod, x.weight]));
+      }
+      const moved = (a: Record<string, number> | undefined, b: Record<string, number> | undefined): boolean => {
+        if (!a || !b) return a !== b;
+        const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+        for (const k of keys) if (a[k] === undefined || b[k] === undefined || Math.abs(a[k] - b[k]) >= 10) return true;
+        return false;
+      };
+      if (moved(old, next)) {
+        if (next) weights[svc.name] = next;
+        changes.push(next ? { kind: 'weights', service: svc.name, weights: next } : { kind: 'weights', service: svc.name });
+      } else if (old) weights[svc.name] = old;
+    }
+    return { weights, changes };
   }
 
   /** the paths of the pins in force, by demand id */

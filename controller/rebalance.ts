@@ -20,7 +20,7 @@ import { demandCapGbps, linkEnds } from '../topology/links';
 import type { BandwidthLink } from '../topology/links';
 import { podMeter } from './meters';
 
-export type RebalancePolicyName = 'steer' | 'limit' | 'place';
+export type RebalancePolicyName = 'steer' | 'limit' | 'place' | 'weights';
 
 export interface RebalanceDemand {
   id: string;
@@ -79,7 +79,9 @@ export type RebalanceChange =
   | { kind: 'meter'; pod: string; node: string; gbps: number; link: string }
   | { kind: 'unmeter'; pod: string; node: string }
   /** move the pod (keeping its IP) */
-  | { kind: 'move'; pod: string; from: string; to: string };
+  | { kind: 'move'; pod: string; from: string; to: string }
+  /** a service's select-group bucket weights (pod -> weight); absent weights: every bucket equal */
+  | { kind: 'weights'; service: string; weights?: Record<string, number> };
 
 const EPS = 1e-9;
 /** steerFromLoad searches every placement of the movable demands up to this many; greedy above */

@@ -52,7 +52,10 @@ export interface ControllerSnapshot {
     pins?: number;
     unpins?: number;
     moves?: number;
+    weights?: number;
     limits: Record<string, number>;
+    /** service -> pod -> bucket weight, where the weights policy set them */
+    bucketWeights?: Record<string, Record<string, number>>;
     pinned?: Record<string, string>;
   };
 }
@@ -259,6 +262,15 @@ export function formatMetrics(s: ControllerSnapshot): string {
     family('fabric_rebalance_pins_set_total', 'counter', 'Demands the steer policy pinned to a path.', one(s.rebalance.pins ?? 0));
     family('fabric_rebalance_pins_removed_total', 'counter', 'Pins removed (their demand stopped sending, or a link of the path went down).', one(s.rebalance.unpins ?? 0));
     family('fabric_rebalance_moves_proposed_total', 'counter', 'Pod moves the place policy proposed (logged, not applied to running containers).', one(s.rebalance.moves ?? 0));
+    family('fabric_rebalance_weights_set_total', 'counter', 'Service bucket weights the weights policy set or cleared.', one(s.rebalance.weights ?? 0));
+    family(
+      'fabric_service_bucket_weight',
+      'gauge',
+      'A service endpoint\'s select-group bucket weight set by the weights policy (absent: all equal).',
+      Object.entries(s.rebalance.bucketWeights ?? {})
+        .sort()
+        .flatMap(([service, w]) => Object.entries(w).sort().map(([pod, weight]) => [{ service, pod }, weight] as [Record<string, string>, number])),
+    );
     family('fabric_rebalance_pinned', 'gauge', 'A demand pinned now (1), with the path it is pinned to.', Object.entries(s.rebalance.pinned ?? {}).sort().map(([demand, path]) => [{ demand, path }, 1]));
   }
   return out.join('\n') + '\n';

@@ -342,6 +342,7 @@ export async function startController(file: string, options: ControllerOptions):
           ...controller.loop.rebalanceStats,
           limits: controller.loop.limits,
           pinned: Object.fromEntries([...controller.loop.pinnedPaths].map(([id, path]) => [id, path.join(',')])),
+          ...(state.steering?.weights ? { bucketWeights: state.steering.weights } : {}),
         },
       };
     };

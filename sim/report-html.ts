@@ -244,7 +244,9 @@ export function renderReport(data: ReportData): string {
           ? `meter ${esc(c.pod)} at ${esc(c.node)}: ${fmt(c.gbps, 3)} Gbit/s (hot ${esc(c.link)})`
           : c.kind === 'unmeter'
             ? `lift the meter on ${esc(c.pod)} at ${esc(c.node)}`
-            : `move ${esc(c.pod)} from ${esc(c.from)} to ${esc(c.to)} (keeps its IP)`;
+            : c.kind === 'weights'
+              ? `service ${esc(c.service)} bucket weights ${c.weights ? esc(Object.entries(c.weights).map(([p, w]) => `${p}=${w}`).join(', ')) : 'equal again'}`
+              : `move ${esc(c.pod)} from ${esc(c.from)} to ${esc(c.to)} (keeps its IP)`;
     return [`${fmt(c.at, 3)}s`, esc(c.kind), what];
   });
   const expRows = (data.expectations ?? []).map((e) => [

@@ -685,9 +685,9 @@ function readCluster(r: Reporter, root: Obj): ClusterSpec | undefined {
   if (allow.length > 0 && !isolation) r.warn('cluster/allow', `cluster: 'allow' rules have no effect without isolation: true`, true);
   const rebalance: RebalancePolicy[] = [];
   list(r, o, 'rebalance', 'cluster', 'cluster').forEach((v, i) => {
-    const policies = ['steer', 'limit', 'place'] as const;
+    const policies = ['steer', 'limit', 'place', 'weights'] as const;
     if (typeof v !== 'string' || !(policies as readonly string[]).includes(v)) {
-      r.error(`cluster/rebalance/${i}`, `cluster: rebalance policy must be 'steer', 'limit' or 'place', got ${describe(v)}${typeof v === 'string' ? didYouMean(v, policies) : ''}`);
+      r.error(`cluster/rebalance/${i}`, `cluster: rebalance policy must be 'steer', 'limit', 'place' or 'weights', got ${describe(v)}${typeof v === 'string' ? didYouMean(v, policies) : ''}`);
       return;
     }
     if (rebalance.includes(v as RebalancePolicy)) r.warn(`cluster/rebalance/${i}`, `cluster: rebalance policy '${v}' is listed twice`);

@@ -21,7 +21,7 @@ export interface SourcePos {
 
 export type ClusterMode = 'routed' | 'overlay';
 export type Encap = 'vxlan' | 'geneve';
-export type RebalancePolicy = 'steer' | 'limit' | 'place';
+export type RebalancePolicy = 'steer' | 'limit' | 'place' | 'weights';
 export type L4Protocol = 'tcp' | 'udp';
 
 export interface ClusterSpec {

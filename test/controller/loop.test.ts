@@ -243,7 +243,7 @@ pods:
     expect(loop.rebalanceFromLoad()).toEqual([{ kind: 'unmeter', pod: 'a', node: 'node1' }]);
     expect(loop.limits).toEqual({});
     expect(loop.pass().plans.get('node1')!.meters.find((m) => m.meterId === portOf('a'))).toBeUndefined();
-    expect(loop.rebalanceStats).toEqual({ rounds: 4, meters: 1, unmeters: 1, pins: 0, unpins: 0, moves: 0 });
+    expect(loop.rebalanceStats).toEqual({ rounds: 4, meters: 1, unmeters: 1, pins: 0, unpins: 0, moves: 0, weights: 0 });
     expect(state.steering?.limits).toEqual({});
   });
 
@@ -394,5 +394,61 @@ traffic:
     const changes = loop.rebalanceFromLoad({ holdRounds: 2 });
     // 0.8 x 25 shared max-min by [17, 8]: b fits, a gets 12
     expect(changes.filter((c) => c.kind === 'meter')).toEqual([{ kind: 'meter', pod: 'a', node: 'node1', gbps: 12, link: 'leaf2->node4' }]);
+  });
+});
+
+describe('rebalancing on measured load (weights): a service\'s buckets follow the load in front of its endpoints', () => {
+  const yaml = `
+name: weights-from-counters
+seed: 1
+cluster: { mode: routed, podCidr: 10.244.0.0/16, serviceCidr: 10.96.0.0/16, rebalance: [weights] }
+fabric:
+  switches: [ { name: tor1 } ]
+  nodes:
+    - { name: node1, ip: 198.51.100.11 }
+    - { name: node2, ip: 198.51.100.12 }
+    - { name: node3, ip: 198.51.100.13 }
+  links:
+    - { between: [node1, tor1], gbps: 10 }
+    - { between: [node2, tor1], gbps: 10 }
+    - { between: [node3, tor1], gbps: 10 }
+pods:
+  - { name: client, node: node1 }
+  - { name: web-a, node: node2, labels: { app: web } }
+  - { name: web-b, node: node3, labels: { app: web } }
+services:
+  - { name: web, selector: { app: web }, port: 80, targetPort: 8080 }
+`;
+  const { parseScenarioText } = jest.requireActual('../../topology') as typeof import('../../topology');
+
+  test('busy in front of web-b: its bucket weighs less; even load: equal buckets again; small moves change nothing', () => {
+    const state = buildClusterState(parseScenarioText(yaml, 'weights.yaml').scenario!);
+    const loop = new ControlLoop(state, { reachable: () => true });
+    const tor = state.switches.get('tor1')!;
+    const portTo = (node: string) => tor.ports.find((p) => p.kind === 'link' && p.peerSwitch === node)!.port;
+    const sent = new Map<string, number>();
+    /** one second with these Gbit/s sent by tor1 towards each node */
+    const second = (t: number, gbps: Record<string, number>): void => {
+      for (const [n, g] of Object.entries(gbps)) sent.set(n, (sent.get(n) ?? 0) + (g * 1e9) / 8);
+      loop.portCounters(t, ['node2', 'node3'].map((n) => ({ switch: 'tor1', port: portTo(n), txBytes: sent.get(n) ?? 0, rxBytes: 0 })));
+    };
+    second(0, { node2: 1, node3: 9 });
+    second(1, { node2: 1, node3: 9 });
+    expect(loop.rebalanceFromLoad()).toEqual([{ kind: 'weights', service: 'web', weights: { 'web-a': 90, 'web-b': 10 } }]);
+    expect(state.steering!.weights).toEqual({ web: { 'web-a': 90, 'web-b': 10 } });
+    const plan = loop.pass().plans.get('node1')!;
+    const group = plan.groups.find((g) => g.type === 'select' && g.buckets.length === 2)!;
+    expect(group.buckets.map((b) => b.weight)).toEqual([90, 10]);
+    // a few percent either way: no churn
+    second(2, { node2: 1.5, node3: 8.5 });
+    second(3, { node2: 1.5, node3: 8.5 });
+    expect(loop.rebalanceFromLoad()).toEqual([]);
+    // even: plain select group again
+    second(4, { node2: 3, node3: 3 });
+    second(5, { node2: 3, node3: 3 });
+    expect(loop.rebalanceFromLoad()).toEqual([{ kind: 'weights', service: 'web' }]);
+    expect(state.steering!.weights).toBeUndefined();
+    expect(loop.pass().plans.get('node1')!.groups.find((g) => g.type === 'select' && g.buckets.length === 2)!.buckets.map((b) => b.weight)).toEqual([undefined, undefined]);
+    expect(loop.rebalanceStats.weights).toBe(2);
   });
 });
