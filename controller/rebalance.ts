@@ -570,17 +570,9 @@ export function meterForLimit(meterId: number, gbps: number): Meter {
 }
 
 // ---------------------------------------------------------------------------------------------
-// All policies, in the order the scenario enables them
+// Applying decisions to a model (the policies are chained by the control loop: controller/loop.ts
+// rebalanceFromLoad)
 // ---------------------------------------------------------------------------------------------
-
-export interface RebalanceResult {
-  changes: RebalanceChange[];
-  limitState: LimitState;
-  /** the model after pins and moves (paths replaced) */
-  model: RebalanceModel;
-  offeredMaxBefore: number;
-  offeredMaxAfter: number;
-}
 
 /** Apply pins and moves to a model (new object; the input is not changed). */
 export function applyChanges(model: RebalanceModel, changes: readonly RebalanceChange[]): RebalanceModel {
@@ -619,39 +611,6 @@ export function applyChanges(model: RebalanceModel, changes: readonly RebalanceC
     return { ...d, path: pick };
   });
   return { ...model, demands: out, podNode };
-}
-
-/**
- * One rebalancing round with the enabled policies: steer, then place (on the steered model), then
- * limit (on the measured load). Each is pure; this only chains them.
- */
-export function rebalance(
-  policies: readonly RebalancePolicyName[],
-  model: RebalanceModel,
-  load: MeasuredLoad,
-  limitState: LimitState = emptyLimitState(),
-  options?: RebalanceOptions,
-): RebalanceResult {
-  const offeredMaxBefore = maxOfferedUtilization(model.links, model.demands);
-  const changes: RebalanceChange[] = [];
-  let m = model;
-  if (policies.includes('steer')) {
-    const c = steer(m, options);
-    changes.push(...c);
-    m = applyChanges(m, c);
-  }
-  if (policies.includes('place')) {
-    const c = place(m, options);
-    changes.push(...c);
-    m = applyChanges(m, c);
-  }
-  let state = limitState;
-  if (policies.includes('limit')) {
-    const r = limit(m, load, limitState, options);
-    changes.push(...r.changes);
-    state = r.state;
-  }
-  return { changes, limitState: state, model: m, offeredMaxBefore, offeredMaxAfter: maxOfferedUtilization(m.links, m.demands) };
 }
 
 // ---------------------------------------------------------------------------------------------

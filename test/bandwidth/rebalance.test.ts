@@ -8,9 +8,9 @@ import {
   limit,
   maxOfferedUtilization,
   place,
-  rebalance,
   serviceBucketWeights,
   steer,
+  steerFromLoad,
   waterLevel,
 } from '../../controller/rebalance';
 import { leafSpine } from './support';
@@ -123,17 +123,37 @@ describe('place', () => {
   });
 });
 
-describe('rebalance (all policies chained)', () => {
-  test('steer + place + limit: offered maximum reported before and after', () => {
-    const m = model([
-      { id: 'a', fromPod: 'a', src: 'node0-0', dst: 'node1-0', path: viaSpine0, demandGbps: 8 },
-      { id: 'b', fromPod: 'b', src: 'node0-1', dst: 'node1-1', path: viaSpine0b, demandGbps: 8 },
+describe('steerFromLoad (the loop: ECMP paths unknown, hot links measured)', () => {
+  const cands = (src: string, dst: string) => f.cache.get(src, dst);
+  const shared = (c: readonly (readonly string[])[]) => c[0].filter((id) => c.every((q) => q.includes(id)));
+  const demands = [
+    { id: 'a', demandGbps: 8, candidates: cands('node0-0', 'node1-0') },
+    { id: 'b', demandGbps: 8, candidates: cands('node0-1', 'node1-1') },
+  ];
+  test('a spine measured full: both demands that may be there are placed, one per spine', () => {
+    const util = new Map([['leaf0->spine0', 1], ['spine0->leaf1', 1]]);
+    const pins = steerFromLoad(f.links, demands, (d) => shared(d.candidates), util);
+    expect(pins.map((p) => (p.kind === 'pin' ? [p.demand, p.path[1], p.hops] : []))).toEqual([
+      ['a', 'leaf0->spine0', [{ switch: 'leaf0', nextHop: 'spine0' }]],
+      ['b', 'leaf0->spine1', [{ switch: 'leaf0', nextHop: 'spine1' }]],
     ]);
-    const a = allocateMaxMinFair(m.links, m.demands);
-    const r = rebalance(['steer', 'limit', 'place'], m, { linkLoadGbps: a.linkLoad, demandRateGbps: a.rates });
-    expect(r.offeredMaxBefore).toBeCloseTo(1.6, 12);
-    expect(r.offeredMaxAfter).toBeCloseTo(0.8, 12);
-    expect(r.changes.map((c) => c.kind)).toEqual(['pin']);
+  });
+  test('nothing hot, or nothing better than what is measured: no pins (no churn)', () => {
+    expect(steerFromLoad(f.links, demands, (d) => shared(d.candidates), new Map([['leaf0->spine0', 0.5]]))).toEqual([]);
+    // 0.8 on each spine already: a placement reaches 0.8, not below
+    const even = new Map([['leaf0->spine0', 0.8], ['leaf0->spine1', 0.8]]);
+    expect(steerFromLoad(f.links, demands, (d) => shared(d.candidates), even)).toEqual([]);
+  });
+  test('an already pinned demand keeps its pin when the placement chooses the same path', () => {
+    const util = new Map([['leaf0->spine0', 1]]);
+    const first = steerFromLoad(f.links, demands, (d) => shared(d.candidates), util);
+    const pinned = demands.map((d) => ({ ...d, pinned: (first.find((c) => c.kind === 'pin' && c.demand === d.id) as { path: string[] }).path }));
+    expect(steerFromLoad(f.links, pinned, (d) => d.pinned ?? [], new Map([['leaf0->spine0', 0.9]]))).toEqual([]);
+  });
+  test('more movable demands than maxPinsPerRound: the heaviest are placed', () => {
+    const many = [6, 9, 7].map((g, i) => ({ id: `d${i}`, demandGbps: g, candidates: cands('node0-0', 'node1-0') }));
+    const pins = steerFromLoad(f.links, many, (d) => shared(d.candidates), new Map([['leaf0->spine0', 1]]), { maxPinsPerRound: 2 });
+    expect(pins.map((p) => (p.kind === 'pin' ? p.demand : ''))).toEqual(['d1', 'd2']);
   });
 });
 
