@@ -447,8 +447,15 @@ export class ControlLoop {
   }
 
   /**
-   * The state was changed behind the loop's back (the lab's play applies its events to the state
-   * itself): the next pass compiles in full.
+   * The state was changed by someone else who says how (the lab's play applies its events to the
+   * state itself and hands over the changes they made): the next pass compiles incrementally.
+   */
+  stateChanged(changes: readonly ClusterChange[]): void {
+    this.record([...changes]);
+  }
+
+  /**
+   * The state was changed behind the loop's back, and nobody says how: the next pass compiles in full.
    */
   stateReplaced(): void {
     this.desired = undefined;

@@ -560,7 +560,7 @@ async function rebalancePhase(lab: Lab, state: ClusterState, m: BandwidthMeasure
       for (const c of changes) result.changes.push({ ...c, round: result.rounds });
       if (changes.some((c) => c.kind !== 'move')) {
         // the loop set its steering on the state: the switches get it (meters at unscaled rates), scaled again
-        await program(lab, state);
+        await program(lab, state, []); // only the loop's own steering changed
         result.programmed++;
         scaleMeters();
         next = Math.max(next, nowS() + REBALANCE_POLL_S / 2);

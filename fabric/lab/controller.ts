@@ -10,11 +10,11 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { OvsDriver, OvsPort, ReconcileReport, runPass } from '../ovsdriver';
 import { ControlLoop } from '../../controller/loop';
-import type { ClusterState } from '../../topology/types';
+import type { ClusterChange, ClusterState } from '../../topology/types';
 import { LabError } from './errors';
 import { pidAlive, sleep } from './exec';
 import type { Lab } from './lab';
-import type { Programmer } from './play';
+import type { Programmer } from './programmer';
 
 export function labControllerSocket(lab: Lab): string {
   return lab.controllerTarget.slice('unix:'.length);
@@ -43,8 +43,9 @@ export async function connectLab(lab: Lab, driver: OvsDriver, state: ClusterStat
 
 /**
  * A Programmer that runs the one control loop (controller/loop.ts) over OpenFlow: each call is a pass
- * that compiles the cluster in full (the play changed the state itself) and reads, diffs and
- * reconciles every switch (the loop's steering, set by its rebalancing rounds, compiles with it:
+ * that compiles (incrementally from the changes the caller hands over, as the play does for its
+ * events; in full when it does not say what changed) and reads, diffs and reconciles every switch
+ * (the loop's steering, set by its rebalancing rounds, compiles with it:
  * pins to flows at their hop switches, limits to pod meters). `loop` is that loop (after the first
  * call). `driverOf` gives the driver a switch connects to (several in overlay labs:
  * one per OVS).
@@ -53,11 +54,12 @@ export function driverProgrammer(driverOf: OvsDriver | ((switchName: string) => 
   const of = typeof driverOf === 'function' ? driverOf : () => driverOf;
   let loop: ControlLoop | undefined;
   let port: OvsPort | undefined;
-  const program = async (_lab: Lab, state: ClusterState): Promise<void> => {
+  const program = async (_lab: Lab, state: ClusterState, changes?: readonly ClusterChange[]): Promise<void> => {
     if (!loop || loop.state !== state) {
       loop = new ControlLoop(state, { verify: 'always' });
       port = new OvsPort(state, of);
-    } else loop.stateReplaced();
+    } else if (changes) loop.stateChanged(changes);
+    else loop.stateReplaced();
     for (const sw of state.switches.values()) {
       if (!port!.connection(sw.name)) await of(sw.name).waitForSwitch(sw.datapathId, 15_000);
       loop.switchConnected(sw.name);

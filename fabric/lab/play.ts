@@ -249,10 +249,11 @@ function describeEvent(ev: ScenarioEvent): string {
 }
 
 /** Applies one event to the state and to the lab's real network (not yet to the flows). */
-export async function applyLabEvent(lab: Lab, state: ClusterState, ev: ScenarioEvent, hooks: EventHooks): Promise<LabEventResult> {
+export async function applyLabEvent(lab: Lab, state: ClusterState, ev: ScenarioEvent, hooks: EventHooks, changesOut?: ClusterChange[]): Promise<LabEventResult> {
   const label = describeEvent(ev);
   try {
     const changes = hooks.applyEvent(state, ev);
+    changesOut?.push(...changes);
     for (const c of changes) {
       if (c.kind === 'link-state') lab.setLink(c.link, c.up);
       else if (c.kind === 'node-state') lab.setNode(state, c.node, c.up);
@@ -294,12 +295,17 @@ export async function playScenario(
   let next = 0;
   const applyUntil = async (t: number): Promise<void> => {
     let changed = false;
+    // the changes the events made, handed to the programmer (an incremental compile); after an event
+    // that failed half-way nobody knows: a full compile
+    let changes: ClusterChange[] | undefined = [];
     while (next < events.length && events[next].at <= t) {
-      eventResults.push(await applyLabEvent(lab, state, events[next], hooks));
+      const r = await applyLabEvent(lab, state, events[next], hooks, changes);
+      if (!r.ok) changes = undefined;
+      eventResults.push(r);
       next++;
       changed = true;
     }
-    if (changed) await program(lab, state);
+    if (changed) await program(lab, state, changes);
   };
   for (const { e, index } of order) {
     await applyUntil(e.at);
