@@ -510,10 +510,7 @@ async function rebalancePhase(lab: Lab, state: ClusterState, m: BandwidthMeasure
   let unscaled: SwitchMeter[] = [];
   const scaleMeters = (): void => {
     unscaled = readMeters(lab);
-    for (const mt of unscaled) {
-      const kbps = Math.max(1, Math.round(mt.kbps * scale));
-      setMeter(lab, mt.switch, mt.id, kbps, scaledBurst(lab, kbps));
-    }
+    scaleMetersDown(lab, unscaled, scale);
   };
   const nowS = (): number => Number(process.hrtime.bigint()) / 1e9;
   // each switch's counters with the time they were read (reading 8 bridges takes a while)
@@ -528,16 +525,10 @@ async function rebalancePhase(lab: Lab, state: ClusterState, m: BandwidthMeasure
     }
   };
   try {
-    segmentation(lab, senders, false);
-    shapeLinks(
-      dirs,
-      scale,
-      runnable.map((d) => ({ dstIp: d.dstIp, dstPort: d.port })),
-      { encap: state.cluster.mode === 'overlay' ? state.cluster.encap : undefined, tso: lab.record.tso },
-    );
+    shapeForDemands(lab, state, dirs, runnable, senders, scale);
     scaleMeters();
     shapeSenders(lab, runnable, scale, true);
-    for (const d of runnable) children.push(spawn('ip', ['netns', 'exec', lab.host(d.dstHost).ns, 'iperf3', '-s', '-1', '-p', String(d.port)], { stdio: 'ignore' }));
+    children.push(...startServers(lab, runnable));
     await waitListening(runnable.map((d) => ({ ns: lab.host(d.dstHost).ns, port: d.port })));
     const seconds = Math.ceil(MAX_REBALANCE_ROUNDS * REBALANCE_POLL_S * 4 + 10);
     for (const d of runnable) {
@@ -594,6 +585,30 @@ async function rebalancePhase(lab: Lab, state: ClusterState, m: BandwidthMeasure
   return result;
 }
 
+/** Every meter set to its rate × scale for a measurement (restored with setMeter afterwards). */
+function scaleMetersDown(lab: Lab, meters: readonly SwitchMeter[], scale: number): void {
+  for (const mt of meters) {
+    const kbps = Math.max(1, Math.round(mt.kbps * scale));
+    setMeter(lab, mt.switch, mt.id, kbps, scaledBurst(lab, kbps));
+  }
+}
+
+/** Senders' segmentation off and every link direction shaped to capacity × scale, one class per demand. */
+function shapeForDemands(lab: Lab, state: ClusterState, dirs: ReturnType<typeof linkDirections>, runnable: readonly LabDemand[], senders: readonly string[], scale: number): void {
+  segmentation(lab, senders, false);
+  shapeLinks(
+    dirs,
+    scale,
+    runnable.map((d) => ({ dstIp: d.dstIp, dstPort: d.port })),
+    { encap: state.cluster.mode === 'overlay' ? state.cluster.encap : undefined, tso: lab.record.tso },
+  );
+}
+
+/** One iperf3 server per demand, in its receiver's namespace (our own children: stopped by handle). */
+function startServers(lab: Lab, runnable: readonly LabDemand[]): ChildProcess[] {
+  return runnable.map((d) => spawn('ip', ['netns', 'exec', lab.host(d.dstHost).ns, 'iperf3', '-s', '-1', '-p', String(d.port)], { stdio: 'ignore' }));
+}
+
 /** One run of the iperf3 flows for a planned measurement (fills links, windowS and the demands' rates). */
 async function runOnce(lab: Lab, state: ClusterState, m: BandwidthMeasurement): Promise<BandwidthMeasurement> {
   const plan = m;
@@ -608,20 +623,9 @@ async function runOnce(lab: Lab, state: ClusterState, m: BandwidthMeasurement): 
   const runnable = plan.demands.filter((d) => !d.error);
   const senders = [...new Set(runnable.map((d) => lab.record.hosts[d.from].ns))];
   try {
-    for (const mt of meters) {
-      const kbps = Math.max(1, Math.round(mt.kbps * scale));
-      setMeter(lab, mt.switch, mt.id, kbps, scaledBurst(lab, kbps));
-    }
-    segmentation(lab, senders, false);
-    shapeLinks(
-      dirs,
-      scale,
-      runnable.map((d) => ({ dstIp: d.dstIp, dstPort: d.port })),
-      { encap: state.cluster.mode === 'overlay' ? state.cluster.encap : undefined, tso: lab.record.tso },
-    );
-    for (const d of runnable) {
-      servers.push(spawn('ip', ['netns', 'exec', lab.host(d.dstHost).ns, 'iperf3', '-s', '-1', '-p', String(d.port)], { stdio: 'ignore' }));
-    }
+    scaleMetersDown(lab, meters, scale);
+    shapeForDemands(lab, state, dirs, runnable, senders, scale);
+    servers.push(...startServers(lab, runnable));
     await waitListening(runnable.map((d) => ({ ns: lab.host(d.dstHost).ns, port: d.port })));
     const clients = runnable.map((d) => {
       const src = lab.record.hosts[d.from];
