@@ -177,6 +177,8 @@ export async function checkExpectation(
     // the measurement at this time (its rebalancing phase) runs first
     let decided: BandwidthMeasurement | undefined;
     if (state.cluster.rebalance.length > 0 && bandwidth) decided = await measurementAt(lab, state, bandwidth, e.at);
+    // a meter only the loop would have set, when the lab could not play the loop's part: not judged
+    if (decided?.skipped && state.pods.get(e.limited.pod)?.egressGbps === undefined) return { ...base, ok: false, skipped: true, detail: `${e.limited.pod}: ${decided.skipped}` };
     const r = await measureLimited(lab, state, e.limited);
     return verdict(base, decided?.rebalance ? { ...r, detail: `${r.detail}; ${rebalanceText(decided.rebalance)}` } : decided?.skipped ? { ...r, detail: `${r.detail} (no rebalancing phase: ${decided.skipped})` } : r);
   }
