@@ -95,7 +95,7 @@ export function actionKey(a: Action): string {
     case 'pop_vlan':
       return 'pop_vlan';
     case 'dec_ttl':
-      return 'dec_ttl';
+      return a.ids === undefined ? 'dec_ttl' : `dec_ttl(${a.ids.join(',')})`;
     case 'set_queue':
       return `set_queue:${a.queueId}`;
     case 'move':
@@ -106,16 +106,30 @@ export function actionKey(a: Action): string {
       const nat = n
         ? `nat(${n.kind ?? ''},${n.ipMin ?? ''}-${n.ipMax ?? n.ipMin ?? ''}:${n.portMin ?? ''}-${n.portMax ?? n.portMin ?? ''},${n.persistent ? 'p' : ''},${n.portSelection ?? ''})`
         : '';
-      return `ct(${a.commit ? 'commit,' : ''}zone=${zone},table=${a.table ?? 'none'},${nat},exec(${(a.exec ?? []).map(actionKey).join(';')}))`;
+      return `ct(${a.commit ? 'commit,' : ''}${a.force ? 'force,' : ''}zone=${zone},table=${a.table ?? 'none'},${nat},exec(${(a.exec ?? []).map(actionKey).join(';')})${a.alg ? `,alg=${a.alg}` : ''})`;
     }
     case 'ct_clear':
       return 'ct_clear';
     case 'resubmit':
-      return `resubmit(${a.port ?? 'in'},${a.table ?? 'none'})`;
+      return `resubmit(${a.port ?? 'in'},${a.table ?? 'none'}${a.ct ? ',ct' : ''}${a.legacy ? ',legacy' : ''})`;
     case 'note':
       return `note:${hex(a.data)}`;
     case 'controller':
-      return `controller(${a.maxLen ?? 0xffff},${a.reason ?? 0},${a.userdata ? hex(a.userdata) : ''})`;
+      return `controller(${a.maxLen ?? 0xffff},${a.reason ?? 0},${a.userdata ? hex(a.userdata) : ''}${a.controllerId ? `,id=${a.controllerId}` : ''}${a.pause ? ',pause' : ''}${a.meterId !== undefined ? `,meter=${a.meterId}` : ''})`;
+    case 'output_reg':
+      return `output_reg:${refKey(a.src)}:${a.maxLen ?? 0xffff}`;
+    case 'exit':
+      return 'exit';
+    case 'fin_timeout':
+      return `fin_timeout(${a.idleTimeout ?? 0},${a.hardTimeout ?? 0})`;
+    case 'set_tunnel':
+      return `set_tunnel${a.wide || a.tunId > 0xffffffffn ? '64' : ''}:${a.tunId.toString(16)}`;
+    case 'sample':
+      return `sample(${a.probability},${a.collectorSetId},${a.obsDomainId},${a.obsPointId},${a.samplingPort ?? 'none'},${a.direction ?? ''})`;
+    case 'multipath':
+      return `multipath(${a.fields},${a.basis},${a.algorithm},${a.links},${a.arg},${refKey(a.dst)})`;
+    case 'bundle':
+      return `bundle(${a.fields},${a.basis},${a.algorithm},${a.members.join(',')},${a.dst ? refKey(a.dst) : ''})`;
     case 'raw':
       return `raw(${a.actionType},${a.experimenter ?? ''},${a.subtype ?? ''},${hex(a.data)})`;
   }

@@ -69,6 +69,8 @@ interface Pass {
   actionSet: Map<string, Action>;
   depth: number;
   halted: boolean;
+  /** halted by an `exit` action: the action set still runs (ovs-actions(7)) */
+  exited?: boolean;
   /** recirculation depth of this instance */
   recirc: number;
 }
@@ -87,6 +89,18 @@ const MAX_TABLE_HOPS = 255;
 
 export class SwitchOpError extends Error {
   override readonly name = 'SwitchOpError';
+}
+
+/** A packet hit an action of the flow IR that the simulator does not execute (multipath, bundle,
+ *  resubmit with ct, controller with pause): thrown from process(), never silently ignored. */
+export class UnsupportedActionError extends Error {
+  override readonly name = 'UnsupportedActionError';
+  constructor(
+    readonly switchName: string,
+    readonly action: Action,
+  ) {
+    super(`${switchName}: the simulator does not execute the action ${actionText(action)}`);
+  }
 }
 
 /** deterministic select-group hash (documented in docs/simulator.md "Select groups") */
@@ -212,6 +226,7 @@ export function simActionText(a: Action): string {
     case 'note': return 'note';
     case 'controller': return 'controller';
     case 'raw': return `raw(type=${a.actionType})`;
+    default: return a.type;
   }
 }
 
@@ -478,6 +493,8 @@ export class SimSwitch {
       }
       if (ins.meter !== undefined && !this.meterPasses(walk, pass, ins.meter)) return;
       if (ins.apply) this.executeList(walk, pass, ins.apply, tableId);
+      // exit: no further tables or resubmit levels, but the top level still runs the action set
+      if (pass.halted && pass.exited && top) break;
       if (pass.halted) return;
       if (ins.clear) pass.actionSet.clear();
       if (ins.write) for (const a of ins.write) pass.actionSet.set(actionSetKey(a), a);
@@ -492,13 +509,14 @@ export class SimSwitch {
         tableId = ins.gotoTable;
       } else tableId = undefined;
     }
-    if (top && !pass.halted && pass.actionSet.size > 0) {
+    if (top && (!pass.halted || pass.exited) && pass.actionSet.size > 0) {
       const list = [...pass.actionSet.values()].sort((a, b) => (ACTION_SET_ORDER[a.type] ?? 3) - (ACTION_SET_ORDER[b.type] ?? 3));
       // a group in the action set takes precedence over an output (OF1.3 §5.10)
       const hasGroup = list.some((a) => a.type === 'group');
       const filtered = hasGroup ? list.filter((a) => a.type !== 'output') : list;
       if (walk.trace) walk.res.steps.push({ depth: pass.depth, kind: 'note', text: `action set: ${filtered.map(actionText).join(',')}` });
       pass.actionSet = new Map();
+      if (pass.exited) pass.halted = pass.exited = false;
       this.executeList(walk, pass, filtered, -1);
     }
   }
@@ -638,6 +656,8 @@ export class SimSwitch {
         step('ct_clear');
         return;
       case 'resubmit': {
+        // the conntrack original-direction lookup is not modelled
+        if (a.ct) throw new UnsupportedActionError(this.name, a);
         if (++walk.resubmits > MAX_RESUBMIT) return this.drop(walk, pass, `resubmit depth over ${MAX_RESUBMIT}`);
         const target = a.table ?? table;
         if (target < 0) return this.drop(walk, pass, 'resubmit without table from the action set');
@@ -659,9 +679,41 @@ export class SimSwitch {
       case 'note':
         return;
       case 'controller':
+        // pause freezes the pipeline until the controller resumes it: not modelled
+        if (a.pause) throw new UnsupportedActionError(this.name, a);
         walk.res.toController.push(pkt.clone());
         if (trace) walk.res.steps.push({ depth: pass.depth, kind: 'output', text: 'controller (packet-in)' });
         return;
+      case 'exit':
+        pass.halted = true;
+        pass.exited = true;
+        step('exit');
+        return;
+      case 'output_reg': {
+        // output to the port number held in the field bits (max_len only matters to CONTROLLER)
+        // OVS: a value above 16 bits outputs nothing; 0xff00.. are the reserved ports (OF1.0 numbering)
+        const v = Number(readRef(pkt, a.src));
+        if (v > 0xffff) {
+          step(() => `${actionText(a)} = ${v}: not a port, nothing output`);
+          return;
+        }
+        const port = v >= 0xff00 ? v + 0xffff0000 : v;
+        step(() => `${actionText(a)} = ${portName(port)}`);
+        this.execute(walk, pass, { type: 'output', port }, table);
+        return;
+      }
+      case 'set_tunnel':
+        pkt.set('tunnel_id', a.tunId);
+        step(() => actionText(a));
+        return;
+      case 'fin_timeout':
+      case 'sample':
+        // no effect on the packet: the simulator keeps no flow timeouts and exports no IPFIX
+        step(() => `${actionText(a)}: no effect on forwarding`);
+        return;
+      case 'multipath':
+      case 'bundle':
+        throw new UnsupportedActionError(this.name, a);
       case 'raw':
         step(() => `${actionText(a)}: not modelled, ignored`);
         return;

@@ -11,15 +11,36 @@ import { BufferReader } from './buffer-reader';
 import { BufferWriter } from './buffer-writer';
 import { NXAST, NX_VENDOR_ID, OFPAT, OFPIT } from './constants';
 import { OpenFlowError } from './errors';
-import type { Action, FieldName, FieldRef, Instructions, NatSpec } from './flow';
+import type { Action, FieldName, FieldRef, HashFields, Instructions, NatSpec } from './flow';
 import { OFPP } from './flow';
 import { decodeOxmTlv, encodeOxmTlv, fieldBits, fieldByNxHeader, nxHeader } from './oxm';
 
 const NX_NAT_F = { SRC: 1, DST: 2, PERSISTENT: 4, PROTO_HASH: 8, PROTO_RANDOM: 16 } as const;
 const NX_NAT_RANGE = { IPV4_MIN: 1, IPV4_MAX: 2, IPV6_MIN: 4, IPV6_MAX: 8, PROTO_MIN: 16, PROTO_MAX: 32 } as const;
 const NX_CT_F_COMMIT = 1;
+const NX_CT_F_FORCE = 2;
 const NX_CT_RECIRC_NONE = 0xff;
-const NXAC2PT = { MAX_LEN: 0, CONTROLLER_ID: 1, REASON: 2, USERDATA: 3, PAUSE: 4 } as const;
+const NXAC2PT = { MAX_LEN: 0, CONTROLLER_ID: 1, REASON: 2, USERDATA: 3, PAUSE: 4, METER_ID: 5 } as const;
+/** Nicira subtypes not in constants.NXAST (OVS's lib/ofp-actions.c numbering) */
+const NXAST_MORE = {
+  SET_TUNNEL: 2,
+  SET_TUNNEL64: 9,
+  MULTIPATH: 10,
+  BUNDLE: 12,
+  BUNDLE_LOAD: 13,
+  EXIT: 17,
+  FIN_TIMEOUT: 19,
+  SAMPLE: 29,
+  SAMPLE2: 38,
+  SAMPLE3: 41,
+  RESUBMIT_TABLE_CT: 44,
+} as const;
+/** NXM_OF_IN_PORT, the only member type of bundle actions */
+const NXM_OF_IN_PORT = 0x00000002;
+const HASH_FIELDS: readonly HashFields[] = ['eth_src', 'symmetric_l4', 'symmetric_l3l4', 'symmetric_l3l4+udp', 'nw_src', 'nw_dst', 'symmetric_l3'];
+const MP_ALGORITHMS = ['modulo_n', 'hash_threshold', 'hrw', 'iter_hash'] as const;
+const BD_ALGORITHMS = ['active_backup', 'hrw'] as const;
+const SAMPLE_DIRECTIONS = [undefined, 'ingress', 'egress'] as const;
 const OFPR_ACTION = 1;
 
 // ---- encode -------------------------------------------------------------------------------------
@@ -54,6 +75,74 @@ function ipv4ToU32(ip: string, what: string): number {
 
 function u32ToIpv4(v: number): string {
   return `${v >>> 24}.${(v >>> 16) & 0xff}.${(v >>> 8) & 0xff}.${v & 0xff}`;
+}
+
+/** IPv6 text (any RFC 4291 form, optionally [bracketed]) -> 16 bytes */
+export function ipv6ToBytes(text: string, what: string): Buffer {
+  const bad = (): never => {
+    throw new OpenFlowError('bad-value', `${what}: bad IPv6 address ${text}`);
+  };
+  let s = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+  const words: number[] = [];
+  const tail: number[] = [];
+  const m = /^(.*):(\d+\.\d+\.\d+\.\d+)$/.exec(s);
+  if (m) {
+    const v4 = ipv4ToU32(m[2], what);
+    s = `${m[1]}:${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
+  }
+  const halves = s.split('::');
+  if (halves.length > 2) bad();
+  const parse = (part: string, into: number[]): void => {
+    if (part === '') return;
+    for (const g of part.split(':')) {
+      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) bad();
+      into.push(parseInt(g, 16));
+    }
+  };
+  parse(halves[0], words);
+  if (halves.length === 2) {
+    parse(halves[1], tail);
+    if (words.length + tail.length > 7) bad();
+    while (words.length + tail.length < 8) words.push(0);
+  }
+  words.push(...tail);
+  if (words.length !== 8) bad();
+  const b = Buffer.alloc(16);
+  words.forEach((w, i) => b.writeUInt16BE(w, 2 * i));
+  return b;
+}
+
+/** 16 bytes -> IPv6 text exactly as glibc's inet_ntop (and so OVS) writes it */
+export function bytesToIpv6(b: Uint8Array): string {
+  const words = Array.from({ length: 8 }, (_, i) => (b[2 * i] << 8) | b[2 * i + 1]);
+  let best = { base: -1, len: 0 };
+  for (let i = 0; i < 8; ) {
+    if (words[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && words[j] === 0) j++;
+    if (j - i > best.len) best = { base: i, len: j - i };
+    i = j;
+  }
+  if (best.len < 2) best = { base: -1, len: 0 };
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
+      if (i === best.base) out += ':';
+      continue;
+    }
+    if (i !== 0) out += ':';
+    // an embedded IPv4 address: ::a.b.c.d (compatible) or ::ffff:a.b.c.d (mapped)
+    if (i === 6 && best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff))) {
+      out += `${b[12]}.${b[13]}.${b[14]}.${b[15]}`;
+      break;
+    }
+    out += words[i].toString(16);
+  }
+  if (best.base !== -1 && best.base + best.len === 8) out += ':';
+  return out;
 }
 
 function checkU(v: unknown, bits: number, what: string): number {
@@ -101,7 +190,14 @@ export function encodeAction(w: BufferWriter, a: Action): void {
       w.u16(OFPAT.POP_VLAN).u16(8).zeros(4);
       return;
     case 'dec_ttl':
-      w.u16(OFPAT.DEC_NW_TTL).u16(8).zeros(4);
+      if (a.ids === undefined) {
+        w.u16(OFPAT.DEC_NW_TTL).u16(8).zeros(4);
+      } else {
+        nxStart(w, NXAST.DEC_TTL_CNT_IDS);
+        w.u16(checkU(a.ids.length, 16, 'dec_ttl ids')).zeros(4);
+        for (const id of a.ids) w.u16(checkU(id, 16, 'dec_ttl controller id'));
+        finish(w, start);
+      }
       return;
     case 'set_queue':
       w.u16(OFPAT.SET_QUEUE).u16(8).u32(checkU(a.queueId, 32, 'set_queue'));
@@ -127,14 +223,14 @@ export function encodeAction(w: BufferWriter, a: Action): void {
     }
     case 'ct': {
       nxStart(w, NXAST.CT);
-      w.u16(a.commit ? NX_CT_F_COMMIT : 0);
+      w.u16((a.commit ? NX_CT_F_COMMIT : 0) | (a.force ? NX_CT_F_FORCE : 0));
       if (a.zone === undefined || typeof a.zone === 'number') {
         w.u32(0).u16(checkU(a.zone ?? 0, 16, 'ct zone'));
       } else {
         const [ofs, nBits] = ofsNbits(a.zone, 'ct zone');
         w.u32(nxHeader(a.zone.field)).u16((ofs << 6) | (nBits - 1));
       }
-      w.u8(a.table === undefined ? NX_CT_RECIRC_NONE : checkU(a.table, 8, 'ct table')).zeros(3).u16(0);
+      w.u8(a.table === undefined ? NX_CT_RECIRC_NONE : checkU(a.table, 8, 'ct table')).zeros(3).u16(checkU(a.alg ?? 0, 16, 'ct alg'));
       if (a.nat) encodeNat(w, a.nat);
       if (a.exec) encodeActions(w, a.exec);
       finish(w, start);
@@ -145,8 +241,14 @@ export function encodeAction(w: BufferWriter, a: Action): void {
       finish(w, start);
       return;
     case 'resubmit':
-      nxStart(w, NXAST.RESUBMIT_TABLE);
-      w.u16(a.port === undefined ? 0xfff8 : port16(a.port)).u8(a.table === undefined ? 0xff : checkU(a.table, 8, 'resubmit table'));
+      if (a.legacy) {
+        if (a.table !== undefined || a.ct) throw new OpenFlowError('bad-value', 'resubmit: the legacy NXAST_RESUBMIT has no table and no ct');
+        nxStart(w, NXAST.RESUBMIT);
+        w.u16(a.port === undefined ? 0xfff8 : port16(a.port));
+      } else {
+        nxStart(w, a.ct ? NXAST_MORE.RESUBMIT_TABLE_CT : NXAST.RESUBMIT_TABLE);
+        w.u16(a.port === undefined ? 0xfff8 : port16(a.port)).u8(a.table === undefined ? 0xff : checkU(a.table, 8, 'resubmit table'));
+      }
       finish(w, start);
       return;
     case 'note':
@@ -157,6 +259,79 @@ export function encodeAction(w: BufferWriter, a: Action): void {
     case 'controller':
       encodeController(w, a);
       return;
+    case 'output_reg': {
+      const [ofs, nBits] = ofsNbits(a.src, 'output_reg');
+      nxStart(w, NXAST.OUTPUT_REG);
+      w.u16((ofs << 6) | (nBits - 1)).u32(nxHeader(a.src.field)).u16(checkU(a.maxLen ?? 0xffff, 16, 'output_reg max_len'));
+      finish(w, start);
+      return;
+    }
+    case 'exit':
+      nxStart(w, NXAST_MORE.EXIT);
+      finish(w, start);
+      return;
+    case 'fin_timeout':
+      nxStart(w, NXAST_MORE.FIN_TIMEOUT);
+      w.u16(checkU(a.idleTimeout ?? 0, 16, 'fin_timeout idle_timeout')).u16(checkU(a.hardTimeout ?? 0, 16, 'fin_timeout hard_timeout'));
+      finish(w, start);
+      return;
+    case 'set_tunnel': {
+      if (typeof a.tunId !== 'bigint' || a.tunId < 0n || a.tunId >> 64n !== 0n) throw new OpenFlowError('bad-value', 'set_tunnel: tun_id is not a 64-bit unsigned integer');
+      if (a.wide || a.tunId > 0xffffffffn) {
+        nxStart(w, NXAST_MORE.SET_TUNNEL64);
+        w.zeros(6).u64(a.tunId);
+      } else {
+        nxStart(w, NXAST_MORE.SET_TUNNEL);
+        w.zeros(2).u32(Number(a.tunId));
+      }
+      finish(w, start);
+      return;
+    }
+    case 'sample': {
+      if (a.probability === 0) throw new OpenFlowError('bad-value', 'sample: probability must not be 0');
+      const dir = a.direction === undefined ? 0 : SAMPLE_DIRECTIONS.indexOf(a.direction);
+      if (dir < 0) throw new OpenFlowError('bad-value', `sample: bad direction ${String(a.direction)}`);
+      const v2 = dir !== 0 || a.samplingPort !== undefined;
+      nxStart(w, dir !== 0 ? NXAST_MORE.SAMPLE3 : v2 ? NXAST_MORE.SAMPLE2 : NXAST_MORE.SAMPLE);
+      w.u16(checkU(a.probability, 16, 'sample probability'))
+        .u32(checkU(a.collectorSetId, 32, 'sample collector_set_id'))
+        .u32(checkU(a.obsDomainId, 32, 'sample obs_domain_id'))
+        .u32(checkU(a.obsPointId, 32, 'sample obs_point_id'));
+      if (v2) w.u16(a.samplingPort === undefined ? 0xffff : port16(a.samplingPort)).u8(dir);
+      finish(w, start);
+      return;
+    }
+    case 'multipath': {
+      const fields = HASH_FIELDS.indexOf(a.fields);
+      const alg = MP_ALGORITHMS.indexOf(a.algorithm);
+      if (fields < 0 || alg < 0) throw new OpenFlowError('bad-value', `multipath: bad fields ${a.fields} or algorithm ${a.algorithm}`);
+      const links = checkU(a.links, 17, 'multipath links');
+      if (links < 1 || links > 0x10000) throw new OpenFlowError('bad-value', `multipath: ${links} links`);
+      const [ofs, nBits] = ofsNbits(a.dst, 'multipath');
+      nxStart(w, NXAST_MORE.MULTIPATH);
+      w.u16(fields).u16(checkU(a.basis, 16, 'multipath basis')).u16(0);
+      w.u16(alg).u16(links - 1).u32(checkU(a.arg, 32, 'multipath arg')).u16(0);
+      w.u16((ofs << 6) | (nBits - 1)).u32(nxHeader(a.dst.field));
+      finish(w, start);
+      return;
+    }
+    case 'bundle': {
+      const fields = HASH_FIELDS.indexOf(a.fields);
+      const alg = BD_ALGORITHMS.indexOf(a.algorithm);
+      if (fields < 0 || alg < 0) throw new OpenFlowError('bad-value', `bundle: bad fields ${a.fields} or algorithm ${a.algorithm}`);
+      nxStart(w, a.dst ? NXAST_MORE.BUNDLE_LOAD : NXAST_MORE.BUNDLE);
+      w.u16(alg).u16(fields).u16(checkU(a.basis, 16, 'bundle basis')).u32(NXM_OF_IN_PORT).u16(checkU(a.members.length, 16, 'bundle members'));
+      if (a.dst) {
+        const [ofs, nBits] = ofsNbits(a.dst, 'bundle_load');
+        w.u16((ofs << 6) | (nBits - 1)).u32(nxHeader(a.dst.field));
+      } else {
+        w.u16(0).u32(0);
+      }
+      w.zeros(4);
+      for (const m of a.members) w.u16(port16(m));
+      finish(w, start);
+      return;
+    }
     case 'raw':
       w.u16(checkU(a.actionType, 16, 'raw action type')).u16(0);
       if (a.experimenter !== undefined) w.u32(a.experimenter);
@@ -199,14 +374,20 @@ function encodeNat(w: BufferWriter, nat: NatSpec): void {
   if (nat.persistent) flags |= NX_NAT_F.PERSISTENT;
   if (nat.portSelection === 'hash') flags |= NX_NAT_F.PROTO_HASH;
   if (nat.portSelection === 'random') flags |= NX_NAT_F.PROTO_RANDOM;
+  const v6 = [nat.ipMin, nat.ipMax].filter((ip) => ip !== undefined).map((ip) => ip!.includes(':'));
+  if (v6.length === 2 && v6[0] !== v6[1]) throw new OpenFlowError('bad-value', `nat: ${nat.ipMin} and ${nat.ipMax} are not of one address family`);
+  const six = v6[0] === true;
   let range = 0;
-  if (nat.ipMin !== undefined) range |= NX_NAT_RANGE.IPV4_MIN;
-  if (nat.ipMax !== undefined) range |= NX_NAT_RANGE.IPV4_MAX;
+  if (nat.ipMin !== undefined) range |= six ? NX_NAT_RANGE.IPV6_MIN : NX_NAT_RANGE.IPV4_MIN;
+  if (nat.ipMax !== undefined) range |= six ? NX_NAT_RANGE.IPV6_MAX : NX_NAT_RANGE.IPV4_MAX;
   if (nat.portMin !== undefined) range |= NX_NAT_RANGE.PROTO_MIN;
   if (nat.portMax !== undefined) range |= NX_NAT_RANGE.PROTO_MAX;
   w.u16(0).u16(flags).u16(range);
-  if (nat.ipMin !== undefined) w.u32(ipv4ToU32(nat.ipMin, 'nat'));
-  if (nat.ipMax !== undefined) w.u32(ipv4ToU32(nat.ipMax, 'nat'));
+  for (const ip of [nat.ipMin, nat.ipMax]) {
+    if (ip === undefined) continue;
+    if (six) w.bytes(ipv6ToBytes(ip, 'nat'));
+    else w.u32(ipv4ToU32(ip, 'nat'));
+  }
   if (nat.portMin !== undefined) w.u16(checkU(nat.portMin, 16, 'nat port'));
   if (nat.portMax !== undefined) w.u16(checkU(nat.portMax, 16, 'nat port'));
   finish(w, start);
@@ -217,24 +398,31 @@ function encodeNat(w: BufferWriter, nat: NatSpec): void {
 function encodeController(w: BufferWriter, a: Extract<Action, { type: 'controller' }>): void {
   const maxLen = checkU(a.maxLen ?? 0xffff, 16, 'controller max_len');
   const reason = checkU(a.reason ?? OFPR_ACTION, 8, 'controller reason');
-  if (a.userdata && a.userdata.length > 0) {
+  const id = checkU(a.controllerId ?? 0, 16, 'controller id');
+  const userdata = a.userdata && a.userdata.length > 0 ? a.userdata : undefined;
+  if (userdata || a.pause || a.meterId !== undefined) {
     const start = nxStart(w, NXAST.CONTROLLER2);
     w.zeros(6);
     if (maxLen !== 0xffff) w.u16(NXAC2PT.MAX_LEN).u16(8).u16(maxLen).zeros(2);
+    if (id !== 0) w.u16(NXAC2PT.CONTROLLER_ID).u16(8).u16(id).zeros(2);
     if (reason !== OFPR_ACTION) {
       const p = w.offset;
       w.u16(NXAC2PT.REASON).u16(5).u8(reason);
       w.padTo(p, 8);
     }
-    const p = w.offset;
-    w.u16(NXAC2PT.USERDATA).u16(4 + a.userdata.length).bytes(a.userdata);
-    w.padTo(p, 8);
+    if (userdata) {
+      const p = w.offset;
+      w.u16(NXAC2PT.USERDATA).u16(4 + userdata.length).bytes(userdata);
+      w.padTo(p, 8);
+    }
+    if (a.pause) w.u16(NXAC2PT.PAUSE).u16(4).zeros(4);
+    if (a.meterId !== undefined) w.u16(NXAC2PT.METER_ID).u16(8).u32(checkU(a.meterId, 32, 'controller meter_id'));
     finish(w, start);
-  } else if (reason === OFPR_ACTION) {
+  } else if (reason === OFPR_ACTION && id === 0) {
     w.u16(OFPAT.OUTPUT).u16(16).u32(OFPP.CONTROLLER).u16(maxLen).zeros(6);
   } else {
     const start = nxStart(w, NXAST.CONTROLLER);
-    w.u16(maxLen).u16(0).u8(reason).u8(0);
+    w.u16(maxLen).u16(id).u8(reason).u8(0);
     finish(w, start);
   }
 }
@@ -402,9 +590,11 @@ function parseNicira(r: BufferReader, subtype: number): Action | undefined {
       const zoneSrc = r.u32();
       const zone = r.u16();
       const table = r.u8();
-      r.skip(5);
+      r.skip(3);
+      const alg = r.u16();
       const a: Extract<Action, { type: 'ct' }> = { type: 'ct' };
       if (flags & NX_CT_F_COMMIT) a.commit = true;
+      if (flags & NX_CT_F_FORCE) a.force = true;
       if (zoneSrc === 0) {
         if (zone !== 0) a.zone = zone;
       } else {
@@ -413,6 +603,7 @@ function parseNicira(r: BufferReader, subtype: number): Action | undefined {
         a.zone = ref;
       }
       if (table !== NX_CT_RECIRC_NONE) a.table = table;
+      if (alg !== 0) a.alg = alg;
       let first = true;
       while (r.remaining > 0) {
         const t = r.peekU16();
@@ -433,22 +624,112 @@ function parseNicira(r: BufferReader, subtype: number): Action | undefined {
     }
     case NXAST.CT_CLEAR:
       return { type: 'ct_clear' };
-    case NXAST.RESUBMIT_TABLE: {
+    case NXAST.RESUBMIT: {
+      const port = r.u16();
+      const a: Extract<Action, { type: 'resubmit' }> = { type: 'resubmit', legacy: true };
+      if (port !== 0xfff8) a.port = port32(port);
+      return a;
+    }
+    case NXAST.RESUBMIT_TABLE:
+    case NXAST_MORE.RESUBMIT_TABLE_CT: {
       const port = r.u16();
       const table = r.u8();
       const a: Extract<Action, { type: 'resubmit' }> = { type: 'resubmit' };
       if (port !== 0xfff8) a.port = port32(port);
       if (table !== 0xff) a.table = table;
+      if (subtype === NXAST_MORE.RESUBMIT_TABLE_CT) a.ct = true;
+      return a;
+    }
+    case NXAST.DEC_TTL_CNT_IDS: {
+      const n = r.u16();
+      r.skip(4);
+      const ids: number[] = [];
+      for (let i = 0; i < n; i++) ids.push(r.u16());
+      return { type: 'dec_ttl', ids };
+    }
+    case NXAST.OUTPUT_REG: {
+      const ofsNbitsV = r.u16();
+      const src = fieldRef(r.u32(), ofsNbitsV >> 6, (ofsNbitsV & 63) + 1);
+      const maxLen = r.u16();
+      if (!src) return undefined;
+      return maxLen === 0xffff ? { type: 'output_reg', src } : { type: 'output_reg', src, maxLen };
+    }
+    case NXAST_MORE.EXIT:
+      return { type: 'exit' };
+    case NXAST_MORE.FIN_TIMEOUT: {
+      const idle = r.u16();
+      const hard = r.u16();
+      const a: Extract<Action, { type: 'fin_timeout' }> = { type: 'fin_timeout' };
+      if (idle) a.idleTimeout = idle;
+      if (hard) a.hardTimeout = hard;
+      return a;
+    }
+    case NXAST_MORE.SET_TUNNEL:
+      r.skip(2);
+      return { type: 'set_tunnel', tunId: BigInt(r.u32()) };
+    case NXAST_MORE.SET_TUNNEL64: {
+      r.skip(6);
+      const tunId = r.u64();
+      return tunId > 0xffffffffn ? { type: 'set_tunnel', tunId } : { type: 'set_tunnel', tunId, wide: true };
+    }
+    case NXAST_MORE.SAMPLE:
+    case NXAST_MORE.SAMPLE2:
+    case NXAST_MORE.SAMPLE3: {
+      const a: Extract<Action, { type: 'sample' }> = { type: 'sample', probability: r.u16(), collectorSetId: r.u32(), obsDomainId: r.u32(), obsPointId: r.u32() };
+      if (subtype === NXAST_MORE.SAMPLE) return a;
+      const port = r.u16();
+      const dir = r.u8();
+      if (port !== 0xffff) a.samplingPort = port32(port);
+      if (subtype === NXAST_MORE.SAMPLE3) {
+        const d = SAMPLE_DIRECTIONS[dir];
+        if (d === undefined) return undefined; // direction default in SAMPLE3: not modelled (re-encodes as SAMPLE/2)
+        a.direction = d;
+      }
+      return a;
+    }
+    case NXAST_MORE.MULTIPATH: {
+      const fields = HASH_FIELDS[r.u16()];
+      const basis = r.u16();
+      r.skip(2);
+      const algorithm = MP_ALGORITHMS[r.u16()];
+      const links = r.u16() + 1;
+      const arg = r.u32();
+      r.skip(2);
+      const ofsNbitsV = r.u16();
+      const dst = fieldRef(r.u32(), ofsNbitsV >> 6, (ofsNbitsV & 63) + 1);
+      if (fields === undefined || algorithm === undefined || !dst) return undefined;
+      return { type: 'multipath', fields, basis, algorithm, links, arg, dst };
+    }
+    case NXAST_MORE.BUNDLE:
+    case NXAST_MORE.BUNDLE_LOAD: {
+      const algorithm = BD_ALGORITHMS[r.u16()];
+      const fields = HASH_FIELDS[r.u16()];
+      const basis = r.u16();
+      if (r.u32() !== NXM_OF_IN_PORT) return undefined;
+      const n = r.u16();
+      const ofsNbitsV = r.u16();
+      const dstHeader = r.u32();
+      r.skip(4);
+      if (fields === undefined || algorithm === undefined) return undefined;
+      const members: number[] = [];
+      for (let i = 0; i < n; i++) members.push(port32(r.u16()));
+      const a: Extract<Action, { type: 'bundle' }> = { type: 'bundle', fields, basis, algorithm, members };
+      if (subtype === NXAST_MORE.BUNDLE_LOAD) {
+        const dst = fieldRef(dstHeader, ofsNbitsV >> 6, (ofsNbitsV & 63) + 1);
+        if (!dst) return undefined;
+        a.dst = dst;
+      }
       return a;
     }
     case NXAST.NOTE:
       return { type: 'note', data: Uint8Array.from(r.rest()) };
     case NXAST.CONTROLLER: {
       const maxLen = r.u16();
-      if (r.u16() !== 0) return undefined; // controller_id: not modelled
+      const id = r.u16();
       const reason = r.u8();
       const a: Extract<Action, { type: 'controller' }> = { type: 'controller', reason };
       if (maxLen !== 0xffff) a.maxLen = maxLen;
+      if (id !== 0) a.controllerId = id;
       return a;
     }
     case NXAST.CONTROLLER2: {
@@ -463,6 +744,9 @@ function parseNicira(r: BufferReader, subtype: number): Action | undefined {
         if (ptype === NXAC2PT.MAX_LEN) a.maxLen = p.u16();
         else if (ptype === NXAC2PT.REASON) a.reason = p.u8();
         else if (ptype === NXAC2PT.USERDATA) a.userdata = Uint8Array.from(p.rest());
+        else if (ptype === NXAC2PT.CONTROLLER_ID) a.controllerId = p.u16();
+        else if (ptype === NXAC2PT.PAUSE) a.pause = true;
+        else if (ptype === NXAC2PT.METER_ID) a.meterId = p.u32();
         else return undefined;
       }
       return a;
@@ -476,15 +760,19 @@ function parseNat(r: BufferReader): NatSpec | undefined {
   r.skip(2);
   const flags = r.u16();
   const range = r.u16();
-  if (range & (NX_NAT_RANGE.IPV6_MIN | NX_NAT_RANGE.IPV6_MAX)) return undefined;
   const nat: NatSpec = {};
   if (flags & NX_NAT_F.SRC) nat.kind = 'src';
   if (flags & NX_NAT_F.DST) nat.kind = 'dst';
   if (flags & NX_NAT_F.PERSISTENT) nat.persistent = true;
   if (flags & NX_NAT_F.PROTO_HASH) nat.portSelection = 'hash';
   if (flags & NX_NAT_F.PROTO_RANDOM) nat.portSelection = 'random';
+  const v4 = range & (NX_NAT_RANGE.IPV4_MIN | NX_NAT_RANGE.IPV4_MAX);
+  const v6 = range & (NX_NAT_RANGE.IPV6_MIN | NX_NAT_RANGE.IPV6_MAX);
+  if (v4 && v6) return undefined;
   if (range & NX_NAT_RANGE.IPV4_MIN) nat.ipMin = u32ToIpv4(r.u32());
   if (range & NX_NAT_RANGE.IPV4_MAX) nat.ipMax = u32ToIpv4(r.u32());
+  if (range & NX_NAT_RANGE.IPV6_MIN) nat.ipMin = bytesToIpv6(r.bytes(16));
+  if (range & NX_NAT_RANGE.IPV6_MAX) nat.ipMax = bytesToIpv6(r.bytes(16));
   if (range & NX_NAT_RANGE.PROTO_MIN) nat.portMin = r.u16();
   if (range & NX_NAT_RANGE.PROTO_MAX) nat.portMax = r.u16();
   return nat;

@@ -129,6 +129,21 @@ function parseBody(r: BufferReader, h: FrameHeader): M.OfpMessage | undefined {
       return { type: 'barrier_request', xid };
     case OFPT.BARRIER_REPLY:
       return { type: 'barrier_reply', xid };
+    case OFPT.GET_ASYNC_REQUEST:
+      return { type: 'get_async_request', xid };
+    case OFPT.GET_ASYNC_REPLY:
+    case OFPT.SET_ASYNC: {
+      const pair = (): [number, number] => [r.u32(), r.u32()];
+      const packetInMask = pair();
+      const portStatusMask = pair();
+      const flowRemovedMask = pair();
+      return { type: h.type === OFPT.SET_ASYNC ? 'set_async' : 'get_async_reply', xid, packetInMask, portStatusMask, flowRemovedMask };
+    }
+    case OFPT.TABLE_MOD: {
+      const tableId = r.u8();
+      pad(r, 3);
+      return { type: 'table_mod', xid, tableId, config: r.u32() };
+    }
     case OFPT.FEATURES_REPLY: {
       const dpid = r.u64();
       const nBuffers = r.u32();
@@ -460,6 +475,10 @@ function parseMultipartRequest(mpType: number, r: BufferReader): M.MultipartRequ
         pad(r, 4);
         return { kind: mpType === OFPMP.METER ? 'meter' : 'meter_config', meterId };
       }
+      case OFPMP.QUEUE:
+        return { kind: 'queue', portNo: r.u32(), queueId: r.u32() };
+      case OFPMP.METER_FEATURES:
+        return { kind: 'meter_features' };
       default:
         return raw();
     }
@@ -604,6 +623,26 @@ function parseMultipartReplyBody(mpType: number, r: BufferReader): M.MultipartRe
       }
       return { kind: 'meter_config', meters };
     }
+    case OFPMP.QUEUE: {
+      const queues: M.QueueStats[] = [];
+      while (r.remaining > 0) {
+        queues.push({
+          portNo: r.u32(),
+          queueId: r.u32(),
+          txBytes: r.u64(),
+          txPackets: r.u64(),
+          txErrors: r.u64(),
+          durationSec: r.u32(),
+          durationNsec: r.u32(),
+        });
+      }
+      return { kind: 'queue', queues };
+    }
+    case OFPMP.METER_FEATURES: {
+      const features: M.MeterFeatures = { maxMeter: r.u32(), bandTypes: r.u32(), capabilities: r.u32(), maxBands: r.u8(), maxColor: r.u8() };
+      pad(r, 2);
+      return { kind: 'meter_features', features };
+    }
     default:
       return undefined;
   }
@@ -666,6 +705,8 @@ export function mergeMultipartReplies(parts: readonly M.MultipartReply[]): M.Mul
       return { kind: 'meter', meters: all((b) => (b as typeof first).meters) };
     case 'meter_config':
       return { kind: 'meter_config', meters: all((b) => (b as typeof first).meters) };
+    case 'queue':
+      return { kind: 'queue', queues: all((b) => (b as typeof first).queues) };
     case 'raw':
       return { kind: 'raw', multipartType: first.multipartType, data: Buffer.concat(parts.map((p) => (p.body as typeof first).data)) };
     default:

@@ -58,6 +58,8 @@ export const MULTIPART_TYPES = {
   meter: OFPMP.METER,
   meter_config: OFPMP.METER_CONFIG,
   port_desc: OFPMP.PORT_DESC,
+  queue: OFPMP.QUEUE,
+  meter_features: OFPMP.METER_FEATURES,
 } as const;
 
 const SIMPLE_TYPES: Record<string, number> = {
@@ -65,6 +67,7 @@ const SIMPLE_TYPES: Record<string, number> = {
   get_config_request: OFPT.GET_CONFIG_REQUEST,
   barrier_request: OFPT.BARRIER_REQUEST,
   barrier_reply: OFPT.BARRIER_REPLY,
+  get_async_request: OFPT.GET_ASYNC_REQUEST,
 };
 
 const MAX_BY_BITS: readonly number[] = Array.from({ length: 33 }, (_, b) => 2 ** b - 1);
@@ -170,6 +173,11 @@ function encodeMultipartRequestBody(w: BufferWriter, b: M.MultipartRequestBody):
     case 'meter_config':
       w.u32(u(b.meterId, 32, 'meter_id')).zeros(4);
       return;
+    case 'queue':
+      w.u32(u(b.portNo, 32, 'port_no')).u32(u(b.queueId, 32, 'queue_id'));
+      return;
+    case 'meter_features':
+      return;
     case 'raw':
       w.bytes(b.data);
       return;
@@ -236,6 +244,19 @@ function encodeMultipartReplyBody(w: BufferWriter, b: M.MultipartReplyBody): voi
         w.patch16(start, w.offset - start);
       }
       return;
+    case 'queue':
+      for (const q of b.queues) {
+        w.u32(u(q.portNo, 32, 'port_no')).u32(u(q.queueId, 32, 'queue_id'));
+        w.u64(big(q.txBytes, 'tx_bytes')).u64(big(q.txPackets, 'tx_packets')).u64(big(q.txErrors, 'tx_errors'));
+        w.u32(u(q.durationSec, 32, 'duration_sec')).u32(u(q.durationNsec, 32, 'duration_nsec'));
+      }
+      return;
+    case 'meter_features': {
+      const f = b.features;
+      w.u32(u(f.maxMeter, 32, 'max_meter')).u32(u(f.bandTypes, 32, 'band_types')).u32(u(f.capabilities, 32, 'capabilities'));
+      w.u8(u(f.maxBands, 8, 'max_bands')).u8(u(f.maxColor, 8, 'max_color')).zeros(2);
+      return;
+    }
     case 'raw':
       w.bytes(b.data);
       return;
@@ -290,7 +311,22 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
     case 'get_config_request':
     case 'barrier_request':
     case 'barrier_reply':
+    case 'get_async_request':
       start = header(w, SIMPLE_TYPES[msg.type], msg.xid);
+      break;
+    case 'get_async_reply':
+    case 'set_async': {
+      start = header(w, msg.type === 'set_async' ? OFPT.SET_ASYNC : OFPT.GET_ASYNC_REPLY, msg.xid);
+      const masks: [string, readonly number[]][] = [['packet_in_mask', msg.packetInMask], ['port_status_mask', msg.portStatusMask], ['flow_removed_mask', msg.flowRemovedMask]];
+      for (const [what, pair] of masks) {
+        if (!Array.isArray(pair) || pair.length !== 2) throw new OpenFlowError('bad-value', `${msg.type}: ${what} is not a [master, slave] pair`);
+        w.u32(u(pair[0], 32, what)).u32(u(pair[1], 32, what));
+      }
+      break;
+    }
+    case 'table_mod':
+      start = header(w, OFPT.TABLE_MOD, msg.xid);
+      w.u8(u(msg.tableId, 8, 'table_id')).zeros(3).u32(u(msg.config, 32, 'config'));
       break;
     case 'features_reply':
       start = header(w, OFPT.FEATURES_REPLY, msg.xid);
@@ -367,7 +403,7 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
     case 'port_mod':
       start = header(w, OFPT.PORT_MOD, msg.xid);
       w.u32(u(msg.portNo, 32, 'port_no')).zeros(4).bytes(macToBytes(msg.hwAddr)).zeros(2);
-      w.u32(msg.config).u32(msg.mask).u32(msg.advertise).zeros(4);
+      w.u32(u(msg.config, 32, 'config')).u32(u(msg.mask, 32, 'mask')).u32(u(msg.advertise, 32, 'advertise')).zeros(4);
       break;
     case 'role_request':
     case 'role_reply':

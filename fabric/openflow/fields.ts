@@ -12,12 +12,14 @@ export const OXM_CLASS = {
   EXPERIMENTER: 0xffff,
 } as const;
 
-export type FieldFormat = 'decimal' | 'hex' | 'mac' | 'ipv4' | 'port' | 'ct_state';
+export type FieldFormat = 'decimal' | 'hex' | 'mac' | 'ipv4' | 'ipv6' | 'port' | 'ct_state';
 
 export interface Prerequisite {
   field: FieldName;
   /** any of these values satisfies it */
   values: bigint[];
+  /** the field may also be left out (OVS: nd_* need icmpv6_code 0 when it is matched at all) */
+  orAbsent?: boolean;
 }
 
 export interface FieldSpec {
@@ -33,9 +35,20 @@ export interface FieldSpec {
   prerequisites: Prerequisite[];
 }
 
-const ETH_IP = [{ field: 'eth_type' as FieldName, values: [0x0800n] }];
+const ETH_IP4 = [{ field: 'eth_type' as FieldName, values: [0x0800n] }];
+const ETH_IP6 = [{ field: 'eth_type' as FieldName, values: [0x86ddn] }];
+/** IPv4 or IPv6 (OpenFlow 1.3 §7.2.3.8: ip_dscp, ip_ecn, ip_proto, tcp_*, udp_*) */
+const ETH_IP = [{ field: 'eth_type' as FieldName, values: [0x0800n, 0x86ddn] }];
 const ETH_ARP = [{ field: 'eth_type' as FieldName, values: [0x0806n] }];
 const ip = (proto: bigint): Prerequisite[] => [...ETH_IP, { field: 'ip_proto', values: [proto] }];
+const ip4 = (proto: bigint): Prerequisite[] => [...ETH_IP4, { field: 'ip_proto', values: [proto] }];
+const ip6 = (proto: bigint): Prerequisite[] => [...ETH_IP6, { field: 'ip_proto', values: [proto] }];
+/** ICMPv6 neighbour discovery: solicitation 135, advertisement 136; OVS (is_nd) also wants code 0 */
+const nd = (...types: bigint[]): Prerequisite[] => [
+  ...ip6(58n),
+  { field: 'icmpv6_type', values: types },
+  { field: 'icmpv6_code', values: [0n], orAbsent: true },
+];
 
 function f(
   name: FieldName,
@@ -64,19 +77,28 @@ const rows: FieldSpec[] = [
   f('ip_dscp', B, 8, 6, false, 'decimal', ETH_IP, 1),
   f('ip_ecn', B, 9, 2, false, 'decimal', ETH_IP, 1),
   f('ip_proto', B, 10, 8, false, 'decimal', ETH_IP),
-  f('ipv4_src', B, 11, 32, true, 'ipv4', ETH_IP),
-  f('ipv4_dst', B, 12, 32, true, 'ipv4', ETH_IP),
-  f('tcp_src', B, 13, 16, false, 'decimal', ip(6n)),
-  f('tcp_dst', B, 14, 16, false, 'decimal', ip(6n)),
-  f('udp_src', B, 15, 16, false, 'decimal', ip(17n)),
-  f('udp_dst', B, 16, 16, false, 'decimal', ip(17n)),
-  f('icmpv4_type', B, 19, 8, false, 'decimal', ip(1n)),
-  f('icmpv4_code', B, 20, 8, false, 'decimal', ip(1n)),
+  f('ipv4_src', B, 11, 32, true, 'ipv4', ETH_IP4),
+  f('ipv4_dst', B, 12, 32, true, 'ipv4', ETH_IP4),
+  // OVS accepts (and sends) bitwise masks on L4 ports: port ranges compile to them
+  f('tcp_src', B, 13, 16, true, 'decimal', ip(6n)),
+  f('tcp_dst', B, 14, 16, true, 'decimal', ip(6n)),
+  f('udp_src', B, 15, 16, true, 'decimal', ip(17n)),
+  f('udp_dst', B, 16, 16, true, 'decimal', ip(17n)),
+  f('icmpv4_type', B, 19, 8, false, 'decimal', ip4(1n)),
+  f('icmpv4_code', B, 20, 8, false, 'decimal', ip4(1n)),
   f('arp_op', B, 21, 16, false, 'decimal', ETH_ARP),
   f('arp_spa', B, 22, 32, true, 'ipv4', ETH_ARP),
   f('arp_tpa', B, 23, 32, true, 'ipv4', ETH_ARP),
   f('arp_sha', B, 24, 48, true, 'mac', ETH_ARP),
   f('arp_tha', B, 25, 48, true, 'mac', ETH_ARP),
+  f('ipv6_src', B, 26, 128, true, 'ipv6', ETH_IP6),
+  f('ipv6_dst', B, 27, 128, true, 'ipv6', ETH_IP6),
+  f('ipv6_label', B, 28, 20, true, 'hex', ETH_IP6, 4),
+  f('icmpv6_type', B, 29, 8, false, 'decimal', ip6(58n)),
+  f('icmpv6_code', B, 30, 8, false, 'decimal', ip6(58n)),
+  f('nd_target', B, 31, 128, true, 'ipv6', nd(135n, 136n)),
+  f('nd_sll', B, 32, 48, true, 'mac', nd(135n)),
+  f('nd_tll', B, 33, 48, true, 'mac', nd(136n)),
   f('tunnel_id', B, 38, 64, true, 'hex'),
   ...Array.from({ length: 16 }, (_, i) => f(`reg${i}` as FieldName, NX, i, 32, true, 'hex')),
   f('tun_ipv4_src', NX, 31, 32, true, 'ipv4'),

@@ -33,6 +33,14 @@ export type FieldName =
   | 'arp_tpa'
   | 'arp_sha'
   | 'arp_tha'
+  | 'ipv6_src'
+  | 'ipv6_dst'
+  | 'ipv6_label'
+  | 'icmpv6_type'
+  | 'icmpv6_code'
+  | 'nd_target'
+  | 'nd_sll'
+  | 'nd_tll'
   | 'tunnel_id'
   | 'tun_ipv4_src'
   | 'tun_ipv4_dst'
@@ -82,7 +90,7 @@ export const CT_STATE = {
 export interface NatSpec {
   /** absent: plain `nat` (un-NAT an existing connection, or no-op) */
   kind?: 'src' | 'dst';
-  /** dotted quad */
+  /** dotted quad, or IPv6 text (decoded as its canonical inet_ntop form); ipMin and ipMax of one family */
   ipMin?: string;
   ipMax?: string;
   portMin?: number;
@@ -99,6 +107,9 @@ export interface FieldRef {
   nBits?: number;
 }
 
+/** NX_HASH_FIELDS_* (multipath, bundle), in wire order */
+export type HashFields = 'eth_src' | 'symmetric_l4' | 'symmetric_l3l4' | 'symmetric_l3l4+udp' | 'nw_src' | 'nw_dst' | 'symmetric_l3';
+
 export type Action =
   /** port: a number, or an OFPP reserved value */
   | { type: 'output'; port: number; maxLen?: number }
@@ -106,7 +117,8 @@ export type Action =
   | { type: 'set_field'; field: FieldName; value: bigint; mask?: bigint }
   | { type: 'push_vlan'; ethertype: number }
   | { type: 'pop_vlan' }
-  | { type: 'dec_ttl' }
+  /** ids absent: OFPAT_DEC_NW_TTL; present (even [0]): NXAST_DEC_TTL_CNT_IDS, the controller ids told of an expired TTL */
+  | { type: 'dec_ttl'; ids?: number[] }
   | { type: 'set_queue'; queueId: number }
   /** NXAST_REG_MOVE: copy bits src -> dst */
   | { type: 'move'; src: FieldRef; dst: FieldRef }
@@ -114,6 +126,8 @@ export type Action =
   | {
       type: 'ct';
       commit?: boolean;
+      /** with commit: a connection in the other direction is torn down and re-committed (NX_CT_F_FORCE) */
+      force?: boolean;
       /** zone: an immediate, or a 16-bit field reference */
       zone?: number | FieldRef;
       /** recirculate into this table after conntrack; absent: no recirculation */
@@ -121,12 +135,38 @@ export type Action =
       nat?: NatSpec;
       /** actions executed on commit: only set_field of ct_mark / ct_label */
       exec?: Action[];
+      /** ALG: the well-known port of the protocol (21 ftp, 69 tftp); absent: none */
+      alg?: number;
     }
   | { type: 'ct_clear' }
-  /** NXAST_RESUBMIT(_TABLE): port absent means in_port */
-  | { type: 'resubmit'; table?: number; port?: number }
+  /** NXAST_RESUBMIT_TABLE: port absent means in_port, table absent the current table; ct: look up
+   *  with the conntrack original direction tuple (NXAST_RESUBMIT_TABLE_CT); legacy: the plain
+   *  NXAST_RESUBMIT (port only, no table field) */
+  | { type: 'resubmit'; table?: number; port?: number; ct?: boolean; legacy?: boolean }
   | { type: 'note'; data: Uint8Array }
-  | { type: 'controller'; maxLen?: number; reason?: number; userdata?: Uint8Array }
+  | { type: 'controller'; maxLen?: number; reason?: number; userdata?: Uint8Array; controllerId?: number; pause?: boolean; meterId?: number }
+  /** NXAST_OUTPUT_REG: output to the port number held in bits of a field */
+  | { type: 'output_reg'; src: FieldRef; maxLen?: number }
+  /** NXAST_EXIT: stop executing actions (the action set still runs) */
+  | { type: 'exit' }
+  /** NXAST_FIN_TIMEOUT: the flow's timeouts once a TCP FIN or RST is seen; 0/absent: unchanged */
+  | { type: 'fin_timeout'; idleTimeout?: number; hardTimeout?: number }
+  /** NXAST_SET_TUNNEL (32-bit tun_id) or, wide or above 32 bits, NXAST_SET_TUNNEL64 */
+  | { type: 'set_tunnel'; tunId: bigint; wide?: boolean }
+  /** NXAST_SAMPLE / SAMPLE2 (samplingPort) / SAMPLE3 (direction): IPFIX sampling */
+  | {
+      type: 'sample';
+      probability: number;
+      collectorSetId: number;
+      obsDomainId: number;
+      obsPointId: number;
+      samplingPort?: number;
+      direction?: 'ingress' | 'egress';
+    }
+  /** NXAST_MULTIPATH: hash, choose one of `links` links, store its number in dst */
+  | { type: 'multipath'; fields: HashFields; basis: number; algorithm: 'modulo_n' | 'hash_threshold' | 'hrw' | 'iter_hash'; links: number; arg: number; dst: FieldRef }
+  /** NXAST_BUNDLE (output to the chosen member) or, with dst, NXAST_BUNDLE_LOAD */
+  | { type: 'bundle'; fields: HashFields; basis: number; algorithm: 'active_backup' | 'hrw'; members: number[]; dst?: FieldRef }
   /** An action we do not model, kept raw so that decode -> encode is lossless. */
   | { type: 'raw'; actionType: number; experimenter?: number; subtype?: number; data: Uint8Array };
 

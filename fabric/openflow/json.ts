@@ -12,6 +12,7 @@ const BIGINT_KEYS = new Set([
   'rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxDropped', 'txDropped', 'rxErrors', 'txErrors', 'rxFrameErr',
   'rxOverErr', 'rxCrcErr', 'collisions', 'packetInCount', 'byteInCount', 'packetBandCount', 'byteBandCount',
 ]);
+// (queue stats' txBytes, txPackets, txErrors are bigint too: already listed)
 /** keys whose values are byte arrays */
 const BYTES_KEYS = new Set(['data', 'userdata', 'body', 'extraElements', 'properties', 'matchRaw', 'instructionsRaw']);
 
@@ -31,8 +32,27 @@ export function messageToJson(msg: OfpMessage, indent = 2): string {
   return JSON.stringify(toJsonValue(msg), null, indent);
 }
 
-function revive(key: string, v: unknown, path: string): unknown {
-  if (BIGINT_KEYS.has(key) && (typeof v === 'string' || typeof v === 'number')) {
+/**
+ * Keys of BIGINT_KEYS that hold a plain number in some objects, by the object's `type` (messages,
+ * actions) or `kind` (multipart bodies): OFPT_PORT_MOD's 32-bit `mask`. Without this, `fabric ofp
+ * encode` of a decoded PORT_MOD failed ("Cannot mix BigInt and other types").
+ */
+const NUMBER_KEYS_BY_OWNER: Readonly<Record<string, ReadonlySet<string>>> = {
+  port_mod: new Set(['mask']),
+};
+
+function ownerTag(o: Record<string, unknown>): string | undefined {
+  if (typeof o.type === 'string') return o.type;
+  if (typeof o.kind === 'string') return o.kind;
+  return undefined;
+}
+
+function isBigintKey(key: string, owner: string | undefined): boolean {
+  return BIGINT_KEYS.has(key) && !(owner !== undefined && NUMBER_KEYS_BY_OWNER[owner]?.has(key));
+}
+
+function revive(key: string, v: unknown, path: string, owner?: string): unknown {
+  if (isBigintKey(key, owner) && (typeof v === 'string' || typeof v === 'number')) {
     if (typeof v === 'number' && !Number.isSafeInteger(v)) throw new OpenFlowError('bad-value', `json: ${path} ${v} is not a safe integer; write it as a string`);
     if (typeof v === 'string' && !/^(0x[0-9a-fA-F]+|\d+)$/.test(v)) throw new OpenFlowError('bad-value', `json: ${path} "${v}" is not an integer`);
     return BigInt(v);
@@ -45,7 +65,8 @@ function revive(key: string, v: unknown, path: string): unknown {
   if (Array.isArray(v)) return v.map((e, i) => revive('', e, `${path}[${i}]`));
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
-    for (const [k, e] of Object.entries(v)) out[k] = revive(k, e, path ? `${path}.${k}` : k);
+    const tag = ownerTag(v as Record<string, unknown>);
+    for (const [k, e] of Object.entries(v)) out[k] = revive(k, e, path ? `${path}.${k}` : k, tag);
     return out;
   }
   return v;

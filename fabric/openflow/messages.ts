@@ -54,8 +54,27 @@ export interface Echo {
 }
 
 export interface Empty {
-  type: 'features_request' | 'get_config_request' | 'barrier_request' | 'barrier_reply';
+  type: 'features_request' | 'get_config_request' | 'barrier_request' | 'barrier_reply' | 'get_async_request';
   xid: number;
+}
+
+/** OFPT_TABLE_MOD */
+export interface TableMod {
+  type: 'table_mod';
+  xid: number;
+  /** 0xff: all tables */
+  tableId: number;
+  /** OFPTC_* bits (OpenFlow 1.3 defines none; OVS uses 3 = deprecated mask) */
+  config: number;
+}
+
+/** OFPT_GET_ASYNC_REPLY / OFPT_SET_ASYNC: each mask is [master-or-equal, slave], one bit per reason */
+export interface AsyncConfig {
+  type: 'get_async_reply' | 'set_async';
+  xid: number;
+  packetInMask: [number, number];
+  portStatusMask: [number, number];
+  flowRemovedMask: [number, number];
 }
 
 export interface FeaturesReply {
@@ -191,6 +210,9 @@ export type MultipartRequestBody =
   | { kind: 'port_stats'; portNo: number }
   | { kind: 'group'; groupId: number }
   | { kind: 'meter' | 'meter_config'; meterId: number }
+  /** OFPMP_QUEUE: portNo OFPP_ANY (0xffffffff) / queueId OFPQ_ALL (0xffffffff) for all */
+  | { kind: 'queue'; portNo: number; queueId: number }
+  | { kind: 'meter_features' }
   | { kind: 'raw'; multipartType: number; data: Uint8Array };
 
 export interface MultipartRequest {
@@ -259,6 +281,26 @@ export interface GroupStats {
   buckets: { packetCount: bigint; byteCount: bigint }[];
 }
 
+export interface QueueStats {
+  portNo: number;
+  queueId: number;
+  txBytes: bigint;
+  txPackets: bigint;
+  txErrors: bigint;
+  durationSec: number;
+  durationNsec: number;
+}
+
+export interface MeterFeatures {
+  maxMeter: number;
+  /** bitmap of 1 << OFPMBT_* */
+  bandTypes: number;
+  /** OFPMF_* bits */
+  capabilities: number;
+  maxBands: number;
+  maxColor: number;
+}
+
 export interface MeterStats {
   meterId: number;
   flowCount: number;
@@ -280,6 +322,8 @@ export type MultipartReplyBody =
   | { kind: 'group_desc'; groups: Group[] }
   | { kind: 'meter'; meters: MeterStats[] }
   | { kind: 'meter_config'; meters: Meter[] }
+  | { kind: 'queue'; queues: QueueStats[] }
+  | { kind: 'meter_features'; features: MeterFeatures }
   | { kind: 'raw'; multipartType: number; data: Uint8Array };
 
 export interface MultipartReply {
@@ -356,6 +400,8 @@ export type OfpMessage =
   | MeterMod
   | PortMod
   | Role
+  | TableMod
+  | AsyncConfig
   | MultipartRequest
   | MultipartReply
   | BundleControl

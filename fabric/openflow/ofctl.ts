@@ -55,12 +55,43 @@ function ipText(v: bigint): string {
   return [(n >>> 24) & 255, (n >>> 16) & 255, (n >>> 8) & 255, n & 255].join('.');
 }
 
-function prefixLen(mask: bigint): number | undefined {
-  for (let len = 0; len <= 32; len++) {
-    const m = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(32 - len);
+function prefixLen(mask: bigint, bits = 32): number | undefined {
+  for (let len = 0; len <= bits; len++) {
+    const m = len === 0 ? 0n : ((1n << BigInt(len)) - 1n) << BigInt(bits - len);
     if (m === mask) return len;
   }
   return undefined;
+}
+
+/** an IPv6 address as glibc's inet_ntop writes it (OVS prints with it): the longest run of two or
+ *  more zero groups (the first on a tie) becomes '::'; ::a.b.c.d and ::ffff:a.b.c.d keep a dotted quad */
+export function ipv6Text(v: bigint): string {
+  const w = Array.from({ length: 8 }, (_, i) => Number((v >> BigInt(112 - 16 * i)) & 0xffffn));
+  let best = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (w[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && w[j] === 0) j++;
+    if (j - i > bestLen) [best, bestLen] = [i, j - i];
+    i = j;
+  }
+  if (bestLen < 2) best = -1;
+  const quad = (): string => ipText(v & 0xffffffffn);
+  if (best === 0 && (bestLen === 6 || (bestLen === 5 && w[5] === 0xffff))) return bestLen === 6 ? `::${quad()}` : `::ffff:${quad()}`;
+  let out = '';
+  for (let i = 0; i < 8; i++) {
+    if (i === best) {
+      out += '::';
+      i += bestLen - 1;
+      continue;
+    }
+    out += (out && !out.endsWith(':') ? ':' : '') + w[i].toString(16);
+  }
+  return out;
 }
 
 function ctStateText(value: bigint, mask: bigint): string {
@@ -86,6 +117,11 @@ export function valueText(field: FieldName, mv: MaskedValue): string {
       const len = prefixLen(mask);
       return len === undefined ? `${ipText(value)}/${ipText(mask)}` : `${ipText(value)}/${len}`;
     }
+    case 'ipv6': {
+      if (mask === undefined) return ipv6Text(value);
+      const len = prefixLen(mask, 128);
+      return len === undefined ? `${ipv6Text(value)}/${ipv6Text(mask)}` : `${ipv6Text(value)}/${len}`;
+    }
     case 'port':
       return portText(Number(value));
     case 'ct_state':
@@ -93,7 +129,8 @@ export function valueText(field: FieldName, mv: MaskedValue): string {
     case 'hex':
       return mask === undefined ? `0x${value.toString(16)}` : `0x${value.toString(16)}/0x${mask.toString(16)}`;
     case 'decimal':
-      return mask === undefined ? value.toString(10) : `${value.toString(10)}/0x${mask.toString(16)}`;
+      // masked: hex both sides, as OVS prints them (tcp_dst=0xfde0/0xfff0)
+      return mask === undefined ? value.toString(10) : `0x${value.toString(16)}/0x${mask.toString(16)}`;
   }
 }
 
@@ -103,6 +140,10 @@ const SHORTHAND: { name: string; eth: bigint; proto?: bigint }[] = [
   { name: 'icmp', eth: 0x0800n, proto: 1n },
   { name: 'ip', eth: 0x0800n },
   { name: 'arp', eth: 0x0806n },
+  { name: 'tcp6', eth: 0x86ddn, proto: 6n },
+  { name: 'udp6', eth: 0x86ddn, proto: 17n },
+  { name: 'icmp6', eth: 0x86ddn, proto: 58n },
+  { name: 'ipv6', eth: 0x86ddn },
 ];
 
 export function matchText(match: Match): string {
@@ -120,8 +161,11 @@ export function matchText(match: Match): string {
   }
   for (const name of FIELDS.keys()) {
     const mv = match[name];
-    if (!mv || done.has(name)) continue;
-    parts.push(`${ofctlFieldName(name)}=${valueText(name, mv)}`);
+    // an all-zero mask matches anything: OVS drops the field, and so do we
+    if (!mv || done.has(name) || mv.mask === 0n) continue;
+    // OVS prints a matched flow label with 5 hex digits (0x0479f, 0x00045/0xff0ff); set_field does not pad
+    const text = name === 'ipv6_label' ? valueText(name, mv).replace(/0x([0-9a-f]+)/g, (_m, d: string) => '0x' + d.padStart(5, '0')) : valueText(name, mv);
+    parts.push(`${ofctlFieldName(name)}=${text}`);
   }
   return parts.join(',');
 }
@@ -139,7 +183,9 @@ function natText(n: NatSpec): string {
   if (!n.kind) return 'nat';
   let range = '';
   if (n.ipMin) {
-    range = n.ipMin + (n.ipMax && n.ipMax !== n.ipMin ? `-${n.ipMax}` : '');
+    // IPv6 addresses are bracketed when a port range follows (OVS's ipv6_format_addr_bracket)
+    const ip = (a: string): string => (a.includes(':') && n.portMin !== undefined ? `[${a}]` : a);
+    range = ip(n.ipMin) + (n.ipMax && n.ipMax !== n.ipMin ? `-${ip(n.ipMax)}` : '');
     if (n.portMin !== undefined) range += `:${n.portMin}` + (n.portMax !== undefined && n.portMax !== n.portMin ? `-${n.portMax}` : '');
   }
   const flags = [n.persistent ? 'persistent' : '', n.portSelection ?? ''].filter(Boolean);
@@ -169,32 +215,69 @@ export function actionText(a: Action): string {
     case 'pop_vlan':
       return 'pop_vlan';
     case 'dec_ttl':
-      return 'dec_ttl';
+      return a.ids === undefined ? 'dec_ttl' : `dec_ttl(${a.ids.join(',')})`;
     case 'set_queue':
       return `set_queue:${a.queueId}`;
     case 'move':
       return `move:${refText(a.src)}->${refText(a.dst)}`;
     case 'ct': {
       const args: string[] = [];
+      // OVS's order (format_CT): commit, force, table, zone, nat, exec, alg
       if (a.commit) args.push('commit');
-      if (a.zone !== undefined) args.push(`zone=${typeof a.zone === 'number' ? a.zone : refText(a.zone)}`);
+      if (a.force) args.push('force');
       if (a.table !== undefined) args.push(`table=${a.table}`);
+      if (a.zone !== undefined) args.push(`zone=${typeof a.zone === 'number' ? a.zone : refText(a.zone)}`);
       if (a.nat) args.push(natText(a.nat));
       if (a.exec && a.exec.length) args.push(`exec(${a.exec.map(actionText).join(',')})`);
+      if (a.alg) args.push(`alg=${a.alg === 21 ? 'ftp' : a.alg === 69 ? 'tftp' : a.alg}`);
       return args.length ? `ct(${args.join(',')})` : 'ct';
     }
     case 'ct_clear':
       return 'ct_clear';
     case 'resubmit':
-      return `resubmit(${a.port === undefined ? '' : portText(a.port)},${a.table ?? ''})`;
+      if (a.port !== undefined && a.port !== OFPP.IN_PORT && a.table === undefined && !a.ct) return `resubmit:${portText(a.port)}`;
+      if (a.legacy) throw new OfctlError('ofctl: the legacy NXAST_RESUBMIT to IN_PORT has no ovs-ofctl syntax');
+      return `resubmit(${a.port === undefined || a.port === OFPP.IN_PORT ? '' : portText(a.port)},${a.table ?? ''}${a.ct ? ',ct' : ''})`;
     case 'note':
       return `note:${hexBytes(a.data)}`;
     case 'controller': {
+      // OVS's order (format_CONTROLLER): reason, max_len, id, userdata, pause, meter_id
       const args: string[] = [];
-      if (a.maxLen !== undefined) args.push(`max_len=${a.maxLen}`);
-      if (a.reason !== undefined) args.push(`reason=${['no_match', 'action', 'invalid_ttl'][a.reason] ?? a.reason}`);
-      if (a.userdata) args.push(`userdata=${hexBytes(a.userdata)}`);
+      if (a.reason !== undefined && a.reason !== 1) args.push(`reason=${['no_match', 'action', 'invalid_ttl', 'action_set', 'group', 'packet_out'][a.reason] ?? a.reason}`);
+      if (a.maxLen !== undefined && a.maxLen !== 0xffff) args.push(`max_len=${a.maxLen}`);
+      if (a.controllerId) args.push(`id=${a.controllerId}`);
+      if (a.userdata && a.userdata.length) args.push(`userdata=${hexBytes(a.userdata)}`);
+      if (a.pause) args.push('pause');
+      if (a.meterId !== undefined) args.push(`meter_id=${a.meterId}`);
       return `controller(${args.join(',')})`;
+    }
+    case 'output_reg':
+      // ovs-ofctl's output:FIELD[] syntax always means max_len 65535
+      if (a.maxLen !== undefined && a.maxLen !== 0xffff) throw new OfctlError('ofctl: output_reg with a max_len has no ovs-ofctl syntax');
+      return `output:${refText(a.src)}`;
+    case 'exit':
+      return 'exit';
+    case 'fin_timeout': {
+      const args: string[] = [];
+      if (a.idleTimeout) args.push(`idle_timeout=${a.idleTimeout}`);
+      if (a.hardTimeout) args.push(`hard_timeout=${a.hardTimeout}`);
+      return `fin_timeout(${args.join(',')})`;
+    }
+    case 'set_tunnel':
+      return `set_tunnel${a.wide || a.tunId > 0xffffffffn ? '64' : ''}:0x${a.tunId.toString(16)}`;
+    case 'sample': {
+      let t = `sample(probability=${a.probability},collector_set_id=${a.collectorSetId},obs_domain_id=${a.obsDomainId},obs_point_id=${a.obsPointId}`;
+      if (a.samplingPort !== undefined) t += `,sampling_port=${portText(a.samplingPort)}`;
+      if (a.direction) t += `,${a.direction}`;
+      return `${t})`;
+    }
+    case 'multipath':
+      return `multipath(${a.fields},${a.basis},${a.algorithm},${a.links},${a.arg},${refText(a.dst)})`;
+    case 'bundle': {
+      const members = `members:${a.members.map(portText).join(',')}`;
+      return a.dst
+        ? `bundle_load(${a.fields},${a.basis},${a.algorithm},ofport,${refText(a.dst)},${members})`
+        : `bundle(${a.fields},${a.basis},${a.algorithm},ofport,${members})`;
     }
     case 'raw':
       throw new OfctlError(`ofctl: a raw action (type ${a.actionType}) has no ovs-ofctl syntax`);

@@ -18,10 +18,14 @@ export const OVS_FIELD_ORDER: readonly FieldName[] = [
   'eth_type',
   'vlan_vid',
   'vlan_pcp',
+  // nxm_put_ip: addresses (v4 or v6), dscp, ecn, ipv6 label, proto, then L4 by protocol
   'ipv4_src',
   'ipv4_dst',
+  'ipv6_src',
+  'ipv6_dst',
   'ip_dscp',
   'ip_ecn',
+  'ipv6_label',
   'ip_proto',
   'tcp_src',
   'tcp_dst',
@@ -29,6 +33,11 @@ export const OVS_FIELD_ORDER: readonly FieldName[] = [
   'udp_dst',
   'icmpv4_type',
   'icmpv4_code',
+  'icmpv6_type',
+  'icmpv6_code',
+  'nd_target',
+  'nd_sll',
+  'nd_tll',
   'arp_op',
   'arp_spa',
   'arp_tpa',
@@ -133,6 +142,7 @@ export function encodeMatch(w: BufferWriter, match: Match, check = true): void {
 function checkFieldPrerequisites(match: Match, e: FieldEntry): void {
   for (const pre of e.spec.prerequisites) {
     const have = match[pre.field];
+    if (!have && pre.orAbsent) continue;
     const preEntry = BY_NAME.get(pre.field)!;
     if (!have || (have.mask !== undefined && have.mask !== preEntry.wireMask) || !pre.values.includes(have.value)) {
       throw new OpenFlowError('prerequisite', `match: ${e.spec.name} needs ${pre.field}=${pre.values.map((v) => '0x' + v.toString(16)).join('|')}`);
@@ -242,6 +252,14 @@ const NXM_PREFERRED: Partial<Record<FieldName, [number, number]>> = {
   arp_tha: [1, 18],
   tunnel_id: [1, 16],
   ip_ecn: [1, 28],
+  ipv6_src: [1, 19],
+  ipv6_dst: [1, 20],
+  icmpv6_type: [1, 21],
+  icmpv6_code: [1, 22],
+  nd_target: [1, 23],
+  nd_sll: [1, 24],
+  nd_tll: [1, 25],
+  ipv6_label: [1, 27],
 };
 
 const NX_HEADER_BY_NAME = new Map<FieldName, number>();

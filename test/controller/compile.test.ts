@@ -131,7 +131,7 @@ describe('node switch', () => {
     expect(texts(flowsIn(node1, 'service_lb'))).toContainEqual(expect.stringContaining(`ct_state=+new+trk actions=group:${gid}`));
     const g = node1.groups.find((x) => x.groupId === gid)!;
     expect(groupText(g)).toBe(
-      `group_id=${gid},type=select,bucket=actions=ct(commit,zone=reg5[0..15],table=${TABLE.policy},nat(dst=${state.pods.get('web-1')!.ip}:8080)),bucket=actions=ct(commit,zone=reg5[0..15],table=${TABLE.policy},nat(dst=${state.pods.get('web-2')!.ip}:8080))`,
+      `group_id=${gid},type=select,bucket=actions=ct(commit,table=${TABLE.policy},zone=reg5[0..15],nat(dst=${state.pods.get('web-1')!.ip}:8080)),bucket=actions=ct(commit,table=${TABLE.policy},zone=reg5[0..15],nat(dst=${state.pods.get('web-2')!.ip}:8080))`,
     );
     // the same (shared) service flows and groups on every node switch; zone in reg5 per node
     expect(plan.get('node3')!.groups.find((x) => x.groupId === gid)).toEqual(g);
@@ -139,12 +139,12 @@ describe('node switch', () => {
   });
 
   it('un-NATs with ct(nat) first and SNATs new pod connections leaving the cluster to the node IP', () => {
-    expect(texts(flowsIn(node1, 'conntrack'))).toContainEqual(expect.stringContaining(`ip actions=ct(zone=reg5[0..15],table=${TABLE.service_lb},nat)`));
-    expect(texts(flowsIn(node1, 'snat'))).toContainEqual(expect.stringContaining(`ct(commit,zone=reg5[0..15],table=${TABLE.l3_forwarding},nat(src=${n1.ip}))`));
+    expect(texts(flowsIn(node1, 'conntrack'))).toContainEqual(expect.stringContaining(`ip actions=ct(table=${TABLE.service_lb},zone=reg5[0..15],nat)`));
+    expect(texts(flowsIn(node1, 'snat'))).toContainEqual(expect.stringContaining(`ct(commit,table=${TABLE.l3_forwarding},zone=reg5[0..15],nat(src=${n1.ip}))`));
   });
 
   it('maps a hostPort from the node IP to the pod', () => {
-    expect(texts(flowsIn(node1, 'endpoint_dnat'))).toContainEqual(expect.stringContaining(`tcp,nw_dst=${n1.ip},tcp_dst=8080,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15],table=${TABLE.policy},nat(dst=${web1.ip}:80))`));
+    expect(texts(flowsIn(node1, 'endpoint_dnat'))).toContainEqual(expect.stringContaining(`tcp,nw_dst=${n1.ip},tcp_dst=8080,ct_state=+new+trk actions=ct(commit,table=${TABLE.policy},zone=reg5[0..15],nat(dst=${web1.ip}:80))`));
   });
 
   it('meters a pod egress limit in kbps with burst = rate/5', () => {
@@ -267,7 +267,7 @@ describe('isolation', () => {
       expect(pol).toContainEqual(expect.stringContaining('priority=100,ip,nw_src=10.244.0.0/16,nw_dst=10.244.0.0/16,ct_state=+new+trk actions=drop'));
       // every node: web-1 (a source of rule 0) gets bit 0 in conntrack, and its own node's pods may open the connection
       expect(texts(flowsIn(plan.get(sw)!, 'conntrack'))).toContainEqual(
-        expect.stringContaining(`priority=110,ip,nw_src=${web1.ip} actions=set_field:0x1->reg3,ct(zone=reg5[0..15],table=${TABLE.service_lb},nat)`),
+        expect.stringContaining(`priority=110,ip,nw_src=${web1.ip} actions=set_field:0x1->reg3,ct(table=${TABLE.service_lb},zone=reg5[0..15],nat)`),
       );
       expect(pol).toContainEqual(
         expect.stringContaining(`priority=200,tcp,nw_dst=${db1.ip},tcp_dst=5432,reg0=0x1/0xf,reg3=0x1/0x1,ct_state=+new+trk actions=ct(commit,zone=reg5[0..15]),goto_table:${TABLE.snat}`),

@@ -12,9 +12,9 @@ describe('ovs-ofctl printer', () => {
 
   it('prints conntrack with a register zone and NAT ranges', () => {
     expect(actionText({ type: 'ct', commit: true, zone: { field: 'reg5', ofs: 0, nBits: 16 }, table: 7, nat: { kind: 'dst', ipMin: '10.244.1.2', portMin: 8080 } })).toBe(
-      'ct(commit,zone=reg5[0..15],table=7,nat(dst=10.244.1.2:8080))',
+      'ct(commit,table=7,zone=reg5[0..15],nat(dst=10.244.1.2:8080))',
     );
-    expect(actionText({ type: 'ct', zone: 3, nat: {}, table: 5 })).toBe('ct(zone=3,table=5,nat)');
+    expect(actionText({ type: 'ct', zone: 3, nat: {}, table: 5 })).toBe('ct(table=5,zone=3,nat)');
     expect(actionText({ type: 'set_field', field: 'tun_ipv4_dst', value: 0xc6336401n })).toBe('set_field:198.51.100.1->tun_dst');
     expect(actionText({ type: 'move', src: { field: 'arp_spa' }, dst: { field: 'reg2' } })).toBe('move:arp_spa->reg2');
     expect(actionText({ type: 'output', port: OFPP.IN_PORT })).toBe('IN_PORT');

@@ -28,6 +28,8 @@ function reply(msg: OfpMessage): OfpMessage | undefined {
       return { type: 'echo_reply', xid: msg.xid, data: msg.data };
     case 'get_config_request':
       return { type: 'get_config_reply', xid: msg.xid, flags: 0, missSendLen: 128 };
+    case 'get_async_request':
+      return { type: 'get_async_reply', xid: msg.xid, packetInMask: [7, 0], portStatusMask: [7, 7], flowRemovedMask: [15, 0] };
     case 'bundle_control': {
       const map: Record<string, 'open_reply' | 'close_reply' | 'commit_reply' | 'discard_reply'> = {
         open_request: 'open_reply',
@@ -51,6 +53,8 @@ function reply(msg: OfpMessage): OfpMessage | undefined {
       else if (k === 'group_desc') body = { kind: 'group_desc', groups: [] };
       else if (k === 'meter') body = { kind: 'meter', meters: [] };
       else if (k === 'meter_config') body = { kind: 'meter_config', meters: [] };
+      else if (k === 'queue') body = { kind: 'queue', queues: [] };
+      else if (k === 'meter_features') body = { kind: 'meter_features', features: { maxMeter: 0, bandTypes: 0, capabilities: 0, maxBands: 0, maxColor: 0 } };
       else body = { kind: 'raw', multipartType: (msg.body as { multipartType: number }).multipartType, data: new Uint8Array(0) };
       return { type: 'multipart_reply', xid: msg.xid, flags: 0, body };
     }

@@ -31,7 +31,7 @@ export class Prng {
   }
 }
 
-const mac = (r: Prng): string => Array.from({ length: 6 }, () => r.int(256).toString(16).padStart(2, '0')).join(':');
+export const mac = (r: Prng): string => Array.from({ length: 6 }, () => r.int(256).toString(16).padStart(2, '0')).join(':');
 const ip = (r: Prng): string => `10.${r.int(256)}.${r.int(256)}.${r.int(256)}`;
 const prefix = (r: Prng): string => {
   const len = r.pick([8, 16, 24, 28, 32]);
@@ -52,7 +52,25 @@ const ctState = (r: Prng): string => {
   return s || '+trk';
 };
 
-type L3 = 'none' | 'ip' | 'tcp' | 'udp' | 'icmp' | 'arp';
+type L3 = 'none' | 'ip' | 'tcp' | 'udp' | 'icmp' | 'arp' | 'ipv6' | 'tcp6' | 'udp6' | 'icmp6';
+
+/** an IPv6 address under 2001:db8::/32 (documentation range), some with runs of zero groups */
+export const ipv6 = (r: Prng): string => {
+  const g = Array.from({ length: 6 }, () => (r.chance(0.4) ? '0' : r.int(65536).toString(16)));
+  return `2001:db8:${g.join(':')}`;
+};
+/** a prefix or an arbitrary (non-CIDR) mask */
+export const ipv6Masked = (r: Prng): string => {
+  if (r.chance(0.6)) return `${ipv6(r)}/${r.pick([32, 48, 56, 64, 96, 127])}`;
+  return `${ipv6(r)}/ffff:${r.int(65536).toString(16)}::${r.int(65536).toString(16)}`;
+};
+/** an L4 port, exact, or masked as a port range compiles to (0xfde0/0xfff0), or arbitrary masks */
+export const l4Port = (r: Prng): string => {
+  if (r.chance(0.5)) return String(r.int(65536));
+  const bits = r.int(16) + 1;
+  const mask = r.chance(0.7) ? (0xffff << (16 - bits)) & 0xffff : r.int(65535) + 1;
+  return `0x${(r.int(65536) & mask).toString(16)}/0x${mask.toString(16)}`;
+};
 
 function matchText(r: Prng, l3: L3): string[] {
   const m: string[] = [];
@@ -65,16 +83,34 @@ function matchText(r: Prng, l3: L3): string[] {
   opt(0.15, () => (r.chance(0.5) ? `dl_dst=${mac(r)}` : `dl_dst=${mac(r)}/ff:ff:ff:00:00:00`));
   opt(0.1, () => `dl_vlan=${r.int(4095)}`);
   opt(0.05, () => `vlan_tci=0x1000/0x1000`);
-  if (l3 !== 'none' && l3 !== 'arp') {
+  const v6 = l3 === 'ipv6' || l3 === 'tcp6' || l3 === 'udp6' || l3 === 'icmp6';
+  if (l3 !== 'none' && l3 !== 'arp' && !v6) {
     opt(0.4, () => `nw_src=${r.chance(0.5) ? ip(r) : prefix(r)}`);
     opt(0.4, () => `nw_dst=${r.chance(0.5) ? ip(r) : prefix(r)}`);
+  }
+  if (v6) {
+    opt(0.5, () => `ipv6_src=${r.chance(0.5) ? ipv6(r) : ipv6Masked(r)}`);
+    opt(0.5, () => `ipv6_dst=${r.chance(0.5) ? ipv6(r) : ipv6Masked(r)}`);
+    opt(0.2, () => `ipv6_label=${r.chance(0.5) ? '0x' + r.int(1 << 20).toString(16) : `0x${(r.int(1 << 20) & 0xff00f).toString(16)}/0xff00f`}`);
+  }
+  if (l3 !== 'none' && l3 !== 'arp') {
     opt(0.1, () => `ip_dscp=${r.int(64)}`);
     opt(0.1, () => `nw_ecn=${r.int(4)}`);
-    if (l3 === 'ip') opt(0.2, () => `nw_proto=${r.pick([47, 50, 89, 132])}`);
+    if (l3 === 'ip' || l3 === 'ipv6') opt(0.2, () => `nw_proto=${r.pick([47, 50, 89, 132])}`);
   }
-  if (l3 === 'tcp' || l3 === 'udp') {
-    opt(0.5, () => `tp_src=${r.int(65536)}`);
-    opt(0.5, () => `tp_dst=${r.int(65536)}`);
+  if (l3 === 'tcp' || l3 === 'udp' || l3 === 'tcp6' || l3 === 'udp6') {
+    opt(0.5, () => `tp_src=${l4Port(r)}`);
+    opt(0.5, () => `tp_dst=${l4Port(r)}`);
+  }
+  if (l3 === 'icmp6') {
+    const type = r.pick([135, 136, 128, r.int(256)]);
+    if (type === 135 || type === 136 || r.chance(0.5)) m.push(`icmp_type=${type}`);
+    opt(0.3, () => `icmp_code=${r.int(256)}`);
+    if (type === 135 || type === 136) {
+      opt(0.6, () => `nd_target=${r.chance(0.6) ? ipv6(r) : ipv6Masked(r)}`);
+      const ll = type === 135 ? 'nd_sll' : 'nd_tll';
+      opt(0.6, () => `${ll}=${r.chance(0.6) ? mac(r) : mac(r) + '/ff:ff:ff:00:00:00'}`);
+    }
   }
   if (l3 === 'icmp') {
     opt(0.5, () => `icmp_type=${r.int(256)}`);
@@ -190,7 +226,7 @@ function actionText(r: Prng, l3: L3): string {
 }
 
 export function generateFlow(r: Prng): string {
-  const l3 = r.pick<L3>(['none', 'none', 'ip', 'ip', 'tcp', 'udp', 'icmp', 'arp']);
+  const l3 = r.pick<L3>(['none', 'none', 'ip', 'ip', 'tcp', 'udp', 'icmp', 'arp', 'ipv6', 'tcp6', 'udp6', 'icmp6']);
   const head: string[] = [];
   const table = r.chance(0.7) ? r.int(254) : 0;
   if (table) head.push(`table=${table}`);
