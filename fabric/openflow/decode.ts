@@ -24,6 +24,7 @@ import type { Bucket, Flow, Group, GroupType, Meter, MeterBand } from './flow';
 import { OFPP } from './flow';
 import type * as M from './messages';
 import { decodeMatch } from './oxm';
+import { flowProblems } from './validity';
 
 const FLOW_MOD_COMMAND_NAMES: readonly M.FlowModCommand[] = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict'];
 const MOD_COMMAND_NAMES = ['add', 'modify', 'delete'] as const;
@@ -376,6 +377,9 @@ function parseFlowMod(r: BufferReader, xid: number): M.FlowMod {
   if (bufferId !== OFP_NO_BUFFER) msg.bufferId = bufferId;
   if (!dm.canonical) msg.matchRaw = copy(r.buf.subarray(ms, is));
   if (!di.canonical) msg.instructionsRaw = copy(r.buf.subarray(is, r.pos));
+  // lenient: the flow is kept as it came, marked with what OVS would refuse it for
+  const problems = flowProblems(flow, { full: command === 'add' || command === 'modify' || command === 'modify_strict' });
+  if (problems.length) msg.problems = problems;
   return msg;
 }
 
@@ -675,6 +679,8 @@ function parseFlowStats(r: BufferReader): M.FlowStats {
   const s: M.FlowStats = { flow, durationSec, durationNsec, packetCount, byteCount };
   if (!dm.canonical) s.matchRaw = copy(e.buf.subarray(ms, is));
   if (!di.canonical) s.instructionsRaw = copy(e.buf.subarray(is, e.pos));
+  const problems = flowProblems(flow);
+  if (problems.length) s.problems = problems;
   return s;
 }
 

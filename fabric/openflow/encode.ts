@@ -27,6 +27,7 @@ import type { Bucket, Group, Meter } from './flow';
 import { OFPP } from './flow';
 import type * as M from './messages';
 import { encodeMatch } from './oxm';
+import { describeProblems, flowProblems } from './validity';
 
 export const FLOW_MOD_COMMANDS: Readonly<Record<M.FlowModCommand, number>> = {
   add: OFPFC.ADD,
@@ -280,8 +281,21 @@ function multipartType(b: M.MultipartRequestBody | M.MultipartReplyBody): number
   return b.kind === 'raw' ? b.multipartType : MULTIPART_TYPES[b.kind];
 }
 
+export interface EncodeOptions {
+  /** encode a flow_mod even when validity.ts finds problems OVS would refuse it for (re-encoding
+   *  decoded bytes as they came); default false: such a flow_mod throws OpenFlowError */
+  lenient?: boolean;
+}
+
+/** refuses a flow_mod OVS would refuse: kind 'prerequisite' when that is the first problem, else 'invalid' */
+function checkFlowMod(msg: M.FlowMod, full: boolean): void {
+  const problems = flowProblems(msg.flow, { full });
+  if (problems.length === 0) return;
+  throw new OpenFlowError(problems[0].rule === 'prerequisite' ? 'prerequisite' : 'invalid', `flow_mod: ${describeProblems(problems)}`, undefined, problems);
+}
+
 /** Appends one message to `w`. */
-export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
+export function encodeInto(w: BufferWriter, msg: M.OfpMessage, opts: EncodeOptions = {}): void {
   let start: number;
   switch (msg.type) {
     case 'hello': {
@@ -372,13 +386,17 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
       const f = msg.flow;
       const command = FLOW_MOD_COMMANDS[msg.command];
       if (command === undefined) throw new OpenFlowError('bad-value', `flow_mod: unknown command ${String(msg.command)}`);
+      // raw match/instructions bytes are sent as they are: only what we encode is checked
+      if (!opts.lenient && !msg.matchRaw && !msg.instructionsRaw) {
+        checkFlowMod(msg, command === OFPFC.ADD || command === OFPFC.MODIFY || command === OFPFC.MODIFY_STRICT);
+      }
       w.u64(big(f.cookie, 'cookie')).u64(big(msg.cookieMask ?? 0n, 'cookie_mask'));
       w.u8(u(f.table, 8, 'table')).u8(command).u16(u(f.idleTimeout ?? 0, 16, 'idle_timeout')).u16(u(f.hardTimeout ?? 0, 16, 'hard_timeout'));
       w.u16(u(f.priority, 16, 'priority')).u32(u(msg.bufferId ?? OFP_NO_BUFFER, 32, 'buffer_id'));
       w.u32(u(msg.outPort ?? OFPP.ANY, 32, 'out_port')).u32(u(msg.outGroup ?? OFPG.ANY, 32, 'out_group'));
       w.u16(u(f.flags ?? 0, 16, 'flags')).zeros(2);
       if (msg.matchRaw) w.bytes(msg.matchRaw);
-      else encodeMatch(w, f.match, command === OFPFC.ADD || command === OFPFC.MODIFY || command === OFPFC.MODIFY_STRICT);
+      else encodeMatch(w, f.match, false);
       if (msg.instructionsRaw) w.bytes(msg.instructionsRaw);
       else encodeInstructions(w, f.instructions);
       break;
@@ -431,7 +449,7 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
     case 'bundle_add':
       start = header(w, OFPT.EXPERIMENTER, msg.xid);
       w.u32(ONF_VENDOR_ID).u32(ONFT_BUNDLE_ADD_MESSAGE).u32(u(msg.bundleId, 32, 'bundle_id')).zeros(2).u16(u(msg.flags, 16, 'bundle flags'));
-      encodeInto(w, msg.message);
+      encodeInto(w, msg.message, opts);
       if (msg.properties) {
         w.padTo(start, 8);
         w.bytes(msg.properties);
@@ -454,9 +472,9 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage): void {
 const shared = new BufferWriter(64 * 1024);
 
 /** One message as a new Buffer. */
-export function encodeMessage(msg: M.OfpMessage): Buffer {
+export function encodeMessage(msg: M.OfpMessage, opts: EncodeOptions = {}): Buffer {
   try {
-    encodeInto(shared, msg);
+    encodeInto(shared, msg, opts);
     return shared.flush();
   } catch (e) {
     shared.reset();

@@ -38,9 +38,11 @@ export {
   encodeGroupMod,
   encodeMeterMod,
   encodeMultipartRequest,
+  type EncodeOptions,
 } from './encode';
 export { decodeMessage, mergeMultipartReplies, readHeader, type FrameHeader } from './decode';
 export { encodeMatch, decodeMatch, checkPrerequisites, OVS_FIELD_ORDER } from './oxm';
+export { flowProblems, matchProblems, describeProblems, type FlowProblem, type FlowRule, type FlowCheckOptions } from './validity';
 export { encodeActions, decodeActions, encodeInstructions, decodeInstructions } from './actions';
 export { FrameSplitter, splitFrames, OFP_MAX_MESSAGE_BYTES } from './framing';
 export { switchOpToMessage } from './ops';

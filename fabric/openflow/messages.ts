@@ -8,6 +8,7 @@
  * `matchRaw`/`instructionsRaw` bytes) so that decode -> encode is lossless.
  */
 import type { Action, Bucket, Flow, Group, GroupType, Match, Meter } from './flow';
+import type { FlowProblem } from './validity';
 
 export interface OfpPort {
   portNo: number;
@@ -159,6 +160,8 @@ export interface FlowMod {
   /** set by decode when the match bytes are not in OVS's canonical form: encode uses them */
   matchRaw?: Uint8Array;
   instructionsRaw?: Uint8Array;
+  /** set by decode: why OVS would refuse this flow (validity.ts); encode refuses it unless lenient */
+  problems?: FlowProblem[];
 }
 
 export interface GroupMod {
@@ -238,6 +241,8 @@ export interface FlowStats {
   byteCount: bigint;
   matchRaw?: Uint8Array;
   instructionsRaw?: Uint8Array;
+  /** set by decode: why OVS would refuse this flow (validity.ts) */
+  problems?: FlowProblem[];
 }
 
 export interface AggregateStats {
