@@ -105,7 +105,8 @@ export function checkPrerequisites(match: Match): void {
   }
 }
 
-function checkValue(e: FieldEntry, mv: MaskedValue): void {
+/** the value and mask fit the wire; `strict`: and a mask only where OF1.3 allows one (validity.ts says so for flows) */
+function checkValue(e: FieldEntry, mv: MaskedValue, strict = true): void {
   if (typeof mv.value !== 'bigint' || mv.value < 0n || mv.value > e.wireMask) {
     throw new OpenFlowError('bad-value', `match: ${e.spec.name} value ${String(mv.value)} does not fit ${e.spec.wireBytes} bytes`);
   }
@@ -113,7 +114,7 @@ function checkValue(e: FieldEntry, mv: MaskedValue): void {
     if (typeof mv.mask !== 'bigint' || mv.mask < 0n || mv.mask > e.wireMask) {
       throw new OpenFlowError('bad-value', `match: ${e.spec.name} mask ${String(mv.mask)} does not fit ${e.spec.wireBytes} bytes`);
     }
-    if (!e.spec.maskable && mv.mask !== e.wireMask && mv.mask !== e.bitsMask) {
+    if (strict && !e.spec.maskable && mv.mask !== e.wireMask && mv.mask !== e.bitsMask) {
       throw new OpenFlowError('bad-value', `match: ${e.spec.name} cannot be masked`);
     }
   }
@@ -132,7 +133,7 @@ export function encodeMatch(w: BufferWriter, match: Match, check = true): void {
   for (const e of entries) {
     const mv = match[e.spec.name]!;
     if (check && e.spec.prerequisites.length) checkFieldPrerequisites(match, e);
-    checkValue(e, mv);
+    checkValue(e, mv, check);
     writeOxm(w, e, mv.value, mv.mask);
   }
   w.patch16(start + 2, w.offset - start);

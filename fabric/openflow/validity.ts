@@ -31,7 +31,9 @@ export type FlowRule =
   /** ct zone taken from a field slice that is not 16 bits wide (OFPBAC_BAD_SET_LEN) */
   | 'ct-zone-width'
   /** set_field/move into a read-only field: in_port, eth_type, ip_proto, dp_hash, ct_state, ct_zone (OFPBAC_BAD_SET_ARGUMENT) */
-  | 'not-settable';
+  | 'not-settable'
+  /** a mask on a field OpenFlow 1.3 does not let be masked (OFPBMC_BAD_MASK) */
+  | 'not-maskable';
 
 export interface FlowProblem {
   /** the match field, or the field an action writes/reads, concerned */
@@ -94,6 +96,10 @@ function fieldValueProblems(where: string, name: FieldName, mv: MaskedValue, out
   }
   if (typeof mv.mask === 'bigint' && mv.value & ~mv.mask) {
     out.push({ field: name, ...at, rule: 'mask-bits', message: `${where}: ${name} value ${hex(mv.value)} has bits outside its mask ${hex(mv.mask)}` });
+  }
+  if (where === 'match' && typeof mv.mask === 'bigint' && !spec.maskable) {
+    const full = (1n << BigInt(spec.wireBytes * 8)) - 1n;
+    if (mv.mask !== full && mv.mask !== bits) out.push({ field: name, rule: 'not-maskable', message: `match: ${name} cannot be masked (mask ${hex(mv.mask)})` });
   }
 }
 
