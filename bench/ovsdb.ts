@@ -2,17 +2,19 @@
  * OVSDB client benchmark: adding 1,000 ports to a bridge in one transaction and in 1,000 transactions,
  * side by side with ovs-vsctl doing the same against the same private ovsdb-server (no vswitchd, so the
  * figure is the database path alone); and monitor throughput: a Replica following 10,000 inserted and
- * then 10,000 modified rows, for update2 (monitor_cond) and update (monitor). Prints tables and writes
- * bench/results/ovsdb.json. Never asserts a time.
+ * then 10,000 modified rows, for update2 (monitor_cond) and update (monitor); and framing throughput:
+ * JsonStreamReader on replies of 100,000 and 1,000,000 short keys (1.2 and 12 MB), beside JSON.parse of
+ * the same text. Prints tables and writes bench/results/ovsdb.json. Never asserts a time.
  *
  *   npx tsc -p tsconfig.json && node dist/bench/ovsdb.js
+ *   node dist/bench/ovsdb.js framing      # the framing figures only (no OVS needed; prints, writes nothing)
  */
 import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { performance } from 'perf_hooks';
-import { Operation, OvsdbClient, Replica, namedUuid, op, set, setElements } from '../fabric/ovsdb';
+import { JsonStreamReader, Operation, OvsdbClient, Replica, namedUuid, op, set, setElements } from '../fabric/ovsdb';
 import { ensureBridge, ensurePort, openVswitchReplica, removeBridge } from '../fabric/vswitch';
 import { startPrivateOvs } from '../test/support/ovs';
 import { startOvsdb } from '../test/ovsdb/servers';
@@ -247,10 +249,62 @@ async function monitorBench(results: BenchResult[], notes: string[]): Promise<vo
   }
 }
 
-export async function runOvsdbBench(): Promise<void> {
+/** A reply `{"id":1,"result":{"k0":"v0",…},"error":null}` of `keys` short keys: the shape that was quadratic to frame. */
+export function manyKeysReply(keys: number): Buffer {
+  const parts: string[] = [];
+  for (let i = 0; i < keys; i++) parts.push(`"k${i}":${i % 100}`);
+  return Buffer.from(`{"id":1,"result":{${parts.join(',')}},"error":null}`, 'utf8');
+}
+
+/** MB/s of framing (JsonStreamReader, which also decodes and parses) beside JSON.parse of the same text. */
+async function framingBench(results: BenchResult[], ratios: BenchRatio[], notes: string[]): Promise<void> {
+  const CHUNK = 64 * 1024;
+  for (const keys of [100_000, 1_000_000]) {
+    const bytes = manyKeysReply(keys);
+    const mb = bytes.length / 1e6;
+    const label = `${keys.toLocaleString('en-US')}-key reply (${mb.toFixed(2)} MB)`;
+    const runs = keys > 100_000 ? 3 : 7;
+    const parse = await measure(`JSON.parse: ${label}`, 'MB/s', () => {
+      const start = performance.now();
+      JSON.parse(bytes.toString('utf8'));
+      return mb / ((performance.now() - start) / 1000);
+    }, { runs, warmup: 1 });
+    const whole = await measure(`JsonStreamReader, one chunk: ${label}`, 'MB/s', () => {
+      const start = performance.now();
+      const values = new JsonStreamReader().push(bytes);
+      const s = (performance.now() - start) / 1000;
+      if (values.length !== 1) throw new Error('bench ovsdb: framing lost the reply');
+      return mb / s;
+    }, { runs, warmup: 1 });
+    const chunked = await measure(`JsonStreamReader, 64 KiB chunks: ${label}`, 'MB/s', () => {
+      const reader = new JsonStreamReader();
+      let n = 0;
+      const start = performance.now();
+      for (let at = 0; at < bytes.length; at += CHUNK) n += reader.push(bytes.subarray(at, at + CHUNK)).length;
+      const s = (performance.now() - start) / 1000;
+      if (n !== 1) throw new Error('bench ovsdb: framing lost the reply');
+      return mb / s;
+    }, { runs, warmup: 1 });
+    results.push(parse, whole, chunked);
+    ratios.push(ratioOf(`framing vs JSON.parse, ${label}, one chunk`, whole, parse, 'JSON.parse', 'higher'));
+    ratios.push(ratioOf(`framing vs JSON.parse, ${label}, 64 KiB chunks`, chunked, parse, 'JSON.parse', 'higher'));
+  }
+  notes.push(
+    'framing figures: MB = 10^6 bytes of the reply per second of JsonStreamReader.push (finding the value end, UTF-8 decode, JSON.parse, depth check); JSON.parse is the same text already decoded',
+  );
+}
+
+export async function runOvsdbBench(only?: string): Promise<void> {
   const results: BenchResult[] = [];
   const ratios: BenchRatio[] = [];
   const notes: string[] = [];
+  await framingBench(results, ratios, notes);
+  if (only === 'framing') {
+    printTable(results);
+    process.stdout.write('\n' + ratiosTable(ratios) + '\n');
+    for (const n of notes) process.stdout.write(`note: ${n}\n`);
+    return;
+  }
   await portBench(results, ratios, notes);
   await vswitchdBench(results, ratios, notes);
   await monitorBench(results, notes);
@@ -262,7 +316,7 @@ export async function runOvsdbBench(): Promise<void> {
 }
 
 if (require.main === module) {
-  runOvsdbBench().catch((err) => {
+  runOvsdbBench(process.argv[2]).catch((err) => {
     process.stderr.write(`bench ovsdb: ${(err as Error).message}\n`);
     process.exit(1);
   });

@@ -14,6 +14,7 @@ import type { Operation, ResultsOf } from './operations';
 import { JsonRpcConnection, UnexpectedMessage } from './rpc';
 import { DatabaseSchema, checkOperations, parseSchema } from './schema';
 import { OvsdbEndpoint, TlsFiles, openStream, parseOvsdbUrl } from './transport';
+import { checkArray, checkStringArray, checkTableUpdates, checkTableUpdates2, checkTransactResults } from './validate';
 
 export interface ReconnectOptions {
   initialDelayMs?: number;
@@ -41,11 +42,8 @@ export interface OvsdbClientOptions {
 }
 
 /** table → update of one row: RFC 7047 §4.1.6 */
-export type RowUpdate = { old?: Row; new?: Row };
-export type TableUpdates = Record<string, Record<string, RowUpdate>>;
-/** monitor_cond's table-updates2 (ovsdb-server(7)) */
-export type RowUpdate2 = { initial?: Row; insert?: Row; modify?: Row; delete?: null };
-export type TableUpdates2 = Record<string, Record<string, RowUpdate2>>;
+export type { RowUpdate, TableUpdates, RowUpdate2, TableUpdates2 } from './updates';
+import type { TableUpdates, TableUpdates2 } from './updates';
 
 export interface MonitorSelect {
   initial?: boolean;
@@ -178,8 +176,13 @@ export class OvsdbClient extends EventEmitter {
         continue;
       }
       // Re-send every monitor with its id; their callbacks get the full contents as a resync.
+      // A malformed initial state leaves the monitor unusable: close, so the next attempt resyncs.
+      const connection = this.connection;
       for (const entry of this.monitors.values()) {
-        this.sendMonitor(entry, true).result.catch((err) => this.emit('unexpected', { kind: 'malformed', message: String(err) }));
+        this.sendMonitor(entry, true).result.catch((err) => {
+          this.emit('unexpected', { kind: 'malformed', message: String(err) });
+          if (err instanceof OvsdbProtocolError) connection?.fail(err);
+        });
       }
       this.emit('reconnect');
       return;
@@ -187,10 +190,16 @@ export class OvsdbClient extends EventEmitter {
     this.emit('giveup');
   }
 
+  /**
+   * Runs inside the connection's data handler: a malformed update of one of our monitors throws an
+   * OvsdbProtocolError, which closes the connection (the monitor missed an update; a reconnect resyncs).
+   */
   private onNotification(method: string, params: unknown[], message: unknown): void {
     if ((method === 'update' || method === 'update2') && params.length >= 2) {
-      const entry = this.monitors.get(String(params[0]));
+      const entry = typeof params[0] === 'string' ? this.monitors.get(params[0]) : undefined;
       if (entry && (entry.method === 'monitor') === (method === 'update')) {
+        if (method === 'update') checkTableUpdates(params[1], `update (monitor ${entry.id})`);
+        else checkTableUpdates2(params[1], `update2 (monitor ${entry.id})`);
         entry.onUpdate(params[1], { monitorId: entry.id, initial: false, resync: false });
         return;
       }
@@ -224,8 +233,8 @@ export class OvsdbClient extends EventEmitter {
 
   async listDbs(): Promise<string[]> {
     const result = await this.call('list_dbs', []).result;
-    if (!Array.isArray(result)) throw new OvsdbProtocolError('list_dbs: result is not an array');
-    return result as string[];
+    checkStringArray(result, 'list_dbs');
+    return result;
   }
 
   /** The database's schema (cached after the first call; `refresh` fetches it again). */
@@ -265,9 +274,11 @@ export class OvsdbClient extends EventEmitter {
   }
 
   private sendMonitor(entry: MonitorEntry, resync: boolean): { id: number; result: Promise<unknown> } {
-    return this.call(entry.method, [entry.db, entry.id, entry.requests], (initial) =>
-      entry.onUpdate(initial, { monitorId: entry.id, initial: true, resync }),
-    );
+    return this.call(entry.method, [entry.db, entry.id, entry.requests], (initial) => {
+      if (entry.method === 'monitor') checkTableUpdates(initial, `monitor (${entry.id})`);
+      else checkTableUpdates2(initial, `monitor_cond (${entry.id})`);
+      entry.onUpdate(initial, { monitorId: entry.id, initial: true, resync });
+    });
   }
 
   private async startMonitor(
@@ -310,19 +321,19 @@ export class OvsdbClient extends EventEmitter {
 
   /** Round trip; resolves with what the server echoed. */
   async echo(...params: unknown[]): Promise<unknown[]> {
-    return (await this.call('echo', params).result) as unknown[];
+    const result = await this.call('echo', params).result;
+    checkArray(result, 'echo');
+    return result;
   }
 
   /** true when the lock was granted now; otherwise a 'locked' event follows when it is. */
   async lock(lockId: string): Promise<boolean> {
-    const result = (await this.call('lock', [lockId]).result) as { locked?: boolean };
-    return result?.locked === true;
+    return lockResult('lock', await this.call('lock', [lockId]).result);
   }
 
   /** Take the lock from its holder (who gets 'stolen'). */
   async steal(lockId: string): Promise<boolean> {
-    const result = (await this.call('steal', [lockId]).result) as { locked?: boolean };
-    return result?.locked === true;
+    return lockResult('steal', await this.call('steal', [lockId]).result);
   }
 
   async unlock(lockId: string): Promise<void> {
@@ -336,6 +347,12 @@ export class OvsdbClient extends EventEmitter {
     this.monitors.clear();
     this.connection?.close();
   }
+}
+
+function lockResult(method: string, result: unknown): boolean {
+  const locked = result && typeof result === 'object' ? (result as { locked?: unknown }).locked : undefined;
+  if (typeof locked !== 'boolean') throw new OvsdbProtocolError(`${method}: result has no boolean "locked"`);
+  return locked;
 }
 
 /** Turn a transact reply into results, or an OvsdbTransactionError naming the failing operation. */
@@ -354,5 +371,6 @@ export function interpretTransactResult(result: unknown, operations: readonly Op
     }
   }
   if (result.length < operations.length) throw new OvsdbProtocolError(`transact: ${result.length} results for ${operations.length} operations`);
+  checkTransactResults(result, operations);
   return result.slice(0, operations.length);
 }

@@ -33,8 +33,23 @@ export class OvsdbRpcError extends OvsdbError {
     readonly error: unknown,
     readonly details?: unknown,
   ) {
-    super(`${method}: server error ${JSON.stringify(error)}${details !== undefined ? `: ${JSON.stringify(details)}` : ''}`);
+    super(`${method}: server error ${describeJson(error)}${details !== undefined ? `: ${describeJson(details)}` : ''}`);
   }
+}
+
+/**
+ * A JSON value from the peer as text for a message: at most `maxChars` characters, and never a throw
+ * (a value too deep for JSON.stringify, a BigInt, a cycle: described, not serialised).
+ */
+function describeJson(value: unknown, maxChars = 500): string {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value);
+  } catch {
+    return `<unprintable ${Array.isArray(value) ? 'array' : typeof value}>`;
+  }
+  if (text === undefined) return String(typeof value);
+  return text.length > maxChars ? `${text.slice(0, maxChars)}… (${text.length} chars)` : text;
 }
 
 /**

@@ -3,11 +3,16 @@
  * applying updates in the order the server sent them. Callers read rows, listen to 'change', or await
  * a condition with waitFor. After a reconnect the client re-sends the monitor and the replica replaces
  * its contents with the fresh initial state, so rows deleted while disconnected disappear.
+ *
+ * The client checks the shape of every update before it arrives here; the replica then checks each
+ * value against its column's kind (a map column gets a map, a set column no map) for the whole update
+ * before applying any of it, so a bad update changes nothing and throws OvsdbProtocolError (which
+ * closes the connection: a reconnecting client resyncs).
  */
 import { EventEmitter } from 'events';
 import type { OvsdbClient, TableUpdates, TableUpdates2, UpdateInfo, OvsdbMonitor } from './client';
-import { Atom, Row, Value, atomKey, mapEntries, setElements } from './data';
-import { OvsdbDisconnectedError, OvsdbTimeoutError, OvsdbUsageError } from './errors';
+import { Atom, Row, Value, atomKey, isMap, isSet, mapEntries, setElements } from './data';
+import { OvsdbDisconnectedError, OvsdbProtocolError, OvsdbTimeoutError, OvsdbUsageError } from './errors';
 import { ColumnType, DatabaseSchema, defaultValue } from './schema';
 
 export interface ReplicaOptions {
@@ -46,6 +51,18 @@ export function applyColumnDiff(type: ColumnType, old: Value | undefined, diff: 
     else elements.set(key, a);
   }
   return ['set', [...elements.values()]];
+}
+
+/** Whether a received value (already known to be an OVSDB value) is of the column's kind. */
+function fitsColumn(type: ColumnType, value: Value): boolean {
+  if (type.value) return isMap(value) || (isSet(value) && value[1].length === 0);
+  return !isMap(value);
+}
+
+/** Set a column without letting a column named `__proto__` replace the row's prototype. */
+function setColumn(row: Row, column: string, value: Value): void {
+  if (column === '__proto__') Object.defineProperty(row, column, { value, writable: true, enumerable: true, configurable: true });
+  else row[column] = value;
 }
 
 export class Replica extends EventEmitter {
@@ -174,7 +191,29 @@ export class Replica extends EventEmitter {
     }
   }
 
+  /** Every value of the rows we replicate fits its column's kind; else OvsdbProtocolError, before any change. */
+  private checkKinds(method: string, updates: Record<string, Record<string, Record<string, unknown>>>): void {
+    for (const [table, rowUpdates] of Object.entries(updates)) {
+      const tableSchema = this.tables.has(table) ? this.schema.tables.get(table) : undefined;
+      if (!tableSchema) continue;
+      for (const [uuid, update] of Object.entries(rowUpdates)) {
+        for (const [kind, row] of Object.entries(update)) {
+          if (!row || typeof row !== 'object') continue;
+          for (const [column, value] of Object.entries(row as Row)) {
+            const columnSchema = tableSchema.columns.get(column);
+            if (columnSchema && !fitsColumn(columnSchema.type, value)) {
+              throw new OvsdbProtocolError(
+                `${method}: table ${table} row ${uuid} "${kind}": column ${column} is ${isMap(value) ? 'a map' : 'not a map'}, unlike its type`,
+              );
+            }
+          }
+        }
+      }
+    }
+  }
+
   private applyUpdate(updates: TableUpdates, info: UpdateInfo): void {
+    this.checkKinds('update', updates);
     this.beginUpdate(info);
     for (const [table, rowUpdates] of Object.entries(updates ?? {})) {
       const rows = this.tables.get(table);
@@ -188,6 +227,7 @@ export class Replica extends EventEmitter {
   }
 
   private applyUpdate2(updates: TableUpdates2, info: UpdateInfo): void {
+    this.checkKinds('update2', updates);
     this.beginUpdate(info);
     for (const [table, rowUpdates] of Object.entries(updates ?? {})) {
       const rows = this.tables.get(table);
@@ -201,7 +241,7 @@ export class Replica extends EventEmitter {
           const row = { ...(rows.get(uuid) ?? { _uuid: ['uuid', uuid] as Value }) };
           for (const [column, diff] of Object.entries(update.modify)) {
             const columnSchema = tableSchema.columns.get(column);
-            row[column] = columnSchema ? applyColumnDiff(columnSchema.type, row[column], diff) : diff;
+            setColumn(row, column, columnSchema ? applyColumnDiff(columnSchema.type, row[column], diff) : diff);
           }
           rows.set(uuid, row);
         }

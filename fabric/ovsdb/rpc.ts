@@ -3,10 +3,15 @@
  * the server's `echo`, our own echo keepalive, and failure of every waiting request when the stream
  * closes. Anything unexpected (a reply to an unknown id, an unknown notification or request, a message
  * that is neither) is reported as an `unexpected` event and otherwise ignored.
+ *
+ * Nothing thrown while handling a message escapes into the socket's handlers: a throw from a
+ * notification or reply handler (a malformed update refused by its check, a failing monitor callback)
+ * closes the connection with that error as the reason (an OvsdbProtocolError when it was not an
+ * OvsdbError), so waiting requests fail with OvsdbDisconnectedError and a reconnecting client resyncs.
  */
 import { EventEmitter } from 'events';
 import type { Socket } from 'net';
-import { OvsdbDisconnectedError, OvsdbError, OvsdbProtocolError, OvsdbRpcError, OvsdbTimeoutError } from './errors';
+import { OvsdbDisconnectedError, OvsdbError, OvsdbProtocolError, OvsdbRpcError, OvsdbTimeoutError, OvsdbUsageError } from './errors';
 import { JsonStreamReader } from './framing';
 
 export interface UnexpectedMessage {
@@ -49,15 +54,13 @@ export class JsonRpcConnection extends EventEmitter {
   ) {
     super();
     this.reader = new JsonStreamReader({ maxMessageBytes: options.maxMessageBytes });
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('end', () => {
-      try {
+    socket.on('data', (chunk: Buffer) => this.guard(() => this.onData(chunk)));
+    socket.on('end', () =>
+      this.guard(() => {
         this.reader.end();
         this.shutdown(new OvsdbDisconnectedError('connection closed by peer'));
-      } catch (err) {
-        this.shutdown(err as Error);
-      }
-    });
+      }),
+    );
     socket.on('error', (err) => this.shutdown(new OvsdbDisconnectedError(`connection error: ${err.message}`)));
     socket.on('close', () => this.shutdown(new OvsdbDisconnectedError('connection closed')));
     this.armIdleTimer();
@@ -111,9 +114,32 @@ export class JsonRpcConnection extends EventEmitter {
     this.shutdown(new OvsdbDisconnectedError('connection closed by client'));
   }
 
+  /** Close because of `reason` (e.g. a protocol error found after the reply was handled). */
+  fail(reason: Error): void {
+    this.shutdown(reason);
+  }
+
+  /**
+   * Run a socket handler's work; whatever it throws closes the connection instead of escaping into
+   * the socket's event handler (an uncaught exception in the process).
+   */
+  private guard(work: () => void): void {
+    try {
+      work();
+    } catch (err) {
+      this.shutdown(err instanceof Error ? err : new OvsdbProtocolError(`read: handler threw ${String(err)}`));
+    }
+  }
+
   private write(message: unknown): void {
+    let text: string;
+    try {
+      text = JSON.stringify(message);
+    } catch (err) {
+      throw new OvsdbUsageError(`write: message is not serialisable as JSON: ${(err as Error).message}`);
+    }
     this.emit('send', message);
-    this.socket.write(JSON.stringify(message));
+    this.socket.write(text);
   }
 
   private armIdleTimer(): void {
@@ -218,6 +244,11 @@ export class JsonRpcConnection extends EventEmitter {
       (err as { cause?: unknown }).cause = reason;
       entry.reject(err);
     }
-    this.emit('close', reason instanceof OvsdbError ? reason : new OvsdbProtocolError(reason.message));
+    try {
+      this.emit('close', reason instanceof OvsdbError ? reason : Object.assign(new OvsdbProtocolError(reason.message), { cause: reason }));
+    } catch (err) {
+      // a 'close' (or the client's 'disconnect') listener threw: report it, never throw into the socket
+      process.emitWarning(`ovsdb: a close listener threw: ${(err as Error)?.message ?? String(err)}`, 'OvsdbListenerWarning');
+    }
   }
 }

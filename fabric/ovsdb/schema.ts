@@ -121,6 +121,7 @@ export function parseSchema(json: unknown): DatabaseSchema {
     const columns = new Map<string, ColumnSchema>();
     for (const c of IMPLICIT_COLUMNS) columns.set(c.name, c);
     for (const [columnName, columnJson] of Object.entries(t.columns as Record<string, unknown>)) {
+      if (!columnJson || typeof columnJson !== 'object' || Array.isArray(columnJson)) fail(`column ${tableName}.${columnName} is not an object`);
       const c = columnJson as Record<string, unknown>;
       columns.set(columnName, {
         name: columnName,
@@ -144,7 +145,7 @@ export function parseSchema(json: unknown): DatabaseSchema {
       }
     }
   }
-  return { name: o.name, version: String(o.version ?? ''), cksum: typeof o.cksum === 'string' ? o.cksum : undefined, tables, json };
+  return { name: o.name, version: typeof o.version === 'string' || typeof o.version === 'number' ? String(o.version) : '', cksum: typeof o.cksum === 'string' ? o.cksum : undefined, tables, json };
 }
 
 /** True for a column holding exactly one value (not a set, not a map). */

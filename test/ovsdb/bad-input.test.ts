@@ -12,6 +12,7 @@ import {
   OvsdbProtocolError,
   OvsdbRpcError,
   OvsdbTimeoutError,
+  Replica,
   UnexpectedMessage,
 } from '../../fabric/ovsdb';
 import { FakeServer, startFakeServer } from './servers';
@@ -252,5 +253,135 @@ describe('fuzz: whatever a server sends, a request settles with a typed outcome'
       }),
       { seed, numRuns: Number(process.env.FABRIC_FUZZ_RUNS) || 40 },
     );
+  });
+});
+
+describe('malformed replies and notifications: typed errors, nothing escapes the socket handlers', () => {
+  /** Records what would otherwise crash the process (an exception thrown from a socket handler). */
+  const escaped: unknown[] = [];
+  const onEscape = (err: unknown): void => {
+    escaped.push(err);
+  };
+  beforeEach(() => {
+    escaped.length = 0;
+    process.on('uncaughtException', onEscape);
+    process.on('unhandledRejection', onEscape);
+  });
+  afterEach(() => {
+    process.off('uncaughtException', onEscape);
+    process.off('unhandledRejection', onEscape);
+  });
+
+  const SCHEMA = { name: 'Fz', version: '1.0.0', tables: { T: { columns: { n: { type: 'integer' }, kv: { type: { key: 'string', value: 'string', min: 0, max: 'unlimited' } } } } } };
+  const U1 = '00000000-0000-4000-8000-000000000001';
+
+  /** A fake server that serves get_schema and monitor_cond properly, then sends `afterMonitor` (first connection only). */
+  async function monitorServer(afterMonitor: (monitorId: string) => string[]): Promise<FakeServer> {
+    let connections = 0;
+    return startFakeServer((socket, received) => {
+      const n = ++connections;
+      let answered = 0;
+      socket.on('data', () => {
+        const all = requests(received());
+        for (const r of all.slice(answered) as { id: unknown; method: string; params: unknown[] }[]) {
+          answered++;
+          if (r.method === 'get_schema') socket.write(JSON.stringify({ id: r.id, result: SCHEMA, error: null }));
+          else if (r.method === 'monitor_cond') {
+            socket.write(JSON.stringify({ id: r.id, result: { T: { [U1]: { initial: { n: n } } } }, error: null }));
+            if (n === 1) for (const m of afterMonitor(String(r.params[1]))) socket.write(m);
+          } else socket.write(JSON.stringify({ id: r.id, result: {}, error: null }));
+        }
+      });
+    });
+  }
+
+  test.each([
+    ['table updates null', (m: string) => `{"id":null,"method":"update2","params":["${m}",null]}`],
+    ['table updates a string', (m: string) => `{"id":null,"method":"update2","params":["${m}","T"]}`],
+    ['row updates null', (m: string) => `{"id":null,"method":"update2","params":["${m}",{"T":null}]}`],
+    ['a row update a string', (m: string) => `{"id":null,"method":"update2","params":["${m}",{"T":{"${U1}":"x"}}]}`],
+    ['a modify of a map column with a string', (m: string) => `{"id":null,"method":"update2","params":["${m}",{"T":{"${U1}":{"modify":{"kv":"x"}}}}]}`],
+    ['a row value that is no OVSDB value', (m: string) => `{"id":null,"method":"update2","params":["${m}",{"T":{"${U1}":{"insert":{"n":{"a":1}}}}}]}`],
+  ])('update2 with %s: protocol error, reconnect, the replica resyncs', async (_label, bad) => {
+    fake = await monitorServer((m) => [bad(m)]);
+    const client = await OvsdbClient.connect(fake.url, { reconnect: { initialDelayMs: 10 } });
+    const reasons: Error[] = [];
+    client.on('disconnect', (r: Error) => reasons.push(r));
+    const reconnected = new Promise((r) => client.once('reconnect', r));
+    const replica = await Replica.create(client, 'Fz', { T: undefined });
+    await reconnected;
+    await replica.waitFor((r) => r.get('T', U1)?.n === 2, 5000); // the second connection's initial state
+    expect(reasons).toHaveLength(1);
+    expect(reasons[0]).toBeInstanceOf(OvsdbProtocolError);
+    expect(reasons[0].message).toMatch(/^update2/);
+    expect(escaped).toEqual([]);
+    await replica.cancel();
+    await client.close();
+  });
+
+  test("the server's echo with an id nested 10,000 deep: protocol error, not a stack overflow", async () => {
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+    fake = await startFakeServer((socket) => socket.once('data', () => socket.write(`{"id":${deep},"method":"echo","params":[]}`)));
+    const client = await OvsdbClient.connect(fake.url);
+    const reason = disconnectReason(client);
+    await expect(client.listDbs()).rejects.toBeInstanceOf(OvsdbDisconnectedError);
+    expect(await reason).toBeInstanceOf(OvsdbProtocolError);
+    expect((await reason).message).toMatch(/nests deeper than 1000/);
+    expect(escaped).toEqual([]);
+    await noSocketsLeft(fake);
+  });
+
+  test('an error reply nested 10,000 deep, and one nested 900 deep with 1 MB of details', async () => {
+    const deep = (n: number): string => '{"e":'.repeat(n) + '1' + '}'.repeat(n);
+    fake = await startFakeServer((socket, received) =>
+      socket.on('data', () => {
+        const last = requests(received()).pop()!;
+        if (last.method === 'echo') socket.write(`{"id":${last.id},"result":null,"error":{"error":${deep(900)},"details":"${'d'.repeat(1_000_000)}"}}`);
+        else socket.write(`{"id":${last.id},"result":null,"error":${deep(10_000)}}`);
+      }),
+    );
+    const client = await OvsdbClient.connect(fake.url);
+    const rpcError = await client.echo().catch((e: unknown) => e);
+    expect(rpcError).toBeInstanceOf(OvsdbRpcError);
+    expect((rpcError as Error).message.length).toBeLessThan(2000);
+    const reason = disconnectReason(client);
+    await expect(client.listDbs()).rejects.toBeInstanceOf(OvsdbDisconnectedError);
+    expect(await reason).toBeInstanceOf(OvsdbProtocolError);
+    expect(escaped).toEqual([]);
+    await noSocketsLeft(fake);
+  });
+
+  test.each([
+    ['list_dbs', '["a",1]', (c: OvsdbClient) => c.listDbs()],
+    ['echo', '"x"', (c: OvsdbClient) => c.echo()],
+    ['lock', 'null', (c: OvsdbClient) => c.lock('l')],
+    ['transact', '[{"rows":"x"}]', (c: OvsdbClient) => c.transact('Fz', { op: 'select', table: 'T', where: [] })],
+    ['transact', '[{"count":-1}]', (c: OvsdbClient) => c.transact('Fz', { op: 'delete', table: 'T', where: [] })],
+  ])('a %s reply of the wrong shape (%s): OvsdbProtocolError on that request, the session goes on', async (_method, result, call) => {
+    fake = await startFakeServer((socket, received) =>
+      socket.on('data', () => {
+        const last = requests(received()).pop()!;
+        socket.write(`{"id":${last.id},"result":${last.method === 'list_dbs' && result !== '["a",1]' ? '["Fz"]' : result},"error":null}`);
+      }),
+    );
+    const client = await OvsdbClient.connect(fake.url, { checkSchema: false });
+    await expect(call(client)).rejects.toBeInstanceOf(OvsdbProtocolError);
+    expect(client.isConnected).toBe(true);
+    expect(escaped).toEqual([]);
+    await client.close();
+    await noSocketsLeft(fake);
+  });
+
+  test('a 1.2 MB reply of 100,000 keys frames whole (linear framing; no time asserted)', async () => {
+    const keys = Array.from({ length: 100_000 }, (_, i) => `"k${i}":${i % 100}`).join(',');
+    fake = await startFakeServer((socket, received) =>
+      socket.on('data', () => socket.write(`{"id":${requests(received()).pop()!.id},"result":{${keys}},"error":null}`)),
+    );
+    const client = await OvsdbClient.connect(fake.url);
+    const result = (await client.request('get_everything', [])) as Record<string, number>;
+    expect(Object.keys(result)).toHaveLength(100_000);
+    expect(result.k99999).toBe(99);
+    await client.close();
+    await noSocketsLeft(fake);
   });
 });
