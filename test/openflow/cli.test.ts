@@ -2,24 +2,10 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Command } from 'commander';
-import { register } from '../../cli/commands/ofp';
-import type { CommandContext } from '../../cli/main';
+import { runOfp } from './ofp-cli';
 import { ovsEncodeFlows } from './oracle';
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CommandContext = { exitCode: 0, stdout: (t) => (out += t), stderr: (t) => (err += t), debug: false };
-  const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
-  register(program, ctx);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch {
-    return { code: 2, out, err };
-  }
-  return { code: ctx.exitCode, out, err };
-}
+const run = runOfp;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-ofp-cli-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

@@ -17,18 +17,7 @@
 import fc from 'fast-check';
 import { decodeMessage, encodeMessage, FrameSplitter, OpenFlowError } from '../../fabric/openflow';
 import { arbMessage } from './arbitraries';
-
-/** mulberry32: a small seeded PRNG (the fuzzer's only randomness) */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../../bench/cluster-gen';
 
 export interface FuzzStats {
   seed: number;
@@ -119,7 +108,7 @@ function decodeOne(b: Buffer, stats: FuzzStats, seed: number, i: number): void {
 
 /** Run `count` mutated messages (and a framed stream every 8th); throws UntypedFailure on the first untyped exception. */
 export function fuzzOpenFlow(count: number, seed: number, onProgress?: (done: number) => void): FuzzStats {
-  const rnd = prng(seed);
+  const rnd = seededRandom(seed); // mulberry32: the fuzzer's only randomness
   const pool = corpus(seed, 400);
   const stats: FuzzStats = { seed, messages: 0, decoded: 0, typedErrors: {}, reencoded: 0, framedStreams: 0, framingErrors: 0, slowestMs: 0, heapMB: 0, notReencoded: [] };
   for (let i = 0; i < count; i++) {

@@ -7,10 +7,9 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Command } from 'commander';
+import { runOfp } from './ofp-cli';
 import fc from 'fast-check';
-import { decodeHexToJson, encodeJsonToHex, register } from '../../cli/commands/ofp';
-import type { CommandContext } from '../../cli/main';
+import { decodeHexToJson, encodeJsonToHex } from '../../cli/commands/ofp';
 import { errorNames } from '../../fabric/openflow/constants';
 import { decodeMessage } from '../../fabric/openflow/decode';
 import { encodeMessage } from '../../fabric/openflow/encode';
@@ -107,19 +106,7 @@ test(`decode -> JSON text -> parse -> encode through the CLI functions gives the
 
 // ---- the CLI itself (commander), as a user runs it -----------------------------------------------
 
-async function run(args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CommandContext = { exitCode: 0, stdout: (t) => (out += t), stderr: (t) => (err += t), debug: false };
-  const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
-  register(program, ctx);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch {
-    return { code: 2, out, err };
-  }
-  return { code: ctx.exitCode, out, err };
-}
+const run = runOfp;
 
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-ofp-json-'));
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));

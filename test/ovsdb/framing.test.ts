@@ -6,6 +6,7 @@
  */
 import fc from 'fast-check';
 import { JsonStreamReader, OvsdbError, OvsdbMessageTooLargeError, OvsdbProtocolError } from '../../fabric/ovsdb';
+import { splitAt } from './fuzz';
 
 const seed = Number(process.env.FABRIC_SEED) || Date.now() % 2 ** 31;
 // eslint-disable-next-line no-console
@@ -19,17 +20,6 @@ function readAll(chunks: Uint8Array[], maxMessageBytes?: number): unknown[] {
   return out;
 }
 
-function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const chunks: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    chunks.push(bytes.subarray(prev, p));
-    prev = p;
-  }
-  chunks.push(bytes.subarray(prev));
-  return chunks;
-}
 
 const FIXTURE_TEXTS = [
   '{"id":1,"result":["a{b}","c\\"}{","\\\\"],"error":null}',

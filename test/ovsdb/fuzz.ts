@@ -191,7 +191,8 @@ export function render(c: FuzzCase, ids: (target: number) => Ids): Buffer[] {
   return c.messages.map((m, i) => mutate(TEMPLATES[m.template](ids(m.target), i), m.mutation));
 }
 
-function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
+/** a buffer cut at the given points (modulo its length + 1; repeats merged) */
+export function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
   const chunks: Buffer[] = [];
   let prev = 0;
