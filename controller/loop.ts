@@ -212,8 +212,9 @@ export class ControlLoop {
     const paths = this.candidatePaths.get(this.state, topo);
     const demands = measuredDemands(this.state, this.declared, topo, paths, podRate, this.pinPaths);
     const byId = new Map(demands.map((d) => [d.id, d]));
-    const linkLoadGbps = new Map(this.load.linkUtilization().map((l) => [l.link, l.gbps]));
-    const utilization = new Map(this.load.linkUtilization().map((l) => [l.link, l.utilization]));
+    const measured = this.load.linkUtilization();
+    const linkLoadGbps = new Map(measured.map((l) => [l.link, l.gbps]));
+    const utilization = new Map(measured.map((l) => [l.link, l.utilization]));
     const changes: RebalanceChange[] = [];
     const steering = this.state.steering;
     const pins = new Map((steering?.pins ?? []).map((p) => [p.id, p]));
