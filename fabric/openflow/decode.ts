@@ -19,6 +19,7 @@ import {
   ONF_VENDOR_ID,
   errorNames,
 } from './constants';
+import { TABLE_FEATURE_PROP_TYPES } from './encode';
 import { OpenFlowError } from './errors';
 import type { Bucket, Flow, Group, GroupType, Meter, MeterBand } from './flow';
 import { OFPP } from './flow';
@@ -483,6 +484,8 @@ function parseMultipartRequest(mpType: number, r: BufferReader): M.MultipartRequ
         return { kind: 'queue', portNo: r.u32(), queueId: r.u32() };
       case OFPMP.METER_FEATURES:
         return { kind: 'meter_features' };
+      case OFPMP.TABLE_FEATURES:
+        return { kind: 'table_features', tables: parseTableFeaturesList(r) };
       default:
         return raw();
     }
@@ -647,6 +650,8 @@ function parseMultipartReplyBody(mpType: number, r: BufferReader): M.MultipartRe
       pad(r, 2);
       return { kind: 'meter_features', features };
     }
+    case OFPMP.TABLE_FEATURES:
+      return { kind: 'table_features', tables: parseTableFeaturesList(r) };
     default:
       return undefined;
   }
@@ -684,6 +689,102 @@ function parseFlowStats(r: BufferReader): M.FlowStats {
   return s;
 }
 
+// ---- OFPMP_TABLE_FEATURES ----------------------------------------------------------------------
+
+const TABLE_FEATURE_PROP_NAMES = new Map<number, M.TableFeatureProp['prop']>(
+  Object.entries(TABLE_FEATURE_PROP_TYPES).map(([name, t]) => [t, name as M.TableFeatureProp['prop']]),
+);
+
+/**
+ * A list of ofp_table_features (request or reply body). Anything that would not re-encode to the
+ * same bytes (non-zero padding, bytes after the name's NUL) or does not parse (bad lengths) makes
+ * the whole body raw; a property of a type the model does not know, or a known one whose contents
+ * do not parse, stays raw inside its typed entry.
+ */
+function parseTableFeaturesList(r: BufferReader): M.TableFeatures[] {
+  try {
+    const tables: M.TableFeatures[] = [];
+    while (r.remaining > 0) tables.push(parseTableFeatures(r));
+    return tables;
+  } catch (e) {
+    if (e instanceof OpenFlowError) throw NOT_MODELLED;
+    throw e;
+  }
+}
+
+function parseTableFeatures(r: BufferReader): M.TableFeatures {
+  const len = r.u16();
+  if (len < 64) throw NOT_MODELLED;
+  const e = r.sub(len - 2, 'table features');
+  const tableId = e.u8();
+  pad(e, 5);
+  const name = fixedString(e, 32);
+  const t: M.TableFeatures = {
+    tableId, name, metadataMatch: e.u64(), metadataWrite: e.u64(), config: e.u32(), maxEntries: e.u32(), properties: [],
+  };
+  while (e.remaining > 0) {
+    const propType = e.u16();
+    const plen = e.u16();
+    if (plen < 4) throw NOT_MODELLED;
+    const body = e.bytes(plen - 4);
+    const padLen = (8 - (plen % 8)) % 8;
+    if (padLen > e.remaining) throw NOT_MODELLED;
+    pad(e, padLen);
+    t.properties.push(parseTableFeatureProp(propType, body));
+  }
+  return t;
+}
+
+function parseTableFeatureProp(propType: number, body: Buffer): M.TableFeatureProp {
+  const name = TABLE_FEATURE_PROP_NAMES.get(propType);
+  const raw = (): M.TableFeatureProp => ({ prop: 'raw', propType, data: copy(body) });
+  if (!name) return raw();
+  const r = new BufferReader(body, 0, body.length, 'table feature property');
+  const ids = (): M.TableFeatureId[] => {
+    const out: M.TableFeatureId[] = [];
+    while (r.remaining > 0) {
+      const type = r.u16();
+      const len = r.u16();
+      if (len < 4) throw NOT_MODELLED;
+      const id: M.TableFeatureId = { type };
+      if (len > 4) id.data = copy(r.bytes(len - 4));
+      out.push(id);
+    }
+    return out;
+  };
+  try {
+    switch (name) {
+      case 'instructions':
+      case 'instructions_miss':
+        return { prop: name, instructions: ids() };
+      case 'write_actions':
+      case 'write_actions_miss':
+      case 'apply_actions':
+      case 'apply_actions_miss':
+        return { prop: name, actions: ids() };
+      case 'next_tables':
+      case 'next_tables_miss':
+        return { prop: name, tableIds: [...body] };
+      case 'experimenter':
+      case 'experimenter_miss':
+        return { prop: name, experimenter: r.u32(), expType: r.u32(), data: copy(r.rest()) };
+      case 'raw':
+        return raw();
+      default: {
+        const oxms: M.TableFeatureOxmId[] = [];
+        while (r.remaining > 0) {
+          const header = r.u32();
+          oxms.push(header >>> 16 === 0xffff ? { header, experimenter: r.u32() } : { header });
+        }
+        return { prop: name, oxms };
+      }
+    }
+  } catch (e) {
+    if (e === NOT_MODELLED || e instanceof OpenFlowError) return raw();
+    throw e;
+  }
+}
+
 /** Joins the parts of a multipart reply (OFPMPF_REPLY_MORE) into one body. */
 export function mergeMultipartReplies(parts: readonly M.MultipartReply[]): M.MultipartReplyBody {
   if (parts.length === 0) throw new OpenFlowError('bad-value', 'mergeMultipartReplies: no parts');
@@ -713,6 +814,8 @@ export function mergeMultipartReplies(parts: readonly M.MultipartReply[]): M.Mul
       return { kind: 'meter_config', meters: all((b) => (b as typeof first).meters) };
     case 'queue':
       return { kind: 'queue', queues: all((b) => (b as typeof first).queues) };
+    case 'table_features':
+      return { kind: 'table_features', tables: all((b) => (b as typeof first).tables) };
     case 'raw':
       return { kind: 'raw', multipartType: first.multipartType, data: Buffer.concat(parts.map((p) => (p.body as typeof first).data)) };
     default:

@@ -61,6 +61,27 @@ export const MULTIPART_TYPES = {
   port_desc: OFPMP.PORT_DESC,
   queue: OFPMP.QUEUE,
   meter_features: OFPMP.METER_FEATURES,
+  table_features: OFPMP.TABLE_FEATURES,
+} as const;
+
+/** OFPTFPT_* property types of OFPMP_TABLE_FEATURES the model types, by name */
+export const TABLE_FEATURE_PROP_TYPES = {
+  instructions: 0,
+  instructions_miss: 1,
+  next_tables: 2,
+  next_tables_miss: 3,
+  write_actions: 4,
+  write_actions_miss: 5,
+  apply_actions: 6,
+  apply_actions_miss: 7,
+  match: 8,
+  wildcards: 10,
+  write_setfield: 12,
+  write_setfield_miss: 13,
+  apply_setfield: 14,
+  apply_setfield_miss: 15,
+  experimenter: 0xfffe,
+  experimenter_miss: 0xffff,
 } as const;
 
 const SIMPLE_TYPES: Record<string, number> = {
@@ -179,6 +200,9 @@ function encodeMultipartRequestBody(w: BufferWriter, b: M.MultipartRequestBody):
       return;
     case 'meter_features':
       return;
+    case 'table_features':
+      for (const t of b.tables) encodeTableFeatures(w, t);
+      return;
     case 'raw':
       w.bytes(b.data);
       return;
@@ -258,6 +282,9 @@ function encodeMultipartReplyBody(w: BufferWriter, b: M.MultipartReplyBody): voi
       w.u8(u(f.maxBands, 8, 'max_bands')).u8(u(f.maxColor, 8, 'max_color')).zeros(2);
       return;
     }
+    case 'table_features':
+      for (const t of b.tables) encodeTableFeatures(w, t);
+      return;
     case 'raw':
       w.bytes(b.data);
       return;
@@ -275,6 +302,67 @@ function encodeFlowStats(w: BufferWriter, s: M.FlowStats): void {
   if (s.instructionsRaw) w.bytes(s.instructionsRaw);
   else encodeInstructions(w, f.instructions);
   w.patch16(start, w.offset - start);
+}
+
+function encodeTableFeatures(w: BufferWriter, t: M.TableFeatures): void {
+  const start = w.offset;
+  w.u16(0).u8(u(t.tableId, 8, 'table_id')).zeros(5).fixedString(t.name, 32);
+  w.u64(big(t.metadataMatch, 'metadata_match')).u64(big(t.metadataWrite, 'metadata_write'));
+  w.u32(u(t.config, 32, 'table features config')).u32(u(t.maxEntries, 32, 'max_entries'));
+  for (const p of t.properties) encodeTableFeatureProp(w, p);
+  w.patch16(start, u(w.offset - start, 16, 'table features length'));
+}
+
+function encodeTableFeatureProp(w: BufferWriter, p: M.TableFeatureProp): void {
+  const start = w.offset;
+  if (p.prop === 'raw') w.u16(u(p.propType, 16, 'table feature property type'));
+  else {
+    const type = TABLE_FEATURE_PROP_TYPES[p.prop];
+    if (type === undefined) throw new OpenFlowError('bad-value', `table features: unknown property ${String(p.prop)}`);
+    w.u16(type);
+  }
+  w.u16(0);
+  const ids = (list: readonly M.TableFeatureId[], what: string): void => {
+    for (const id of list) {
+      const data = id.data ?? new Uint8Array(0);
+      w.u16(u(id.type, 16, what)).u16(u(4 + data.length, 16, `${what} length`)).bytes(data);
+    }
+  };
+  switch (p.prop) {
+    case 'instructions':
+    case 'instructions_miss':
+      ids(p.instructions, 'instruction id');
+      break;
+    case 'write_actions':
+    case 'write_actions_miss':
+    case 'apply_actions':
+    case 'apply_actions_miss':
+      ids(p.actions, 'action id');
+      break;
+    case 'next_tables':
+    case 'next_tables_miss':
+      for (const t of p.tableIds) w.u8(u(t, 8, 'next table id'));
+      break;
+    case 'experimenter':
+    case 'experimenter_miss':
+      w.u32(u(p.experimenter, 32, 'experimenter')).u32(u(p.expType, 32, 'exp_type')).bytes(p.data);
+      break;
+    case 'raw':
+      w.bytes(p.data);
+      break;
+    default:
+      for (const o of p.oxms) {
+        w.u32(u(o.header, 32, 'oxm id'));
+        if (o.header >>> 16 === 0xffff) {
+          if (o.experimenter === undefined) throw new OpenFlowError('bad-value', 'table features: experimenter oxm id without experimenter');
+          w.u32(u(o.experimenter, 32, 'oxm experimenter'));
+        } else if (o.experimenter !== undefined) {
+          throw new OpenFlowError('bad-value', 'table features: experimenter on a non-experimenter oxm id');
+        }
+      }
+  }
+  w.patch16(start + 2, u(w.offset - start, 16, 'table feature property length'));
+  w.padTo(start, 8);
 }
 
 function multipartType(b: M.MultipartRequestBody | M.MultipartReplyBody): number {

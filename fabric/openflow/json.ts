@@ -11,6 +11,7 @@ const BIGINT_KEYS = new Set([
   'value', 'mask', 'cookie', 'cookieMask', 'generationId', 'packetCount', 'byteCount', 'lookupCount', 'matchedCount',
   'rxPackets', 'txPackets', 'rxBytes', 'txBytes', 'rxDropped', 'txDropped', 'rxErrors', 'txErrors', 'rxFrameErr',
   'rxOverErr', 'rxCrcErr', 'collisions', 'packetInCount', 'byteInCount', 'packetBandCount', 'byteBandCount',
+  'metadataMatch', 'metadataWrite',
 ]);
 // (queue stats' txBytes, txPackets, txErrors are bigint too: already listed)
 /** keys whose values are byte arrays */

@@ -207,6 +207,46 @@ export interface FlowStatsRequest {
   match: Match;
 }
 
+// ---- OFPMP_TABLE_FEATURES (OpenFlow 1.3 §7.3.5.5) ------------------------------------------------
+
+/** an instruction or action id: its type; `data` is what follows the 4-byte type/len header
+ *  (experimenter ids: the experimenter id and more), omitted when empty */
+export interface TableFeatureId {
+  type: number;
+  data?: Uint8Array;
+}
+
+/** an OXM id: the 32-bit header; experimenter OXMs (class 0xffff) carry the experimenter id too */
+export interface TableFeatureOxmId {
+  header: number;
+  experimenter?: number;
+}
+
+/** one ofp_table_feature_prop; types the model does not know stay raw (`prop: 'raw'`, the
+ *  bytes after the 4-byte header up to its length, without the padding) */
+export type TableFeatureProp =
+  | { prop: 'instructions' | 'instructions_miss'; instructions: TableFeatureId[] }
+  | { prop: 'next_tables' | 'next_tables_miss'; tableIds: number[] }
+  | { prop: 'write_actions' | 'write_actions_miss' | 'apply_actions' | 'apply_actions_miss'; actions: TableFeatureId[] }
+  | {
+      prop: 'match' | 'wildcards' | 'write_setfield' | 'write_setfield_miss' | 'apply_setfield' | 'apply_setfield_miss';
+      oxms: TableFeatureOxmId[];
+    }
+  | { prop: 'experimenter' | 'experimenter_miss'; experimenter: number; expType: number; data: Uint8Array }
+  | { prop: 'raw'; propType: number; data: Uint8Array };
+
+/** one ofp_table_features */
+export interface TableFeatures {
+  tableId: number;
+  /** char[32], latin1 up to the first NUL */
+  name: string;
+  metadataMatch: bigint;
+  metadataWrite: bigint;
+  config: number;
+  maxEntries: number;
+  properties: TableFeatureProp[];
+}
+
 export type MultipartRequestBody =
   | { kind: 'desc' | 'table' | 'port_desc' | 'group_desc' }
   | ({ kind: 'flow' | 'aggregate' } & FlowStatsRequest)
@@ -216,6 +256,8 @@ export type MultipartRequestBody =
   /** OFPMP_QUEUE: portNo OFPP_ANY (0xffffffff) / queueId OFPQ_ALL (0xffffffff) for all */
   | { kind: 'queue'; portNo: number; queueId: number }
   | { kind: 'meter_features' }
+  /** empty `tables`: a query; else the tables to set */
+  | { kind: 'table_features'; tables: TableFeatures[] }
   | { kind: 'raw'; multipartType: number; data: Uint8Array };
 
 export interface MultipartRequest {
@@ -329,6 +371,7 @@ export type MultipartReplyBody =
   | { kind: 'meter_config'; meters: Meter[] }
   | { kind: 'queue'; queues: QueueStats[] }
   | { kind: 'meter_features'; features: MeterFeatures }
+  | { kind: 'table_features'; tables: TableFeatures[] }
   | { kind: 'raw'; multipartType: number; data: Uint8Array };
 
 export interface MultipartReply {

@@ -54,6 +54,21 @@ function reply(msg: OfpMessage): OfpMessage | undefined {
       else if (k === 'meter') body = { kind: 'meter', meters: [] };
       else if (k === 'meter_config') body = { kind: 'meter_config', meters: [] };
       else if (k === 'queue') body = { kind: 'queue', queues: [] };
+      // OVS refuses an empty TABLE_FEATURES reply, and a table without its 8 required properties
+      else if (k === 'table_features') {
+        body = {
+          kind: 'table_features',
+          tables: [{
+            tableId: 0, name: 'fake', metadataMatch: 0n, metadataWrite: 0n, config: 0, maxEntries: 0,
+            properties: [
+              { prop: 'instructions', instructions: [] }, { prop: 'next_tables', tableIds: [] },
+              { prop: 'write_actions', actions: [] }, { prop: 'apply_actions', actions: [] },
+              { prop: 'match', oxms: [] }, { prop: 'wildcards', oxms: [] },
+              { prop: 'write_setfield', oxms: [] }, { prop: 'apply_setfield', oxms: [] },
+            ],
+          }],
+        };
+      }
       else if (k === 'meter_features') body = { kind: 'meter_features', features: { maxMeter: 0, bandTypes: 0, capabilities: 0, maxBands: 0, maxColor: 0 } };
       else body = { kind: 'raw', multipartType: (msg.body as { multipartType: number }).multipartType, data: new Uint8Array(0) };
       return { type: 'multipart_reply', xid: msg.xid, flags: 0, body };
