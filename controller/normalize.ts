@@ -130,6 +130,10 @@ export function actionKey(a: Action): string {
       return `multipath(${a.fields},${a.basis},${a.algorithm},${a.links},${a.arg},${refKey(a.dst)})`;
     case 'bundle':
       return `bundle(${a.fields},${a.basis},${a.algorithm},${a.members.join(',')},${a.dst ? refKey(a.dst) : ''})`;
+    case 'learn': {
+      const specs = a.specs.map((s) => `${s.kind}:${'src' in s ? refKey(s.src) : `0x${s.value.toString(16)}`}${s.kind === 'output' ? '' : `>${refKey(s.dst)}`}`);
+      return `learn(${a.table},${a.idleTimeout ?? 0},${a.hardTimeout ?? 0},${a.finIdleTimeout ?? 0},${a.finHardTimeout ?? 0},${a.priority ?? 0x8000},${(a.cookie ?? 0n).toString(16)},${a.sendFlowRem ? 'r' : ''}${a.deleteLearned ? 'd' : ''},${a.limit ?? 0},${a.resultDst ? refKey(a.resultDst) : ''},${specs.join(';')})`;
+    }
     case 'raw':
       return `raw(${a.actionType},${a.experimenter ?? ''},${a.subtype ?? ''},${hex(a.data)})`;
   }

@@ -91,7 +91,7 @@ export class SwitchOpError extends Error {
   override readonly name = 'SwitchOpError';
 }
 
-/** A packet hit an action of the flow IR that the simulator does not execute (multipath, bundle,
+/** A packet hit an action of the flow IR that the simulator does not execute (multipath, bundle, learn,
  *  resubmit with ct, controller with pause): thrown from process(), never silently ignored. */
 export class UnsupportedActionError extends Error {
   override readonly name = 'UnsupportedActionError';
@@ -713,6 +713,7 @@ export class SimSwitch {
         return;
       case 'multipath':
       case 'bundle':
+      case 'learn':
         throw new UnsupportedActionError(this.name, a);
       case 'raw':
         step(() => `${actionText(a)}: not modelled, ignored`);

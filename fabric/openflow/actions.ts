@@ -11,7 +11,7 @@ import { BufferReader } from './buffer-reader';
 import { BufferWriter } from './buffer-writer';
 import { NXAST, NX_VENDOR_ID, OFPAT, OFPIT } from './constants';
 import { OpenFlowError } from './errors';
-import type { Action, FieldName, FieldRef, HashFields, Instructions, NatSpec } from './flow';
+import type { Action, FieldName, FieldRef, HashFields, Instructions, LearnSpec, NatSpec } from './flow';
 import { OFPP } from './flow';
 import { decodeOxmTlv, encodeOxmTlv, fieldBits, fieldByNxHeader, nxHeader } from './oxm';
 
@@ -34,7 +34,15 @@ const NXAST_MORE = {
   SAMPLE2: 38,
   SAMPLE3: 41,
   RESUBMIT_TABLE_CT: 44,
+  LEARN: 16,
+  LEARN2: 45,
 } as const;
+const NX_LEARN_F = { SEND_FLOW_REM: 1, DELETE_LEARNED: 2, WRITE_RESULT: 4 } as const;
+/** flow_mod_spec header bits: source immediate (else a field); destination load / output (else match) */
+const NX_LEARN_SRC_IMMEDIATE = 1 << 13;
+const NX_LEARN_DST_LOAD = 1 << 11;
+const NX_LEARN_DST_OUTPUT = 2 << 11;
+const OFP_DEFAULT_PRIORITY = 0x8000;
 /** NXM_OF_IN_PORT, the only member type of bundle actions */
 const NXM_OF_IN_PORT = 0x00000002;
 const HASH_FIELDS: readonly HashFields[] = ['eth_src', 'symmetric_l4', 'symmetric_l3l4', 'symmetric_l3l4+udp', 'nw_src', 'nw_dst', 'symmetric_l3'];
@@ -332,6 +340,9 @@ export function encodeAction(w: BufferWriter, a: Action): void {
       finish(w, start);
       return;
     }
+    case 'learn':
+      encodeLearn(w, a);
+      return;
     case 'raw':
       w.u16(checkU(a.actionType, 16, 'raw action type')).u16(0);
       if (a.experimenter !== undefined) w.u32(a.experimenter);
@@ -364,6 +375,57 @@ function encodeRegLoads(w: BufferWriter, field: FieldName, value: bigint, mask: 
     finish(w, start);
     bit += n;
   }
+}
+
+/** NXAST_LEARN, or NXAST_LEARN2 when there is a limit or a result_dst (as OVS chooses) */
+function encodeLearn(w: BufferWriter, a: Extract<Action, { type: 'learn' }>): void {
+  const v2 = (a.limit ?? 0) !== 0 || a.resultDst !== undefined;
+  const start = nxStart(w, v2 ? NXAST_MORE.LEARN2 : NXAST_MORE.LEARN);
+  const flags = (a.sendFlowRem ? NX_LEARN_F.SEND_FLOW_REM : 0) | (a.deleteLearned ? NX_LEARN_F.DELETE_LEARNED : 0) | (a.resultDst ? NX_LEARN_F.WRITE_RESULT : 0);
+  const cookie = a.cookie ?? 0n;
+  if (typeof cookie !== 'bigint' || cookie < 0n || cookie >> 64n !== 0n) throw new OpenFlowError('bad-value', 'learn: cookie is not a 64-bit unsigned integer');
+  w.u16(checkU(a.idleTimeout ?? 0, 16, 'learn idle_timeout'))
+    .u16(checkU(a.hardTimeout ?? 0, 16, 'learn hard_timeout'))
+    .u16(checkU(a.priority ?? OFP_DEFAULT_PRIORITY, 16, 'learn priority'))
+    .u64(cookie)
+    .u16(flags)
+    .u8(checkU(a.table, 8, 'learn table'))
+    .u8(0)
+    .u16(checkU(a.finIdleTimeout ?? 0, 16, 'learn fin_idle_timeout'))
+    .u16(checkU(a.finHardTimeout ?? 0, 16, 'learn fin_hard_timeout'));
+  if (v2) {
+    w.u32(checkU(a.limit ?? 0, 32, 'learn limit'));
+    if (a.resultDst) {
+      const [ofs, nBits] = ofsNbits(a.resultDst, 'learn result_dst');
+      if (nBits !== 1) throw new OpenFlowError('bad-value', 'learn: result_dst is one bit');
+      w.u16(ofs).u16(0).u32(nxHeader(a.resultDst.field));
+    } else {
+      w.u16(0).u16(0);
+    }
+  }
+  for (const spec of a.specs) encodeLearnSpec(w, spec);
+  finish(w, start);
+}
+
+function encodeLearnSpec(w: BufferWriter, s: LearnSpec): void {
+  if (s.kind === 'output') {
+    const [ofs, nBits] = ofsNbits(s.src, 'learn output');
+    w.u16(NX_LEARN_DST_OUTPUT | nBits).u32(nxHeader(s.src.field)).u16(ofs);
+    return;
+  }
+  const [dstOfs, nBits] = ofsNbits(s.dst, 'learn');
+  const dstType = s.kind === 'load' ? NX_LEARN_DST_LOAD : 0;
+  if ('src' in s) {
+    const [srcOfs, srcBits] = ofsNbits(s.src, 'learn');
+    if (srcBits !== nBits) throw new OpenFlowError('bad-value', `learn: source has ${srcBits} bits, destination ${nBits}`);
+    w.u16(dstType | nBits).u32(nxHeader(s.src.field)).u16(srcOfs);
+  } else {
+    if (typeof s.value !== 'bigint' || s.value < 0n || s.value >> BigInt(nBits) !== 0n) throw new OpenFlowError('bad-value', `learn: value does not fit in ${nBits} bits`);
+    w.u16(NX_LEARN_SRC_IMMEDIATE | dstType | nBits);
+    // the value in 2 * ceil(n_bits / 16) bytes, big-endian
+    for (let i = 2 * Math.ceil(nBits / 16) - 1; i >= 0; i--) w.u8(Number((s.value >> BigInt(8 * i)) & 0xffn));
+  }
+  w.u32(nxHeader(s.dst.field)).u16(dstOfs);
 }
 
 function encodeNat(w: BufferWriter, nat: NatSpec): void {
@@ -721,6 +783,9 @@ function parseNicira(r: BufferReader, subtype: number): Action | undefined {
       }
       return a;
     }
+    case NXAST_MORE.LEARN:
+    case NXAST_MORE.LEARN2:
+      return parseLearn(r, subtype === NXAST_MORE.LEARN2);
     case NXAST.NOTE:
       return { type: 'note', data: Uint8Array.from(r.rest()) };
     case NXAST.CONTROLLER: {
@@ -754,6 +819,68 @@ function parseNicira(r: BufferReader, subtype: number): Action | undefined {
     default:
       return undefined;
   }
+}
+
+function parseLearn(r: BufferReader, v2: boolean): Action | undefined {
+  const idle = r.u16();
+  const hard = r.u16();
+  const priority = r.u16();
+  const cookie = r.u64();
+  const flags = r.u16();
+  const table = r.u8();
+  r.skip(1);
+  const finIdle = r.u16();
+  const finHard = r.u16();
+  const a: Extract<Action, { type: 'learn' }> = { type: 'learn', table, specs: [] };
+  if (idle) a.idleTimeout = idle;
+  if (hard) a.hardTimeout = hard;
+  if (finIdle) a.finIdleTimeout = finIdle;
+  if (finHard) a.finHardTimeout = finHard;
+  if (priority !== OFP_DEFAULT_PRIORITY) a.priority = priority;
+  if (cookie !== 0n) a.cookie = cookie;
+  if (flags & NX_LEARN_F.SEND_FLOW_REM) a.sendFlowRem = true;
+  if (flags & NX_LEARN_F.DELETE_LEARNED) a.deleteLearned = true;
+  if (v2) {
+    const limit = r.u32();
+    const ofs = r.u16();
+    r.skip(2);
+    if (limit) a.limit = limit;
+    if (flags & NX_LEARN_F.WRITE_RESULT) {
+      const ref = fieldRef(r.u32(), ofs, 1);
+      if (!ref) return undefined;
+      a.resultDst = ref;
+    }
+  }
+  // specs until the end of the action; a zero header starts the padding (checked by re-encoding)
+  while (r.remaining >= 2) {
+    const h = r.u16();
+    if (h === 0) break;
+    const nBits = h & 0x7ff;
+    const dstType = h & (3 << 11);
+    if (h & 0xc000 || nBits === 0) return undefined;
+    let src: FieldRef | undefined;
+    let value: bigint | undefined;
+    if (h & NX_LEARN_SRC_IMMEDIATE) {
+      value = 0n;
+      for (let i = 2 * Math.ceil(nBits / 16); i > 0; i--) value = (value << 8n) | BigInt(r.u8());
+    } else {
+      const header = r.u32();
+      src = fieldRef(header, r.u16(), nBits);
+      if (!src) return undefined;
+    }
+    if (dstType === NX_LEARN_DST_OUTPUT) {
+      if (!src) return undefined;
+      a.specs.push({ kind: 'output', src });
+      continue;
+    }
+    if (dstType !== 0 && dstType !== NX_LEARN_DST_LOAD) return undefined;
+    const header = r.u32();
+    const dst = fieldRef(header, r.u16(), nBits);
+    if (!dst) return undefined;
+    const kind = dstType === NX_LEARN_DST_LOAD ? 'load' : 'match';
+    a.specs.push(src ? { kind, dst, src } : { kind, dst, value: value! });
+  }
+  return a;
 }
 
 function parseNat(r: BufferReader): NatSpec | undefined {

@@ -110,6 +110,14 @@ export interface FieldRef {
 /** NX_HASH_FIELDS_* (multipath, bundle), in wire order */
 export type HashFields = 'eth_src' | 'symmetric_l4' | 'symmetric_l3l4' | 'symmetric_l3l4+udp' | 'nw_src' | 'nw_dst' | 'symmetric_l3';
 
+/** one flow_mod_spec of a learn action: the learned flow matches dst = src (a field of this packet,
+ *  same width) or dst = value; loads src / value into dst; or outputs to the port held in src.
+ *  A value's width is dst's. */
+export type LearnSpec =
+  | { kind: 'match' | 'load'; dst: FieldRef; src: FieldRef }
+  | { kind: 'match' | 'load'; dst: FieldRef; value: bigint }
+  | { kind: 'output'; src: FieldRef };
+
 export type Action =
   /** port: a number, or an OFPP reserved value */
   | { type: 'output'; port: number; maxLen?: number }
@@ -167,6 +175,26 @@ export type Action =
   | { type: 'multipath'; fields: HashFields; basis: number; algorithm: 'modulo_n' | 'hash_threshold' | 'hrw' | 'iter_hash'; links: number; arg: number; dst: FieldRef }
   /** NXAST_BUNDLE (output to the chosen member) or, with dst, NXAST_BUNDLE_LOAD */
   | { type: 'bundle'; fields: HashFields; basis: number; algorithm: 'active_backup' | 'hrw'; members: number[]; dst?: FieldRef }
+  /** NXAST_LEARN or, with limit / resultDst, NXAST_LEARN2: add (or modify) a flow built from the
+   *  packet. table: the learned flow's table; priority absent: 32768; timeouts and cookie absent: 0 */
+  | {
+      type: 'learn';
+      table: number;
+      idleTimeout?: number;
+      hardTimeout?: number;
+      finIdleTimeout?: number;
+      finHardTimeout?: number;
+      priority?: number;
+      cookie?: bigint;
+      /** NX_LEARN_F_SEND_FLOW_REM, NX_LEARN_F_DELETE_LEARNED */
+      sendFlowRem?: boolean;
+      deleteLearned?: boolean;
+      /** NXAST_LEARN2: at most this many learned flows (0/absent: unlimited) */
+      limit?: number;
+      /** NXAST_LEARN2 with NX_LEARN_F_WRITE_RESULT: one bit set to whether the flow was learned */
+      resultDst?: FieldRef;
+      specs: LearnSpec[];
+    }
   /** An action we do not model, kept raw so that decode -> encode is lossless. */
   | { type: 'raw'; actionType: number; experimenter?: number; subtype?: number; data: Uint8Array };
 

@@ -7,7 +7,7 @@
  * Only printing lives here (the meaning of each IR element is in flow.ts / fields.ts). A `raw`
  * action has no ovs-ofctl text and is refused with an OfctlError.
  */
-import type { Action, Bucket, FieldName, FieldRef, Flow, Group, Instructions, Match, MaskedValue, Meter, NatSpec } from './flow';
+import type { Action, Bucket, FieldName, FieldRef, Flow, Group, Instructions, LearnSpec, Match, MaskedValue, Meter, NatSpec } from './flow';
 import { CT_STATE, OFPP } from './flow';
 import { FIELDS, fieldSpec, fullMask } from './fields';
 
@@ -176,7 +176,25 @@ function refText(ref: FieldRef): string {
   const ofs = ref.ofs ?? 0;
   const n = ref.nBits ?? bits - ofs;
   if (ofs === 0 && n === bits) return name;
-  return `${name}[${ofs}..${ofs + n - 1}]`;
+  // one bit: OVS's mf_format_subfield writes [ofs]
+  return n === 1 ? `${name}[${ofs}]` : `${name}[${ofs}..${ofs + n - 1}]`;
+}
+
+/** one flow_mod_spec as OVS's learn_format writes it */
+function learnSpecText(s: LearnSpec): string {
+  if (s.kind === 'output') return `output:${refText(s.src)}`;
+  // an immediate as OVS's ds_put_hex writes it: 0x-prefixed hex, but a bare 0 for zero
+  const imm = (v: bigint): string => (v === 0n ? '0' : `0x${v.toString(16)}`);
+  if (s.kind === 'load') return `load:${'src' in s ? refText(s.src) : imm(s.value)}->${refText(s.dst)}`;
+  if ('src' in s) {
+    const same = s.src.field === s.dst.field && (s.src.ofs ?? 0) === (s.dst.ofs ?? 0);
+    return same ? refText(s.dst) : `${refText(s.dst)}=${refText(s.src)}`;
+  }
+  const bits = fieldSpec(s.dst.field).bits;
+  const whole = (s.dst.ofs ?? 0) === 0 && (s.dst.nBits ?? bits) === bits;
+  if (!whole) return `${refText(s.dst)}=${imm(s.value)}`;
+  const text = fieldSpec(s.dst.field).format === 'hex' ? imm(s.value) : valueText(s.dst.field, { value: s.value });
+  return `${ofctlFieldName(s.dst.field)}=${text}`;
 }
 
 function natText(n: NatSpec): string {
@@ -278,6 +296,22 @@ export function actionText(a: Action): string {
       return a.dst
         ? `bundle_load(${a.fields},${a.basis},${a.algorithm},ofport,${refText(a.dst)},${members})`
         : `bundle(${a.fields},${a.basis},${a.algorithm},ofport,${members})`;
+    }
+    case 'learn': {
+      // OVS's order (learn_format)
+      const args = [`table=${a.table}`];
+      if (a.idleTimeout) args.push(`idle_timeout=${a.idleTimeout}`);
+      if (a.hardTimeout) args.push(`hard_timeout=${a.hardTimeout}`);
+      if (a.finIdleTimeout) args.push(`fin_idle_timeout=${a.finIdleTimeout}`);
+      if (a.finHardTimeout) args.push(`fin_hard_timeout=${a.finHardTimeout}`);
+      if (a.priority !== undefined && a.priority !== 0x8000) args.push(`priority=${a.priority}`);
+      if (a.sendFlowRem) args.push('send_flow_rem');
+      if (a.deleteLearned) args.push('delete_learned');
+      if (a.cookie) args.push(`cookie=0x${a.cookie.toString(16)}`);
+      if (a.limit) args.push(`limit=${a.limit}`);
+      if (a.resultDst) args.push(`result_dst=${refText(a.resultDst)}`);
+      for (const s of a.specs) args.push(learnSpecText(s));
+      return `learn(${args.join(',')})`;
     }
     case 'raw':
       throw new OfctlError(`ofctl: a raw action (type ${a.actionType}) has no ovs-ofctl syntax`);
