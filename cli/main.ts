@@ -44,6 +44,7 @@ export async function run(argv: string[], io?: Partial<Pick<CommandContext, 'std
   };
   const program = new Command('fabric')
     .description('SDN controller, route programmer and deterministic fabric simulator for container clusters')
+    .version(packageVersion(), '--version', 'print the version')
     .option('--debug', 'print stack traces on errors')
     .exitOverride()
     .configureOutput({ writeOut: (t) => ctx.stdout(t), writeErr: (t) => ctx.stderr(t) });
@@ -61,5 +62,18 @@ export async function run(argv: string[], io?: Partial<Pick<CommandContext, 'std
     ctx.stderr(`fabric: ${e && e.message ? e.message : String(err)}\n`);
     if (ctx.debug && e && e.stack) ctx.stderr(e.stack + '\n');
     return typeof e?.exitCode === 'number' ? e.exitCode : 2;
+  }
+}
+
+/** The version in the package.json above this file (dist/cli or cli/): "unknown" when there is none. */
+function packageVersion(): string {
+  for (let dir = __dirname; ; dir = path.dirname(dir)) {
+    try {
+      const pkg = JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8')) as { name?: string; version?: string };
+      if (pkg.name === 'fabric' && pkg.version) return pkg.version;
+    } catch {
+      /* not here: one level up */
+    }
+    if (path.dirname(dir) === dir) return 'unknown';
   }
 }

@@ -16,6 +16,7 @@ import type { ClusterState, Expectation, Scenario, ScenarioEvent } from './types
 import type { TrafficSteering } from '../topology/types';
 import type { Highs } from 'highs';
 import { buildClusterState, applyEvent, cloneClusterState } from '../topology/cluster';
+import { didYouMean } from '../topology/diagnostics';
 import { ControlLoop, runPassSync } from '../controller/loop';
 import type { LoopCompiler } from '../controller/loop';
 import { SimDriver } from './driver';
@@ -325,7 +326,7 @@ export class SimRun {
     } else if (ext) ip = ext.ip;
     else if (node) ip = node.ip;
     else if (/^\d+\.\d+\.\d+\.\d+$/.test(to)) ip = to;
-    if (!ip) return `unknown destination ${to} at this time`;
+    if (!ip) return `unknown destination ${to} at this time${didYouMean(to, [...s.pods.keys(), ...s.services.keys(), ...s.externals.keys(), ...s.nodes.keys()])}`;
     const proto = port !== undefined ? protocol ?? 'tcp' : 'icmp';
     return { ip, spec: { proto, dstIp: ip, dstPort: port }, service };
   }

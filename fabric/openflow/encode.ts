@@ -407,7 +407,7 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage, opts: EncodeOptio
     case 'echo_request':
     case 'echo_reply':
       start = header(w, msg.type === 'echo_request' ? OFPT.ECHO_REQUEST : OFPT.ECHO_REPLY, msg.xid);
-      w.bytes(msg.data);
+      w.bytes(msg.data ?? new Uint8Array(0)); // an echo without data (e.g. JSON that leaves it out)
       break;
     case 'features_request':
     case 'get_config_request':

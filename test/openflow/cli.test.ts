@@ -36,6 +36,13 @@ test('several messages: an array both ways; decimal bigint strings accepted', as
   ]);
 });
 
+test('an echo request without data encodes (data is optional), as OVS would send it', async () => {
+  const file = path.join(tmp, 'echo.json');
+  fs.writeFileSync(file, JSON.stringify({ type: 'echo_request', xid: 5 }));
+  const enc = await run(['ofp', 'encode', file]);
+  expect([enc.code, enc.out.trim(), enc.err]).toEqual([0, '0402000800000005', '']);
+});
+
 test.each([
   [['ofp', 'decode', 'zz'], /fabric ofp decode: not an even-length hex string/],
   [['ofp', 'decode', '0400001000000001'], /fabric ofp decode: .*truncated|fabric ofp decode: framing/],

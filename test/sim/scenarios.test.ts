@@ -89,5 +89,15 @@ describe('fabric sim / fabric trace CLI (built dist/)', () => {
     expect(human.stdout).toMatch(/result: reply received/);
     expect(human.stdout).toMatch(/spine2/); // tor1-spine1 is down at 3s
     expect(fabric('trace', 'scenarios/default.yaml', '--from', 'nobody', '--to', 'db-1').status).toBe(2);
+    // a misspelt destination: one line, exit 2, the closest name offered
+    const typo = fabric('trace', 'scenarios/default.yaml', '--from', 'web-1', '--to', 'web-3x');
+    expect(typo.status).toBe(2);
+    expect(typo.stderr.trim()).toBe("fabric: trace: unknown destination web-3x at this time (did you mean 'web-3'?)");
+  });
+
+  test('--version prints the package version', () => {
+    const r = fabric('--version');
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(dir, '..', 'package.json'), 'utf8')).version);
   });
 });
