@@ -273,11 +273,3 @@ function imposedMeters(run: DemandWorld): PodMeter[] {
   }
   return out;
 }
-
-/** the pod a demand's packets land on (a service's backend, walked with the demand's flow identity) */
-function demandToPod(run: DemandWorld, d: { from: string; to: string; port?: number }, index: number): string | undefined {
-  if (run.physical.pods.has(d.to)) return d.to;
-  if (!run.physical.services.has(d.to)) return undefined;
-  const p = demandPath(run, d.from, d.to, d.port, index);
-  return typeof p === 'string' ? undefined : p.toPod;
-}

@@ -7,7 +7,7 @@
  * 'stolen' (lockId), 'send' (message, for tracing and tests).
  */
 import { EventEmitter } from 'events';
-import type { Row, Value } from './data';
+import type { Value } from './data';
 import { OvsdbCanceledError, OvsdbDisconnectedError, OvsdbProtocolError, OvsdbTransactionError, OvsdbUsageError } from './errors';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './framing';
 import type { Operation, ResultsOf } from './operations';
