@@ -13,7 +13,7 @@ import { NXAST, NX_VENDOR_ID, OFPAT, OFPIT } from './constants';
 import { OpenFlowError } from './errors';
 import type { Action, FieldName, FieldRef, HashFields, Instructions, LearnSpec, NatSpec } from './flow';
 import { OFPP } from './flow';
-import { decodeOxmTlv, encodeOxmTlv, fieldBits, fieldByNxHeader, nxHeader } from './oxm';
+import { decodeOxmTlv, encodeOxmTlv, fieldBits, fieldByNxHeader, fieldWireBits, nxHeader } from './oxm';
 
 const NX_NAT_F = { SRC: 1, DST: 2, PERSISTENT: 4, PROTO_HASH: 8, PROTO_RANDOM: 16 } as const;
 const NX_NAT_RANGE = { IPV4_MIN: 1, IPV4_MAX: 2, IPV6_MIN: 4, IPV6_MAX: 8, PROTO_MIN: 16, PROTO_MAX: 32 } as const;
@@ -164,7 +164,7 @@ function ofsNbits(ref: FieldRef, what: string): [number, number] {
   const width = fieldBits(ref.field);
   const ofs = ref.ofs ?? 0;
   const nBits = ref.nBits ?? width - ofs;
-  if (!Number.isInteger(ofs) || !Number.isInteger(nBits) || ofs < 0 || nBits < 1 || ofs + nBits > Math.max(width, 8 * Math.ceil(width / 8))) {
+  if (!Number.isInteger(ofs) || !Number.isInteger(nBits) || ofs < 0 || nBits < 1 || ofs + nBits > Math.max(width, fieldWireBits(ref.field))) {
     throw new OpenFlowError('bad-value', `${what}: bits ${ofs}+${nBits} outside ${ref.field}`);
   }
   return [ofs, nBits];

@@ -25,7 +25,7 @@ import type { Bucket, Flow, Group, GroupType, Meter, MeterBand } from './flow';
 import { OFPP } from './flow';
 import type * as M from './messages';
 import { decodeMatch } from './oxm';
-import { flowProblems } from './validity';
+import { flowProblems, groupProblems, meterProblems } from './validity';
 
 const FLOW_MOD_COMMAND_NAMES: readonly M.FlowModCommand[] = ['add', 'modify', 'modify_strict', 'delete', 'delete_strict'];
 const MOD_COMMAND_NAMES = ['add', 'modify', 'delete'] as const;
@@ -221,7 +221,11 @@ function parseBody(r: BufferReader, h: FrameHeader): M.OfpMessage | undefined {
       pad(r, 1);
       const groupId = r.u32();
       if (!command || !type) throw NOT_MODELLED;
-      return { type: 'group_mod', xid, command, group: { groupId, type, buckets: parseBuckets(r, type) } };
+      const gm: M.GroupMod = { type: 'group_mod', xid, command, group: { groupId, type, buckets: parseBuckets(r, type) } };
+      // lenient: kept as it came, marked with what OVS would refuse it for
+      const problems = groupProblems(gm.group, command);
+      if (problems.length) gm.problems = problems;
+      return gm;
     }
     case OFPT.METER_MOD: {
       const command = MOD_COMMAND_NAMES[r.u16()];
@@ -232,7 +236,10 @@ function parseBody(r: BufferReader, h: FrameHeader): M.OfpMessage | undefined {
         if (flags !== 0 || r.remaining) throw NOT_MODELLED;
         return { type: 'meter_mod', xid, command, meter: { meterId, unit: 'kbps', burst: false, stats: false, bands: [] } };
       }
-      return { type: 'meter_mod', xid, command, meter: parseMeter(flags, meterId, r) };
+      const mm: M.MeterMod = { type: 'meter_mod', xid, command, meter: parseMeter(flags, meterId, r) };
+      const problems = meterProblems(mm.meter, command);
+      if (problems.length) mm.problems = problems;
+      return mm;
     }
     case OFPT.PORT_MOD: {
       const portNo = r.u32();
@@ -242,6 +249,20 @@ function parseBody(r: BufferReader, h: FrameHeader): M.OfpMessage | undefined {
       const msg: M.PortMod = { type: 'port_mod', xid, portNo, hwAddr, config: r.u32(), mask: r.u32(), advertise: r.u32() };
       pad(r, 4);
       return msg;
+    }
+    case OFPT.QUEUE_GET_CONFIG_REQUEST: {
+      if (r.remaining !== 8) throw NOT_MODELLED;
+      const port = r.u32();
+      pad(r, 4);
+      return { type: 'queue_get_config_request', xid, port };
+    }
+    case OFPT.QUEUE_GET_CONFIG_REPLY: {
+      if (r.remaining < 8) throw NOT_MODELLED;
+      const port = r.u32();
+      pad(r, 4);
+      const queues: M.PacketQueue[] = [];
+      while (r.remaining > 0) queues.push(parsePacketQueue(r));
+      return { type: 'queue_get_config_reply', xid, port, queues };
     }
     case OFPT.ROLE_REQUEST:
     case OFPT.ROLE_REPLY: {
@@ -484,6 +505,9 @@ function parseMultipartRequest(mpType: number, r: BufferReader): M.MultipartRequ
         return { kind: 'queue', portNo: r.u32(), queueId: r.u32() };
       case OFPMP.METER_FEATURES:
         return { kind: 'meter_features' };
+      case OFPMP.GROUP_FEATURES:
+        if (r.remaining) throw NOT_MODELLED;
+        return { kind: 'group_features' };
       case OFPMP.TABLE_FEATURES:
         return { kind: 'table_features', tables: parseTableFeaturesList(r) };
       default:
@@ -649,6 +673,15 @@ function parseMultipartReplyBody(mpType: number, r: BufferReader): M.MultipartRe
       const features: M.MeterFeatures = { maxMeter: r.u32(), bandTypes: r.u32(), capabilities: r.u32(), maxBands: r.u8(), maxColor: r.u8() };
       pad(r, 2);
       return { kind: 'meter_features', features };
+    }
+    case OFPMP.GROUP_FEATURES: {
+      // ofp_group_features is 40 bytes: anything else stays raw
+      if (r.remaining !== 40) throw NOT_MODELLED;
+      const types = r.u32();
+      const capabilities = r.u32();
+      const maxGroups = [r.u32(), r.u32(), r.u32(), r.u32()];
+      const actions = [r.u32(), r.u32(), r.u32(), r.u32()];
+      return { kind: 'group_features', features: { types, capabilities, maxGroups, actions } };
     }
     case OFPMP.TABLE_FEATURES:
       return { kind: 'table_features', tables: parseTableFeaturesList(r) };
@@ -821,4 +854,35 @@ export function mergeMultipartReplies(parts: readonly M.MultipartReply[]): M.Mul
     default:
       return first;
   }
+}
+
+/** one ofp_packet_queue; lengths or padding OVS would not write keep the whole message raw */
+function parsePacketQueue(r: BufferReader): M.PacketQueue {
+  if (r.remaining < 16) throw NOT_MODELLED;
+  const queueId = r.u32();
+  const port = r.u32();
+  const len = r.u16();
+  pad(r, 6);
+  if (len < 16 || len % 8 !== 0 || len - 16 > r.remaining) throw NOT_MODELLED;
+  const pr = r.sub(len - 16, 'packet queue');
+  const properties: M.QueueProp[] = [];
+  while (pr.remaining > 0) {
+    const propType = pr.u16();
+    const plen = pr.u16();
+    pad(pr, 4);
+    if (plen < 8 || plen % 8 !== 0 || plen - 8 > pr.remaining) throw NOT_MODELLED;
+    const body = pr.sub(plen - 8, 'queue property');
+    if ((propType === 1 || propType === 2) && plen === 16) {
+      const rate = body.u16();
+      pad(body, 6);
+      properties.push({ prop: propType === 1 ? 'min_rate' : 'max_rate', rate });
+    } else if (propType === 0xffff && plen >= 16) {
+      const experimenter = body.u32();
+      pad(body, 4);
+      properties.push({ prop: 'experimenter', experimenter, data: copy(body.rest()) });
+    } else {
+      properties.push({ prop: 'raw', propType, data: copy(body.rest()) });
+    }
+  }
+  return { queueId, port, properties };
 }

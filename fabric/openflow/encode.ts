@@ -27,7 +27,7 @@ import type { Bucket, Group, Meter } from './flow';
 import { OFPP } from './flow';
 import type * as M from './messages';
 import { encodeMatch } from './oxm';
-import { describeProblems, flowProblems } from './validity';
+import { describeProblems, flowProblems, groupProblems, meterProblems, type FlowProblem } from './validity';
 
 export const FLOW_MOD_COMMANDS: Readonly<Record<M.FlowModCommand, number>> = {
   add: OFPFC.ADD,
@@ -61,6 +61,7 @@ export const MULTIPART_TYPES = {
   port_desc: OFPMP.PORT_DESC,
   queue: OFPMP.QUEUE,
   meter_features: OFPMP.METER_FEATURES,
+  group_features: OFPMP.GROUP_FEATURES,
   table_features: OFPMP.TABLE_FEATURES,
 } as const;
 
@@ -199,6 +200,7 @@ function encodeMultipartRequestBody(w: BufferWriter, b: M.MultipartRequestBody):
       w.u32(u(b.portNo, 32, 'port_no')).u32(u(b.queueId, 32, 'queue_id'));
       return;
     case 'meter_features':
+    case 'group_features':
       return;
     case 'table_features':
       for (const t of b.tables) encodeTableFeatures(w, t);
@@ -282,6 +284,13 @@ function encodeMultipartReplyBody(w: BufferWriter, b: M.MultipartReplyBody): voi
       w.u8(u(f.maxBands, 8, 'max_bands')).u8(u(f.maxColor, 8, 'max_color')).zeros(2);
       return;
     }
+    case 'group_features': {
+      const f = b.features;
+      w.u32(u(f.types, 32, 'types')).u32(u(f.capabilities, 32, 'capabilities'));
+      for (let i = 0; i < 4; i++) w.u32(u(f.maxGroups?.[i] ?? 0, 32, 'max_groups'));
+      for (let i = 0; i < 4; i++) w.u32(u(f.actions?.[i] ?? 0, 32, 'actions'));
+      return;
+    }
     case 'table_features':
       for (const t of b.tables) encodeTableFeatures(w, t);
       return;
@@ -289,6 +298,32 @@ function encodeMultipartReplyBody(w: BufferWriter, b: M.MultipartReplyBody): voi
       w.bytes(b.data);
       return;
   }
+}
+
+/** one ofp_packet_queue with its properties (each padded to 8 bytes) */
+function encodePacketQueue(w: BufferWriter, q: M.PacketQueue): void {
+  const start = w.offset;
+  w.u32(u(q.queueId, 32, 'queue_id')).u32(u(q.port, 32, 'port')).u16(0).zeros(6);
+  for (const p of q.properties) {
+    const ps = w.offset;
+    switch (p.prop) {
+      case 'min_rate':
+      case 'max_rate':
+        w.u16(p.prop === 'min_rate' ? 1 : 2).u16(16).zeros(4).u16(u(p.rate, 16, 'rate')).zeros(6);
+        break;
+      case 'experimenter':
+        w.u16(0xffff).u16(0).zeros(4).u32(u(p.experimenter, 32, 'experimenter')).zeros(4).bytes(p.data);
+        w.patch16(ps + 2, w.offset - ps);
+        break;
+      case 'raw':
+        w.u16(u(p.propType, 16, 'queue property')).u16(0).zeros(4).bytes(p.data);
+        w.patch16(ps + 2, w.offset - ps);
+        break;
+      default:
+        throw new OpenFlowError('bad-value', `queue: unknown property ${String((p as { prop: unknown }).prop)}`);
+    }
+  }
+  w.patch16(start + 8, w.offset - start);
 }
 
 function encodeFlowStats(w: BufferWriter, s: M.FlowStats): void {
@@ -380,6 +415,11 @@ function checkFlowMod(msg: M.FlowMod, full: boolean): void {
   const problems = flowProblems(msg.flow, { full });
   if (problems.length === 0) return;
   throw new OpenFlowError(problems[0].rule === 'prerequisite' ? 'prerequisite' : 'invalid', `flow_mod: ${describeProblems(problems)}`, undefined, problems);
+}
+
+/** refuses a group_mod / meter_mod OVS would refuse (kind 'invalid', every problem in `problems`) */
+function refuse(what: string, problems: FlowProblem[]): void {
+  if (problems.length) throw new OpenFlowError('invalid', `${what}: ${describeProblems(problems)}`, undefined, problems);
 }
 
 /** Appends one message to `w`. */
@@ -493,6 +533,7 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage, opts: EncodeOptio
       start = header(w, OFPT.GROUP_MOD, msg.xid);
       const command = GROUP_MOD_COMMANDS[msg.command];
       if (command === undefined) throw new OpenFlowError('bad-value', `group_mod: unknown command ${String(msg.command)}`);
+      if (!opts.lenient) refuse('group_mod', groupProblems(msg.group, msg.command));
       w.u16(command).u8(groupType(msg.group.type)).u8(0).u32(u(msg.group.groupId, 32, 'group_id'));
       encodeBuckets(w, msg.group);
       break;
@@ -501,6 +542,7 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage, opts: EncodeOptio
       start = header(w, OFPT.METER_MOD, msg.xid);
       const command = METER_MOD_COMMANDS[msg.command];
       if (command === undefined) throw new OpenFlowError('bad-value', `meter_mod: unknown command ${String(msg.command)}`);
+      if (!opts.lenient) refuse('meter_mod', meterProblems(msg.meter, msg.command));
       // OVS sends no flags with a delete (the switch ignores them)
       w.u16(command).u16(command === OFPMC.DELETE ? 0 : meterFlags(msg.meter)).u32(u(msg.meter.meterId, 32, 'meter_id'));
       encodeBands(w, msg.meter);
@@ -546,6 +588,15 @@ export function encodeInto(w: BufferWriter, msg: M.OfpMessage, opts: EncodeOptio
     case 'experimenter':
       start = header(w, OFPT.EXPERIMENTER, msg.xid);
       w.u32(u(msg.experimenter, 32, 'experimenter')).u32(u(msg.expType, 32, 'exp_type')).bytes(msg.data);
+      break;
+    case 'queue_get_config_request':
+      start = header(w, OFPT.QUEUE_GET_CONFIG_REQUEST, msg.xid);
+      w.u32(u(msg.port, 32, 'port')).zeros(4);
+      break;
+    case 'queue_get_config_reply':
+      start = header(w, OFPT.QUEUE_GET_CONFIG_REPLY, msg.xid);
+      w.u32(u(msg.port, 32, 'port')).zeros(4);
+      for (const q of msg.queues) encodePacketQueue(w, q);
       break;
     case 'raw':
       start = w.offset;

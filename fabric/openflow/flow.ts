@@ -51,7 +51,47 @@ export type FieldName =
   | 'ct_label'
   | 'dp_hash'
   | 'reg0' | 'reg1' | 'reg2' | 'reg3' | 'reg4' | 'reg5' | 'reg6' | 'reg7'
-  | 'reg8' | 'reg9' | 'reg10' | 'reg11' | 'reg12' | 'reg13' | 'reg14' | 'reg15';
+  | 'reg8' | 'reg9' | 'reg10' | 'reg11' | 'reg12' | 'reg13' | 'reg14' | 'reg15'
+  // Nicira / ONF extension fields OVS 3.1 carries in OpenFlow 1.3 (ovs-fields(7))
+  /** the 16-bit NXM_OF_IN_PORT (OVS's `in_port` inside Nicira actions and learn); `in_port` is the 32-bit OXM */
+  | 'in_port_nxm'
+  /** NXM_OF_VLAN_TCI: the whole 802.1Q TCI (OVS converts it to vlan_vid/vlan_pcp in OpenFlow 1.3 matches; actions keep it) */
+  | 'vlan_tci'
+  | 'conj_id'
+  | 'recirc_id'
+  | 'actset_output'
+  | 'packet_type'
+  | 'tun_flags'
+  | 'tun_ipv6_src'
+  | 'tun_ipv6_dst'
+  | 'tun_gbp_id'
+  | 'tun_gbp_flags'
+  | 'ct_nw_src'
+  | 'ct_nw_dst'
+  | 'ct_ipv6_src'
+  | 'ct_ipv6_dst'
+  | 'ct_nw_proto'
+  | 'ct_tp_src'
+  | 'ct_tp_dst'
+  | 'mpls_label'
+  | 'mpls_tc'
+  | 'mpls_bos'
+  | 'mpls_ttl'
+  | 'ip_frag'
+  | 'nw_ttl'
+  | 'tcp_flags'
+  | 'sctp_src'
+  | 'sctp_dst'
+  | 'nd_reserved'
+  | 'nd_options_type'
+  /** NXOXM_ET experimenter fields: ERSPAN and GTP-U tunnel metadata */
+  | 'tun_erspan_idx' | 'tun_erspan_ver' | 'tun_erspan_dir' | 'tun_erspan_hwid' | 'tun_gtpu_flags' | 'tun_gtpu_msgtype'
+  /** NXOXM_NSH experimenter fields: the Network Service Header (packet_type=(1,0x894f)) */
+  | 'nsh_flags' | 'nsh_ttl' | 'nsh_mdtype' | 'nsh_np' | 'nsh_spi' | 'nsh_si' | 'nsh_c1' | 'nsh_c2' | 'nsh_c3' | 'nsh_c4'
+  /** 64-bit OXM_OF_PKT_REGn and 128-bit NXM_NX_XXREGn: on the wire in Nicira actions only (OVS
+   *  matches them as the 32-bit regs they are made of in OpenFlow 1.3) */
+  | 'xreg0' | 'xreg1' | 'xreg2' | 'xreg3' | 'xreg4' | 'xreg5' | 'xreg6' | 'xreg7'
+  | 'xxreg0' | 'xxreg1' | 'xxreg2' | 'xxreg3';
 
 export interface MaskedValue {
   value: bigint;

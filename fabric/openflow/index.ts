@@ -4,7 +4,7 @@
  */
 export type * from './flow';
 export { OFPP, CT_STATE } from './flow';
-export { FIELDS, FIELDS_BY_OXM, OXM_CLASS, fieldSpec, fullMask, type FieldSpec, type FieldFormat, type Prerequisite } from './fields';
+export { FIELDS, FIELDS_BY_OXM, OXM_CLASS, ONF_EXPERIMENTER, NX_EXPERIMENTER, NSH_EXPERIMENTER, ctStateValid, fieldSpec, fullMask, type FieldSpec, type FieldFormat, type Prerequisite } from './fields';
 export * from './messages';
 export { OpenFlowError, isOpenFlowError, type OpenFlowErrorKind, type SwitchErrorInfo } from './errors';
 export {
@@ -42,7 +42,7 @@ export {
 } from './encode';
 export { decodeMessage, mergeMultipartReplies, readHeader, type FrameHeader } from './decode';
 export { encodeMatch, decodeMatch, checkPrerequisites, OVS_FIELD_ORDER } from './oxm';
-export { flowProblems, matchProblems, describeProblems, type FlowProblem, type FlowRule, type FlowCheckOptions } from './validity';
+export { flowProblems, matchProblems, groupProblems, meterProblems, describeProblems, type FlowProblem, type FlowRule, type FlowCheckOptions } from './validity';
 export { encodeActions, decodeActions, encodeInstructions, decodeInstructions } from './actions';
 export { FrameSplitter, splitFrames, OFP_MAX_MESSAGE_BYTES } from './framing';
 export { switchOpToMessage } from './ops';

@@ -169,6 +169,8 @@ export interface GroupMod {
   xid: number;
   command: 'add' | 'modify' | 'delete';
   group: Group;
+  /** set by decode: why OVS would refuse this group (validity.ts groupProblems); encode refuses it unless lenient */
+  problems?: FlowProblem[];
 }
 
 export interface MeterMod {
@@ -176,6 +178,8 @@ export interface MeterMod {
   xid: number;
   command: 'add' | 'modify' | 'delete';
   meter: Meter;
+  /** set by decode: why OVS would refuse this meter (validity.ts meterProblems); encode refuses it unless lenient */
+  problems?: FlowProblem[];
 }
 
 export interface PortMod {
@@ -256,6 +260,7 @@ export type MultipartRequestBody =
   /** OFPMP_QUEUE: portNo OFPP_ANY (0xffffffff) / queueId OFPQ_ALL (0xffffffff) for all */
   | { kind: 'queue'; portNo: number; queueId: number }
   | { kind: 'meter_features' }
+  | { kind: 'group_features' }
   /** empty `tables`: a query; else the tables to set */
   | { kind: 'table_features'; tables: TableFeatures[] }
   | { kind: 'raw'; multipartType: number; data: Uint8Array };
@@ -348,6 +353,18 @@ export interface MeterFeatures {
   maxColor: number;
 }
 
+/** OFPMP_GROUP_FEATURES reply (ofp_group_features) */
+export interface GroupFeatures {
+  /** bitmap of 1 << OFPGT_* (all 0, select 1, indirect 2, ff 3) */
+  types: number;
+  /** OFPGFC_* bits: select_weight 1, select_liveness 2, chaining 4, chaining_checks 8 */
+  capabilities: number;
+  /** maximum groups of each type, indexed by OFPGT_* (4 entries) */
+  maxGroups: number[];
+  /** bitmaps of 1 << OFPAT_* supported by each group type (4 entries) */
+  actions: number[];
+}
+
 export interface MeterStats {
   meterId: number;
   flowCount: number;
@@ -371,6 +388,7 @@ export type MultipartReplyBody =
   | { kind: 'meter_config'; meters: Meter[] }
   | { kind: 'queue'; queues: QueueStats[] }
   | { kind: 'meter_features'; features: MeterFeatures }
+  | { kind: 'group_features'; features: GroupFeatures }
   | { kind: 'table_features'; tables: TableFeatures[] }
   | { kind: 'raw'; multipartType: number; data: Uint8Array };
 
@@ -423,6 +441,34 @@ export interface Experimenter {
   data: Uint8Array;
 }
 
+/** OFPT_QUEUE_GET_CONFIG_REQUEST: the queues of a port (OFPP_ANY: all ports) */
+export interface QueueGetConfigRequest {
+  type: 'queue_get_config_request';
+  xid: number;
+  port: number;
+}
+
+/** one ofp_queue_prop_*: min_rate / max_rate in 1/10 of a percent (0xffff and above 1000: disabled) */
+export type QueueProp =
+  | { prop: 'min_rate' | 'max_rate'; rate: number }
+  | { prop: 'experimenter'; experimenter: number; data: Uint8Array }
+  /** a property we do not model: its type and the bytes after its 8-byte header */
+  | { prop: 'raw'; propType: number; data: Uint8Array };
+
+/** one ofp_packet_queue */
+export interface PacketQueue {
+  queueId: number;
+  port: number;
+  properties: QueueProp[];
+}
+
+export interface QueueGetConfigReply {
+  type: 'queue_get_config_reply';
+  xid: number;
+  port: number;
+  queues: PacketQueue[];
+}
+
 /** A message the model does not cover (its header fields plus body, verbatim) */
 export interface RawMessage {
   type: 'raw';
@@ -455,6 +501,8 @@ export type OfpMessage =
   | BundleControl
   | BundleAdd
   | Experimenter
+  | QueueGetConfigRequest
+  | QueueGetConfigReply
   | RawMessage;
 
 export type MessageType = OfpMessage['type'];

@@ -24,11 +24,23 @@ const OFCTL_NAME: Partial<Record<FieldName, string>> = {
   tunnel_id: 'tun_id',
   tun_ipv4_src: 'tun_src',
   tun_ipv4_dst: 'tun_dst',
+  // the 16-bit NXM_OF_IN_PORT is OVS's `in_port`; as a match field it means the same port
+  in_port_nxm: 'in_port',
+  ip_frag: 'nw_frag',
 };
 
 export function ofctlFieldName(field: FieldName): string {
   return OFCTL_NAME[field] ?? field;
 }
+
+/** the name of a field inside an action (move, load, learn, output:reg): OVS's `in_port` is the
+ *  16-bit NXM field there, the 32-bit OXM one is `in_port_oxm` */
+export function ofctlRefName(field: FieldName): string {
+  return field === 'in_port' ? 'in_port_oxm' : ofctlFieldName(field);
+}
+
+/** ip_frag values by (value, mask), as OVS's parser reads them back (lib/meta-flow.c all_frags) */
+const FRAG_NAMES: Record<string, string> = { '0/3': 'no', '1/3': 'first', '3/3': 'later', '0/1': 'no', '1/1': 'yes', '0/2': 'not_later', '2/2': 'later' };
 
 const PORT_NAMES: Record<number, string> = {
   [OFPP.IN_PORT]: 'IN_PORT',
@@ -131,6 +143,13 @@ export function valueText(field: FieldName, mv: MaskedValue): string {
     case 'decimal':
       // masked: hex both sides, as OVS prints them (tcp_dst=0xfde0/0xfff0)
       return mask === undefined ? value.toString(10) : `0x${value.toString(16)}/0x${mask.toString(16)}`;
+    case 'frag': {
+      // OVS has names only: an exact value is mask 3; 0/1 and 2/2 print as OVS prints them
+      const m = mask === undefined ? 3n : mask & 3n;
+      return FRAG_NAMES[`${value & m}/${m}`] ?? `0x${value.toString(16)}/0x${m.toString(16)}`;
+    }
+    case 'packet_type':
+      return `(${value >> 16n},0x${(value & 0xffffn).toString(16)})`;
   }
 }
 
@@ -171,7 +190,7 @@ export function matchText(match: Match): string {
 }
 
 function refText(ref: FieldRef): string {
-  const name = ofctlFieldName(ref.field);
+  const name = ofctlRefName(ref.field);
   const bits = fieldSpec(ref.field).bits;
   const ofs = ref.ofs ?? 0;
   const n = ref.nBits ?? bits - ofs;
@@ -194,7 +213,7 @@ function learnSpecText(s: LearnSpec): string {
   const whole = (s.dst.ofs ?? 0) === 0 && (s.dst.nBits ?? bits) === bits;
   if (!whole) return `${refText(s.dst)}=${imm(s.value)}`;
   const text = fieldSpec(s.dst.field).format === 'hex' ? imm(s.value) : valueText(s.dst.field, { value: s.value });
-  return `${ofctlFieldName(s.dst.field)}=${text}`;
+  return `${ofctlRefName(s.dst.field)}=${text}`;
 }
 
 function natText(n: NatSpec): string {
@@ -226,6 +245,12 @@ export function actionText(a: Action): string {
       const mv: MaskedValue = a.mask === undefined ? { value: a.value } : { value: a.value, mask: a.mask };
       const spec = fieldSpec(a.field);
       if (spec.format === 'ct_state') throw new OfctlError(`ofctl: set_field of ${a.field} is not an action`);
+      // one NXAST_REG_LOAD of the whole field (a full mask): OVS's `load:V->F[]`; set_field:V->F would be OFPAT_SET_FIELD
+      if (a.mask !== undefined && (a.mask === fullMask(a.field) || a.mask === (1n << BigInt(spec.wireBytes * 8)) - 1n)) {
+        return `load:0x${(a.value & a.mask).toString(16)}->${refText({ field: a.field })}`;
+      }
+      // OVS's text `in_port` here is the 16-bit field: OVS sends NXM_OF_IN_PORT inside the SET_FIELD,
+      // which it accepts (the 32-bit OXM_OF_IN_PORT it refuses); same port for numbers below 0xff00
       return `set_field:${valueText(a.field, mv)}->${ofctlFieldName(a.field)}`;
     }
     case 'push_vlan':

@@ -6,36 +6,53 @@
 import { BufferReader } from './buffer-reader';
 import { BufferWriter } from './buffer-writer';
 import { OpenFlowError } from './errors';
-import { FIELDS, type FieldSpec } from './fields';
+import { FIELDS, ctStateValid, type FieldSpec } from './fields';
 import type { FieldName, Match, MaskedValue } from './flow';
 
 /** OVS's emission order of the fields we model (lib/nx-match.c nx_put_raw) */
 export const OVS_FIELD_ORDER: readonly FieldName[] = [
+  'packet_type',
   'dp_hash',
+  'recirc_id',
+  'conj_id',
   'in_port',
+  'in_port_nxm',
+  'actset_output',
   'eth_src',
   'eth_dst',
   'eth_type',
   'vlan_vid',
   'vlan_pcp',
-  // nxm_put_ip: addresses (v4 or v6), dscp, ecn, ipv6 label, proto, then L4 by protocol
+  'vlan_tci',
+  'mpls_tc',
+  'mpls_bos',
+  'mpls_ttl',
+  'mpls_label',
+  // nxm_put_ip: addresses (v4 or v6), frag, dscp, ecn, ttl, ipv6 label, proto, then L4 by protocol
   'ipv4_src',
   'ipv4_dst',
   'ipv6_src',
   'ipv6_dst',
+  'ip_frag',
   'ip_dscp',
   'ip_ecn',
+  'nw_ttl',
   'ipv6_label',
   'ip_proto',
   'tcp_src',
   'tcp_dst',
+  'tcp_flags',
   'udp_src',
   'udp_dst',
+  'sctp_src',
+  'sctp_dst',
   'icmpv4_type',
   'icmpv4_code',
   'icmpv6_type',
   'icmpv6_code',
+  'nd_reserved',
   'nd_target',
+  'nd_options_type',
   'nd_sll',
   'nd_tll',
   'arp_op',
@@ -44,15 +61,47 @@ export const OVS_FIELD_ORDER: readonly FieldName[] = [
   'arp_sha',
   'arp_tha',
   'tunnel_id',
+  'tun_flags',
   'tun_ipv4_src',
   'tun_ipv4_dst',
+  'tun_ipv6_src',
+  'tun_ipv6_dst',
+  'tun_gbp_id',
+  'tun_gbp_flags',
+  // (tun_metadata0-63 would come here: variable width, not modelled)
+  'tun_erspan_idx',
+  'tun_erspan_ver',
+  'tun_erspan_dir',
+  'tun_erspan_hwid',
+  'tun_gtpu_flags',
+  'tun_gtpu_msgtype',
+  'nsh_flags',
+  'nsh_ttl',
+  'nsh_mdtype',
+  'nsh_np',
+  'nsh_spi',
+  'nsh_si',
+  'nsh_c1',
+  'nsh_c2',
+  'nsh_c3',
+  'nsh_c4',
   'reg0', 'reg1', 'reg2', 'reg3', 'reg4', 'reg5', 'reg6', 'reg7',
   'reg8', 'reg9', 'reg10', 'reg11', 'reg12', 'reg13', 'reg14', 'reg15',
+  // never in OVS's OpenFlow 1.3 matches (it sends the regs); accepted, and kept in this place
+  'xreg0', 'xreg1', 'xreg2', 'xreg3', 'xreg4', 'xreg5', 'xreg6', 'xreg7',
+  'xxreg0', 'xxreg1', 'xxreg2', 'xxreg3',
   'pkt_mark',
   'ct_state',
   'ct_zone',
   'ct_mark',
   'ct_label',
+  'ct_nw_src',
+  'ct_ipv6_src',
+  'ct_nw_dst',
+  'ct_ipv6_dst',
+  'ct_nw_proto',
+  'ct_tp_src',
+  'ct_tp_dst',
   'metadata',
 ];
 
@@ -65,11 +114,15 @@ interface FieldEntry {
   wireMask: bigint;
   /** all-ones over the meaningful bits */
   bitsMask: bigint;
+  /** bytes of the experimenter id after the header: 4 for experimenter OXMs, else 0 */
+  expBytes: number;
 }
 
 const BY_NAME = new Map<FieldName, FieldEntry>();
 /** by (class << 7 | field), i.e. header >>> 9 */
 const BY_OXM = new Map<number, FieldEntry>();
+/** experimenter OXMs, by experimenter * 128 + field */
+const BY_EXP = new Map<number, FieldEntry>();
 
 OVS_FIELD_ORDER.forEach((name, order) => {
   const spec = FIELDS.get(name);
@@ -77,13 +130,27 @@ OVS_FIELD_ORDER.forEach((name, order) => {
   const e: FieldEntry = {
     spec,
     order,
-    header: ((spec.oxmClass << 16) | (spec.oxmField << 9) | spec.wireBytes) >>> 0,
+    header: ((spec.oxmClass << 16) | (spec.oxmField << 9) | (spec.wireBytes + (spec.experimenter !== undefined ? 4 : 0))) >>> 0,
     wireMask: (1n << BigInt(spec.wireBytes * 8)) - 1n,
     bitsMask: (1n << BigInt(spec.bits)) - 1n,
+    expBytes: spec.experimenter !== undefined ? 4 : 0,
   };
   BY_NAME.set(name, e);
-  BY_OXM.set(e.header >>> 9, e);
+  if (spec.experimenter !== undefined) BY_EXP.set(spec.experimenter * 128 + spec.oxmField, e);
+  else BY_OXM.set(e.header >>> 9, e);
 });
+
+/** the field of an OXM header (and, for class 0xffff, the experimenter id that follows it) */
+function lookup(header: number, body: BufferReader): FieldEntry | undefined {
+  if (header >>> 16 !== 0xffff) return BY_OXM.get(header >>> 9);
+  if ((header & 0xff) < 4 || body.remaining < 4) return undefined;
+  return BY_EXP.get(body.buf.readUInt32BE(body.pos) * 128 + ((header >>> 9) & 0x7f));
+}
+
+/** true when OVS would send this mask as the exact form */
+function isExactMask(e: FieldEntry, mask: bigint): boolean {
+  return mask === e.wireMask || (mask === e.bitsMask && (!e.spec.maskable || !!e.spec.exactAtBits));
+}
 for (const name of FIELDS.keys()) {
   if (!BY_NAME.has(name)) throw new Error(`oxm: field ${name} of fields.ts has no place in OVS_FIELD_ORDER`);
 }
@@ -132,7 +199,7 @@ export function encodeMatch(w: BufferWriter, match: Match, check = true): void {
   if (entries.length > 1) entries.sort((a, b) => a.order - b.order);
   for (const e of entries) {
     const mv = match[e.spec.name]!;
-    if (check && e.spec.prerequisites.length) checkFieldPrerequisites(match, e);
+    if (check && (e.spec.prerequisites.length || e.spec.ctValid)) checkFieldPrerequisites(match, e);
     checkValue(e, mv, check);
     writeOxm(w, e, mv.value, mv.mask);
   }
@@ -141,6 +208,9 @@ export function encodeMatch(w: BufferWriter, match: Match, check = true): void {
 }
 
 function checkFieldPrerequisites(match: Match, e: FieldEntry): void {
+  if (e.spec.ctValid && !ctStateValid(match)) {
+    throw new OpenFlowError('prerequisite', `match: ${e.spec.name} needs ct_state of a valid connection (+trk-inv, or +new/+est/+rel/+rpl/+snat/+dnat)`);
+  }
   for (const pre of e.spec.prerequisites) {
     const have = match[pre.field];
     if (!have && pre.orAbsent) continue;
@@ -154,11 +224,14 @@ function checkFieldPrerequisites(match: Match, e: FieldEntry): void {
 function writeOxm(w: BufferWriter, e: FieldEntry, value: bigint, mask: bigint | undefined): void {
   const n = e.spec.wireBytes;
   // OVS never sends an all-ones mask: it sends the exact-match form instead
-  if (mask !== undefined && mask !== e.wireMask && !(mask === e.bitsMask && !e.spec.maskable)) {
-    w.u32((((e.header & ~0xff) | 0x100 | (2 * n)) >>> 0));
+  if (mask !== undefined && !isExactMask(e, mask)) {
+    w.u32((((e.header & ~0xff) | 0x100 | (2 * n + e.expBytes)) >>> 0));
+    if (e.expBytes) w.u32(e.spec.experimenter!);
     w.uint(value, n).uint(mask, n);
   } else {
-    w.u32(e.header).uint(value, n);
+    w.u32(e.header);
+    if (e.expBytes) w.u32(e.spec.experimenter!);
+    w.uint(value, n);
   }
 }
 
@@ -193,17 +266,18 @@ export function decodeOxmFields(body: BufferReader): DecodedMatch {
     const len = header & 0xff;
     const hasMask = (header & 0x100) !== 0;
     if (len > body.remaining) throw new OpenFlowError('bad-length', `oxm: field length ${len} runs past the match (${body.remaining} left)`);
-    const e = BY_OXM.get(header >>> 9);
-    if (!e || len !== e.spec.wireBytes * (hasMask ? 2 : 1)) {
+    const e = lookup(header, body);
+    if (!e || len !== e.spec.wireBytes * (hasMask ? 2 : 1) + e.expBytes) {
       body.skip(len);
       canonical = false;
       continue;
     }
+    body.skip(e.expBytes);
     const value = body.uint(e.spec.wireBytes);
     const mv: MaskedValue = { value };
     if (hasMask) {
       mv.mask = body.uint(e.spec.wireBytes);
-      if (mv.mask === e.wireMask) canonical = false;
+      if (isExactMask(e, mv.mask)) canonical = false;
     }
     if (e.order <= lastOrder || match[e.spec.name]) canonical = false;
     lastOrder = e.order;
@@ -224,8 +298,9 @@ export function decodeOxmTlv(r: BufferReader): { field: FieldName; value: bigint
   const len = header & 0xff;
   const hasMask = (header & 0x100) !== 0;
   const tlv = r.sub(len, 'oxm');
-  const e = BY_OXM.get(header >>> 9);
-  if (!e || len !== e.spec.wireBytes * (hasMask ? 2 : 1)) return undefined;
+  const e = lookup(header, tlv);
+  if (!e || len !== e.spec.wireBytes * (hasMask ? 2 : 1) + e.expBytes) return undefined;
+  tlv.skip(e.expBytes);
   const value = tlv.uint(e.spec.wireBytes);
   return hasMask ? { field: e.spec.name, value, mask: tlv.uint(e.spec.wireBytes) } : { field: e.spec.name, value };
 }
@@ -261,12 +336,15 @@ const NXM_PREFERRED: Partial<Record<FieldName, [number, number]>> = {
   nd_sll: [1, 24],
   nd_tll: [1, 25],
   ipv6_label: [1, 27],
+  tcp_flags: [1, 34],
 };
 
 const NX_HEADER_BY_NAME = new Map<FieldName, number>();
 const NAME_BY_NX_HEADER = new Map<number, FieldName>();
 for (const [name, e] of BY_NAME) {
   const pref = NXM_PREFERRED[name];
+  // an experimenter OXM has a 64-bit header: not modelled inside actions (they stay raw)
+  if (!pref && e.expBytes) continue;
   const header = pref ? ((pref[0] << 16) | (pref[1] << 9) | e.spec.wireBytes) >>> 0 : e.header;
   NX_HEADER_BY_NAME.set(name, header);
   NAME_BY_NX_HEADER.set(header, name);

@@ -7,8 +7,8 @@
  * carries the problems found here (`problems`). Encode refuses a flow_mod (add/modify) with any
  * problem, throwing OpenFlowError with `problems` set, unless asked to be lenient.
  */
-import { FIELDS } from './fields';
-import type { Action, FieldName, FieldRef, Flow, Match, MaskedValue } from './flow';
+import { FIELDS, ctStateValid } from './fields';
+import type { Action, FieldName, FieldRef, Flow, Group, LearnSpec, Match, MaskedValue, Meter } from './flow';
 import { OFPP } from './flow';
 
 export type FlowRule =
@@ -33,7 +33,23 @@ export type FlowRule =
   /** set_field/move into a read-only field: in_port, eth_type, ip_proto, dp_hash, ct_state, ct_zone (OFPBAC_BAD_SET_ARGUMENT) */
   | 'not-settable'
   /** a mask on a field OpenFlow 1.3 does not let be masked (OFPBMC_BAD_MASK) */
-  | 'not-maskable';
+  | 'not-maskable'
+  /** learn: a source and destination of different widths, or an immediate wider than its destination (OFPBAC_BAD_ARGUMENT) */
+  | 'learn-width'
+  /** a bucket weight in a group other than select (OFPGMFC_INVALID_GROUP) */
+  | 'bucket-weight'
+  /** an indirect group without exactly one bucket (OFPGMFC_INVALID_GROUP) */
+  | 'bucket-count'
+  /** watch_port/watch_group in an all or indirect group (OFPGMFC_WATCH_UNSUPPORTED), or a fast-failover bucket without either (OFPGMFC_INVALID_GROUP) */
+  | 'bucket-watch'
+  /** adding a group with a reserved id, above OFPG_MAX (OFPGMFC_INVALID_GROUP, from the switch) */
+  | 'group-id'
+  /** adding a meter with id 0 or above OFPM_MAX but the slowpath/controller meters (OFPMMFC_INVALID_METER, from the switch) */
+  | 'meter-id'
+  /** a meter without bands (OFPMMFC_OUT_OF_BANDS) */
+  | 'meter-bands'
+  /** a meter band with rate 0 (OFPMMFC_BAD_RATE) */
+  | 'meter-band';
 
 export interface FlowProblem {
   /** the match field, or the field an action writes/reads, concerned */
@@ -52,7 +68,13 @@ const VALUE_BITS: Partial<Record<FieldName, bigint>> = {
   ct_state: 0xffn,
 };
 
-const NOT_SETTABLE: ReadonlySet<FieldName> = new Set<FieldName>(['in_port', 'eth_type', 'ip_proto', 'dp_hash', 'ct_state', 'ct_zone']);
+const NOT_SETTABLE: ReadonlySet<FieldName> = new Set<FieldName>([
+  'in_port', 'eth_type', 'ip_proto', 'dp_hash', 'ct_state', 'ct_zone',
+  // read-only in ovs-fields(7) (ovs-ofctl: "... is read-only", "destination field ... is not writable")
+  'conj_id', 'recirc_id', 'actset_output', 'packet_type', 'ip_frag', 'tcp_flags', 'mpls_bos',
+  'ct_nw_src', 'ct_nw_dst', 'ct_ipv6_src', 'ct_ipv6_dst', 'ct_nw_proto', 'ct_tp_src', 'ct_tp_dst',
+  'tun_gtpu_flags', 'tun_gtpu_msgtype', 'nsh_mdtype', 'nsh_np',
+]);
 const CT_FIELDS: ReadonlySet<FieldName> = new Set<FieldName>(['ct_mark', 'ct_label']);
 const VLAN_PRESENT = 0x1000n;
 /** ports OVS refuses as an output: (OFPP_MAX .. OFPP_IN_PORT) and OFPP_ANY */
@@ -74,6 +96,7 @@ function vlanMatched(match: Match): boolean {
 function missingPrerequisite(match: Match, name: FieldName, vlans: number): string | undefined {
   const spec = FIELDS.get(name);
   if (!spec) return undefined;
+  if (spec.ctValid && !ctStateValid(match)) return 'ct_state of a valid connection (+trk-inv, or +new/+est/+rel/+rpl/+snat/+dnat)';
   for (const pre of spec.prerequisites) {
     const have = match[pre.field];
     if (!have && pre.orAbsent) continue;
@@ -123,6 +146,8 @@ interface ActionState {
   /** VLAN headers known to be present (matched or pushed) */
   vlans: number;
   isIp: boolean;
+  /** false in group buckets: OVS checks a bucket's actions without a match (no prerequisites) */
+  prerequisites?: boolean;
 }
 
 function refProblems(where: string, a: Action, ref: FieldRef, write: boolean, st: ActionState, out: FlowProblem[]): void {
@@ -133,7 +158,7 @@ function refProblems(where: string, a: Action, ref: FieldRef, write: boolean, st
   if (write && CT_FIELDS.has(ref.field)) {
     out.push({ field: ref.field, action: a.type, rule: 'ct-field-outside-ct', message: `${where}: ${a.type} of ${ref.field} only inside ct(commit,exec(...))` });
   }
-  const miss = missingPrerequisite(st.match, ref.field, st.vlans);
+  const miss = st.prerequisites === false ? undefined : missingPrerequisite(st.match, ref.field, st.vlans);
   if (miss && ref.field !== 'vlan_vid') {
     out.push({ field: ref.field, action: a.type, rule: 'prerequisite', message: `${where}: ${a.type} of ${ref.field} needs ${miss} in the match` });
   }
@@ -154,7 +179,7 @@ function actionProblems(where: string, actions: readonly Action[], st: ActionSta
         if (st.vlans > 0) st.vlans--;
         break;
       case 'dec_ttl':
-        if (!st.isIp) out.push({ action: 'dec_ttl', rule: 'prerequisite', message: `${where}: dec_ttl needs eth_type=0x800|0x86dd in the match` });
+        if (!st.isIp && st.prerequisites !== false) out.push({ action: 'dec_ttl', rule: 'prerequisite', message: `${where}: dec_ttl needs eth_type=0x800|0x86dd in the match` });
         break;
       case 'set_field': {
         const f = a.field;
@@ -172,16 +197,19 @@ function actionProblems(where: string, actions: readonly Action[], st: ActionSta
         if (f === 'vlan_vid' && a.mask === undefined && typeof a.value === 'bigint' && !(a.value & VLAN_PRESENT)) {
           out.push({ field: f, action: 'set_field', rule: 'value-range', message: `${where}: set_field of vlan_vid ${hex(a.value)} lacks OFPVID_PRESENT (0x1000)` });
         }
-        const miss = missingPrerequisite(st.match, f, st.vlans);
+        const miss = st.prerequisites === false ? undefined : missingPrerequisite(st.match, f, st.vlans);
         if (miss) out.push({ field: f, action: 'set_field', rule: 'prerequisite', message: `${where}: set_field of ${f} needs ${miss} in the match` });
         break;
       }
+      case 'learn':
+        learnProblems(where, a, st, out);
+        break;
       case 'move':
         refProblems(where, a, a.src, false, st, out);
         refProblems(where, a, a.dst, true, st, out);
         break;
       case 'ct': {
-        if (!st.isIp) out.push({ action: 'ct', rule: 'prerequisite', message: `${where}: ct needs eth_type=0x800|0x86dd in the match` });
+        if (!st.isIp && st.prerequisites !== false) out.push({ action: 'ct', rule: 'prerequisite', message: `${where}: ct needs eth_type=0x800|0x86dd in the match` });
         if (a.zone !== undefined && typeof a.zone === 'object') {
           const width = a.zone.nBits ?? (FIELDS.get(a.zone.field) ? FIELDS.get(a.zone.field)!.wireBytes * 8 : 16);
           if (width !== 16) {
@@ -211,6 +239,54 @@ function actionProblems(where: string, actions: readonly Action[], st: ActionSta
       }
       default:
         break;
+    }
+  }
+}
+
+/** a field reference's width: nBits, or the rest of the field from ofs */
+function refWidth(ref: FieldRef): number {
+  const spec = FIELDS.get(ref.field);
+  return ref.nBits ?? (spec ? spec.bits - (ref.ofs ?? 0) : 0);
+}
+
+/**
+ * OVS's learn_check: each source field's prerequisites hold in this flow's match; each destination's
+ * prerequisites hold in the learned flow as built by the immediate match specs before it (OVS writes
+ * only immediates into it); a load destination is writable; widths agree.
+ */
+function learnProblems(where: string, a: Extract<Action, { type: 'learn' }>, st: ActionState, out: FlowProblem[]): void {
+  const learned: Match = {};
+  const specs: readonly LearnSpec[] = Array.isArray(a.specs) ? a.specs : [];
+  for (const s of specs) {
+    if ('src' in s && s.src && FIELDS.has(s.src.field) && st.prerequisites !== false) {
+      const miss = missingPrerequisite(st.match, s.src.field, st.vlans);
+      if (miss) out.push({ field: s.src.field, action: 'learn', rule: 'prerequisite', message: `${where}: learn reads ${s.src.field}, which needs ${miss} in the match` });
+    }
+    if (s.kind === 'output') continue;
+    const dst = s.dst;
+    if (!dst || !FIELDS.has(dst.field)) continue;
+    const width = refWidth(dst);
+    if ('src' in s && s.src && FIELDS.has(s.src.field) && refWidth(s.src) !== width) {
+      out.push({ field: dst.field, action: 'learn', rule: 'learn-width', message: `${where}: learn ${s.kind} of ${dst.field} (${width} bits) from ${s.src.field} (${refWidth(s.src)} bits)` });
+    }
+    if ('value' in s && typeof s.value === 'bigint' && width > 0 && s.value >> BigInt(width) !== 0n) {
+      out.push({ field: dst.field, action: 'learn', rule: 'learn-width', message: `${where}: learn value ${hex(s.value)} does not fit ${dst.field} (${width} bits)` });
+    }
+    const miss = missingPrerequisite(learned, dst.field, vlanMatched(learned) ? 1 : 0);
+    if (miss && dst.field !== 'vlan_vid') {
+      out.push({ field: dst.field, action: 'learn', rule: 'prerequisite', message: `${where}: learn ${s.kind === 'load' ? 'loads' : 'matches'} ${dst.field}, which needs ${miss} among the learned flow's immediate matches before it` });
+    }
+    if (s.kind === 'load' && NOT_SETTABLE.has(dst.field)) {
+      out.push({ field: dst.field, action: 'learn', rule: 'not-settable', message: `${where}: learn cannot load ${dst.field}` });
+    }
+    if (s.kind === 'match' && 'value' in s && typeof s.value === 'bigint') {
+      const spec = FIELDS.get(dst.field)!;
+      const ofs = dst.ofs ?? 0;
+      const whole = ofs === 0 && width >= spec.bits;
+      const prev = learned[dst.field];
+      const bitsMask = ((1n << BigInt(width)) - 1n) << BigInt(ofs);
+      const mask = whole ? undefined : (prev?.mask ?? 0n) | bitsMask;
+      learned[dst.field] = mask === undefined ? { value: s.value } : { value: ((prev?.value ?? 0n) & ~bitsMask) | (s.value << BigInt(ofs)), mask };
     }
   }
 }
@@ -245,4 +321,64 @@ export function flowProblems(flow: Flow, opts: FlowCheckOptions = {}): FlowProbl
 /** one line naming every problem, for an error message */
 export function describeProblems(problems: readonly FlowProblem[]): string {
   return problems.map((p) => `${p.message} [${p.rule}]`).join('; ');
+}
+
+const OFPG_MAX = 0xffffff00;
+const OFPG_ANY = 0xffffffff;
+const OFPP_ANY = 0xffffffff;
+const OFPM_MAX = 0xffff0000;
+const OFPM_SLOWPATH = 0xfffffffd;
+const OFPM_CONTROLLER = 0xfffffffe;
+
+/**
+ * Every reason OVS 3.1 would refuse this group in a GROUP_MOD (`command`): the bucket rules of
+ * ofputil_check_group_mod (checked with `ovs-ofctl ofp-print` of our bytes), the group id (add only;
+ * checked against a running ovs-vswitchd), and each bucket's actions as OVS checks them: without a match
+ * (no prerequisites), but reserved ports, read-only fields, values and ct nesting as in flows.
+ */
+export function groupProblems(group: Group, command: 'add' | 'modify' | 'delete' = 'add'): FlowProblem[] {
+  const out: FlowProblem[] = [];
+  const buckets = Array.isArray(group.buckets) ? group.buckets : [];
+  if (command === 'add' && typeof group.groupId === 'number' && group.groupId > OFPG_MAX) {
+    out.push({ action: 'group', rule: 'group-id', message: `group ${group.groupId}: ids above OFPG_MAX (0xffffff00) are reserved` });
+  }
+  if (group.type === 'indirect' && buckets.length !== 1) {
+    out.push({ action: 'group', rule: 'bucket-count', message: `group ${group.groupId}: an indirect group has exactly one bucket, not ${buckets.length}` });
+  }
+  buckets.forEach((b, i) => {
+    const where = `group ${group.groupId} bucket ${i}`;
+    if (group.type !== 'select' && b.weight !== undefined && b.weight !== 0) {
+      out.push({ action: 'group', rule: 'bucket-weight', message: `${where}: weight ${b.weight} in a ${group.type} group (only select groups weigh buckets)` });
+    }
+    const watches = (b.watchPort !== undefined && b.watchPort !== OFPP_ANY) || (b.watchGroup !== undefined && b.watchGroup !== OFPG_ANY);
+    if ((group.type === 'all' || group.type === 'indirect') && watches) {
+      out.push({ action: 'group', rule: 'bucket-watch', message: `${where}: watch_port/watch_group in a ${group.type} group` });
+    }
+    if (group.type === 'ff' && !watches) {
+      out.push({ action: 'group', rule: 'bucket-watch', message: `${where}: a fast-failover bucket needs watch_port or watch_group` });
+    }
+    if (Array.isArray(b.actions)) actionProblems(where, b.actions, { match: {}, vlans: 0, isIp: false, prerequisites: false }, out);
+  });
+  return out;
+}
+
+/**
+ * Every reason OVS 3.1 would refuse this meter in a METER_MOD add/modify: the id (0, and above
+ * OFPM_MAX except the virtual slowpath and controller meters: OFPMMFC_INVALID_METER), no bands
+ * (OFPMMFC_OUT_OF_BANDS), a band of rate 0 (OFPMMFC_BAD_RATE). OVS's decoder prints these without
+ * complaint; the switch refuses them (checked against a running ovs-vswitchd, userspace datapath).
+ */
+export function meterProblems(meter: Meter, command: 'add' | 'modify' | 'delete' = 'add'): FlowProblem[] {
+  const out: FlowProblem[] = [];
+  if (command === 'delete') return out;
+  const virtual = meter.meterId === OFPM_SLOWPATH || meter.meterId === OFPM_CONTROLLER;
+  if (typeof meter.meterId === 'number' && (meter.meterId === 0 || (meter.meterId > OFPM_MAX && !virtual))) {
+    out.push({ action: 'meter', rule: 'meter-id', message: `meter ${meter.meterId}: ids are 1..OFPM_MAX (0xffff0000), slowpath or controller` });
+  }
+  const bands = Array.isArray(meter.bands) ? meter.bands : [];
+  if (bands.length === 0) out.push({ action: 'meter', rule: 'meter-bands', message: `meter ${meter.meterId}: no bands` });
+  bands.forEach((b, i) => {
+    if (b.rate === 0) out.push({ action: 'meter', rule: 'meter-band', message: `meter ${meter.meterId} band ${i}: rate 0` });
+  });
+  return out;
 }

@@ -43,6 +43,8 @@ function maskedIpv6(): fc.Arbitrary<{ value: bigint; mask?: bigint }> {
 const FREE_FIELDS: FieldName[] = [
   'in_port', 'metadata', 'eth_dst', 'eth_src', 'tunnel_id', 'tun_ipv4_src', 'tun_ipv4_dst', 'pkt_mark', 'ct_state',
   'ct_zone', 'ct_mark', 'ct_label', 'dp_hash', 'reg0', 'reg1', 'reg2', 'reg5', 'reg9', 'reg15',
+  // extension fields without prerequisites (issue #14)
+  'tun_ipv6_src', 'tun_ipv6_dst', 'tun_gbp_id', 'tun_gbp_flags', 'recirc_id', 'conj_id',
 ];
 
 export const arbMatch: fc.Arbitrary<Match> = fc
@@ -54,6 +56,9 @@ export const arbMatch: fc.Arbitrary<Match> = fc
   .chain(({ free, l3, vlan }) => {
     const parts: Record<string, fc.Arbitrary<{ value: bigint; mask?: bigint }>> = {};
     for (const f of free) parts[f] = masked(f);
+    for (const f of ['tun_ipv6_src', 'tun_ipv6_dst'] as const) if (free.includes(f)) parts[f] = maskedIpv6();
+    // OVS 3.1 prints a masked tun_gbp_flags without its mask (its text would not round trip)
+    if (free.includes('tun_gbp_flags')) parts.tun_gbp_flags = u(8).map((v) => ({ value: BigInt(v) }));
     // OVS refuses ports between OFPP_MAX and the reserved ones, and unknown ct_state bits
     if (free.includes('in_port')) parts.in_port = fc.integer({ min: 1, max: 0xfeff }).map((v) => ({ value: BigInt(v) }));
     if (free.includes('ct_state')) parts.ct_state = fc.tuple(bigBits(8), bigBits(8)).filter(([, m]) => m !== 0n).map(([v, m]) => ({ value: v & m, mask: m }));
@@ -334,6 +339,23 @@ export const arbMessage: fc.Arbitrary<M.OfpMessage> = fc.oneof(
       fc.record({ kind: fc.constant('group' as const), groupId: u(32) }),
       fc.record({ kind: fc.constantFrom('meter' as const, 'meter_config' as const), meterId: u(32) }),
     ) as fc.Arbitrary<M.MultipartRequestBody>,
+  }),
+  fc.record({ type: fc.constant('queue_get_config_request' as const), xid, port: u(32) }),
+  fc.record({
+    type: fc.constant('queue_get_config_reply' as const), xid, port: u(32),
+    queues: fc.array(fc.record({
+      queueId: u(32), port: u(32),
+      properties: fc.array(fc.oneof(
+        fc.record({ prop: fc.constantFrom('min_rate' as const, 'max_rate' as const), rate: u(16) }),
+        fc.record({ prop: fc.constant('experimenter' as const), experimenter: u(32), data: bytes(0, 3).map((b) => new Uint8Array(8 * b.length)) }),
+        fc.record({ prop: fc.constant('raw' as const), propType: fc.integer({ min: 3, max: 0xfffe }), data: bytes(0, 2).map((b) => new Uint8Array(8 * b.length)) }),
+      ) as fc.Arbitrary<M.QueueProp>, { maxLength: 3 }),
+    }), { maxLength: 3 }),
+  }),
+  fc.record({ type: fc.constant('multipart_request' as const), xid, flags: fc.constant(0), body: fc.constant({ kind: 'group_features' as const }) }),
+  fc.record({
+    type: fc.constant('multipart_reply' as const), xid, flags: fc.constant(0),
+    body: fc.record({ kind: fc.constant('group_features' as const), features: fc.record({ types: u(32), capabilities: u(32), maxGroups: fc.array(u(32), { minLength: 4, maxLength: 4 }), actions: fc.array(u(32), { minLength: 4, maxLength: 4 }) }) }),
   }),
   fc.record({
     type: fc.constant('bundle_control' as const), xid, bundleId: u(32),

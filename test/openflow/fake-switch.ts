@@ -15,6 +15,8 @@ export interface Recorder {
   port: number;
   /** runs `ovs-ofctl --no-names -O OpenFlow13 ARGS... tcp:127.0.0.1:PORT REST...` and returns the frames it sent (HELLO excluded) */
   record(args: string[], rest: string[], input?: string): Promise<Buffer[]>;
+  /** what the last recorded ovs-ofctl printed (its reading of our replies) */
+  lastStdout(): string;
   close(): Promise<void>;
 }
 
@@ -70,16 +72,29 @@ function reply(msg: OfpMessage): OfpMessage | undefined {
         };
       }
       else if (k === 'meter_features') body = { kind: 'meter_features', features: { maxMeter: 0, bandTypes: 0, capabilities: 0, maxBands: 0, maxColor: 0 } };
+      else if (k === 'group_features') body = { kind: 'group_features', features: FAKE_GROUP_FEATURES };
       else body = { kind: 'raw', multipartType: (msg.body as { multipartType: number }).multipartType, data: new Uint8Array(0) };
       return { type: 'multipart_reply', xid: msg.xid, flags: 0, body };
     }
+    case 'queue_get_config_request':
+      return { type: 'queue_get_config_reply', xid: msg.xid, port: msg.port, queues: FAKE_QUEUES.map((q) => ({ ...q, port: msg.port === 0xffffffff ? q.port : msg.port })) };
     default:
       return undefined;
   }
 }
 
+/** what the fake switch answers to OFPMP_GROUP_FEATURES */
+export const FAKE_GROUP_FEATURES = { types: 0xf, capabilities: 0x7, maxGroups: [65280, 65280, 65280, 65280], actions: [0x3ff0001, 0x3ff0001, 0x3ff0001, 0x3ff0001] };
+/** what the fake switch answers to OFPT_QUEUE_GET_CONFIG_REQUEST */
+export const FAKE_QUEUES: import('../../fabric/openflow/messages').PacketQueue[] = [
+  { queueId: 0, port: 1, properties: [{ prop: 'min_rate', rate: 100 }, { prop: 'max_rate', rate: 500 }] },
+  { queueId: 7, port: 1, properties: [{ prop: 'max_rate', rate: 1000 }] },
+  { queueId: 9, port: 1, properties: [] },
+];
+
 export async function startRecorder(): Promise<Recorder> {
   let current: Buffer[] | undefined;
+  let stdout = '';
   const sockets = new Set<net.Socket>();
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -107,7 +122,8 @@ export async function startRecorder(): Promise<Recorder> {
           'ovs-ofctl',
           ['--no-names', '-O', 'OpenFlow13', ...args, `tcp:127.0.0.1:${port}`, ...rest],
           { timeout: 20_000 },
-          (err, _stdout, stderr) => {
+          (err, out, stderr) => {
+            stdout = String(out);
             const got = current ?? [];
             current = undefined;
             if (err) reject(new Error(`ovs-ofctl ${args.join(' ')} ${rest.join(' ')}: ${stderr || err.message}`));
@@ -118,6 +134,7 @@ export async function startRecorder(): Promise<Recorder> {
           child.stdin?.end(input);
         }
       }),
+    lastStdout: () => stdout,
     close: async () => {
       for (const s of sockets) s.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));

@@ -16,6 +16,8 @@ export function normalise(text: string): string {
     .replace(/NXM_OF_ETH_SRC/g, 'eth_src')
     .replace(/NXM_OF_ETH_DST/g, 'eth_dst')
     .replace(/NXM_OF_IN_PORT/g, 'in_port')
+    .replace(/OXM_OF_IN_PORT/g, 'in_port_oxm')
+    .replace(/NXM_OF_VLAN_TCI/g, 'vlan_tci')
     .replace(/NXM_OF_IP_SRC/g, 'nw_src')
     .replace(/NXM_OF_IP_DST/g, 'nw_dst')
     .replace(/NXM_OF_TCP_SRC/g, 'tcp_src')
@@ -24,7 +26,7 @@ export function normalise(text: string): string {
     .replace(/NXM_NX_IPV6_DST/g, 'ipv6_dst')
     .replace(/OXM_OF_METADATA/g, 'metadata')
     .replace(/\bnw_proto=/g, 'ip_proto=')
-    .replace(/\b(reg\d+|tun_id|eth_src|eth_dst|in_port|nw_src|nw_dst|tcp_src|tcp_dst|ipv6_src|ipv6_dst|metadata)\[\]/g, '$1');
+    .replace(/\b(reg\d+|tun_id|eth_src|eth_dst|in_port|in_port_oxm|vlan_tci|nw_src|nw_dst|tcp_src|tcp_dst|ipv6_src|ipv6_dst|metadata)\[\]/g, '$1');
 }
 
 /** the actions part of OVS's one-line FLOW_MOD description */
