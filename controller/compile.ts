@@ -16,9 +16,10 @@
  * binary search; the per-switch and per-service tables are layered on the previous compile's.
  */
 import type { Flow, Group, Meter, SwitchPlan } from '../fabric/openflow/flow';
-import type { ClusterChange, ClusterState, SwitchState } from '../topology/types';
+import type { ClusterChange, ClusterState, ServiceState, SwitchState } from '../topology/types';
 import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, pinPart, podLimitGbps, podPart, PolicyIndex, policyIndex, policyPart, routeFlow, sharedPolicyPart, routeGroup, servicePart } from './flows';
 import { flowContentKey, flowSortKey, groupKey, meterKey } from './normalize';
+import { EdgeIndex, edgeIndex, edgePart, hasEdge, nodePortClusterGroup } from './edge';
 import { Attachment, RouteChoice, Routing, attachmentOf, choiceSignature, upLinkPorts } from './routing';
 
 /** Every switch's plan, by switch name (sorted). */
@@ -630,6 +631,8 @@ interface Build {
   policyShared: Part;
   /** the steering this build compiled: what a `steering-changed` is compared with */
   steering: SteeringSnapshot;
+  /** the state had edge parts (controller/edge.ts): changes then re-examine every switch's */
+  hasEdge: boolean;
 }
 
 /** What of ClusterState.steering a build compiled, copied (the state is mutated by later events). */
@@ -654,6 +657,10 @@ function snapshotSteering(state: ClusterState): SteeringSnapshot {
 
 function partText(p: Part | undefined): string {
   return p ? p.flows.map((fl) => `${flowSortKey(fl)} ${flowContentKey(fl)}`).join('\n') : '';
+}
+
+function groupsText(p: Part | undefined): string {
+  return p ? p.groups.map(groupKey).join('\n') : '';
 }
 
 const builds = new WeakMap<FabricPlan, Build>();
@@ -746,7 +753,14 @@ function podPartsOf(f: FlowFactory, state: ClusterState, sw: SwitchState): Map<s
   return out;
 }
 
-function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, planner: RoutePlanner, policy: () => PolicyIndex): SwitchBuild {
+/** A service's shared part: its VIP flow and group, and the NodePort group of a public service. */
+function serviceAndNodePortPart(f: FlowFactory, state: ClusterState, svc: ServiceState): Part {
+  const part = servicePart(f, state, svc);
+  const np = nodePortClusterGroup(state, svc);
+  return np ? { flows: part.flows, groups: [...part.groups, np], meters: part.meters } : part;
+}
+
+function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, planner: RoutePlanner, policy: () => PolicyIndex, edge: () => EdgeIndex | undefined): SwitchBuild {
   const parts = new Map<string, Part>();
   let fabricGroups: FabricGroups | undefined;
   if (sw.role === 'node') {
@@ -764,6 +778,11 @@ function buildSwitch(f: FlowFactory, state: ClusterState, sw: SwitchState, plann
   }
   const pins = pinPart(f, state, sw, upLinkPorts(state, sw.name));
   if (pins !== EMPTY_PART) parts.set('pins', pins);
+  const index = edge();
+  if (index) {
+    const e = edgePart(f, state, sw, index);
+    if (e !== EMPTY_PART) parts.set('edge', e);
+  }
   return { name: sw.name, datapathId: sw.datapathId, role: sw.role, parts, routeSig: routeSignature(planner, sw), fabricGroups };
 }
 
@@ -783,7 +802,7 @@ export function compileCluster(state: ClusterState, options: CompileOptions = {}
   const f = new FlowFactory(generation);
   const planner = new RoutePlanner(state);
   const servicePartsByName = new Map<string, Part>();
-  for (const name of [...state.services.keys()].sort()) servicePartsByName.set(name, servicePart(f, state, state.services.get(name)!));
+  for (const name of [...state.services.keys()].sort()) servicePartsByName.set(name, serviceAndNodePortPart(f, state, state.services.get(name)!));
   const build: Build = {
     generation,
     switches: LayeredMap.of(new Map()),
@@ -792,10 +811,12 @@ export function compileCluster(state: ClusterState, options: CompileOptions = {}
     policyShared: EMPTY_PART,
     planner,
     steering: snapshotSteering(state),
+    hasEdge: hasEdge(state),
   };
   const policies = lazily(() => policyIndex(state));
   if (state.cluster.isolation) build.policyShared = sharedPolicyPart(f, state, policies());
-  for (const sw of state.switches.values()) build.switches.set(sw.name, buildSwitch(f, state, sw, planner, policies));
+  const edge = lazily(() => (hasEdge(state) ? edgeIndex(state) : undefined));
+  for (const sw of state.switches.values()) build.switches.set(sw.name, buildSwitch(f, state, sw, planner, policies, edge));
   return finishWithPlans(build, undefined, undefined);
 }
 
@@ -816,6 +837,8 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   let nodeStateChanged = false;
   // pins depend on the steering and on which links and switches are up
   let pinsMayChange = false;
+  // the edge parts depend on pods, readiness, services and node liveness (controller/edge.ts)
+  let edgeMayChange = false;
   // without a steering-changed the build keeps describing what was compiled
   const steering = changes.some((c) => c.kind === 'steering-changed') ? snapshotSteering(state) : prev.steering;
   for (const c of changes) {
@@ -882,6 +905,9 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
     }
   }
   if (policyChanged && !state.cluster.isolation) policyChanged = false;
+  if (hasEdge(state) || prev.hasEdge) {
+    edgeMayChange = changes.some((c) => c.kind !== 'link-state' && c.kind !== 'steering-changed');
+  }
 
   const build: Build = {
     generation,
@@ -891,13 +917,14 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
     policyShared: prev.policyShared,
     planner: prev.planner,
     steering,
+    hasEdge: hasEdge(state),
   };
   const pinSwitches = pinsMayChange ? new Set([...prev.steering.pinSwitches, ...steering.pinSwitches]) : new Set<string>();
   if (touchedServices.size) {
     const byName = prev.servicePartsByName.derive();
     for (const name of touchedServices) {
       const svc = state.services.get(name);
-      if (svc) byName.set(name, servicePart(f, state, svc));
+      if (svc) byName.set(name, serviceAndNodePortPart(f, state, svc));
       else byName.delete(name);
     }
     // insertion order of byName does not matter: the merged part is sorted, and VIPs are unique
@@ -936,8 +963,9 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   if (policyChanged) build.policyShared = sharedPolicyPart(f, state, policies());
   // without policy changes and with a known set of route-affected switches, only those and the
   // touched node switches can change: skip the others
+  const edge = lazily(() => (hasEdge(state) ? edgeIndex(state) : undefined));
   const candidates =
-    policyChanged || (planner && routeAffected === 'all')
+    policyChanged || edgeMayChange || (planner && routeAffected === 'all')
       ? state.switches.values()
       : [...new Set([...touchedNodes, ...pinSwitches, ...(planner ? routeAffected : [])])].map((n) => state.switches.get(n)!).filter(Boolean);
   for (const sw of candidates) {
@@ -954,6 +982,15 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
       const policy = policyPart(f, state, sw.name, policies());
       if (policy === EMPTY_PART) edit().delete('policy');
       else edit().set('policy', policy);
+    }
+    if (edgeMayChange) {
+      const index = edge();
+      const e = index ? edgePart(f, state, sw, index) : EMPTY_PART;
+      const before = old.parts.get('edge');
+      if (partText(e === EMPTY_PART ? undefined : e) !== partText(before) || groupsText(e === EMPTY_PART ? undefined : e) !== groupsText(before)) {
+        if (e === EMPTY_PART) edit().delete('edge');
+        else edit().set('edge', e);
+      }
     }
     if (pinSwitches.has(sw.name)) {
       const pins = pinPart(f, state, sw, upLinkPorts(state, sw.name));

@@ -30,6 +30,8 @@ export const CATEGORY = {
   movedPod: 6,
   /** demands pinned to a path by the rebalancer (ClusterState.steering.pins) */
   pin: 7,
+  /** the cluster's edge: closed doors, openings for outside hosts, NodePorts, LoadBalancer intake, closed egress */
+  edge: 8,
 } as const;
 
 export type CategoryName = keyof typeof CATEGORY;

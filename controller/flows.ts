@@ -41,7 +41,7 @@ export const PRIORITY = {
 const ETH_IP = 0x0800n;
 const ETH_ARP = 0x0806n;
 const ETH_IP_MATCH = { value: ETH_IP };
-const PROTO: Record<'tcp' | 'udp', bigint> = { tcp: 6n, udp: 17n };
+export const PROTO: Record<'tcp' | 'udp', bigint> = { tcp: 6n, udp: 17n };
 
 const ipCache = new Map<string, bigint>();
 /** A dotted quad (already validated by topology/) as a bigint; cached, the compiler asks often. */
@@ -67,7 +67,7 @@ export function macValue(mac: string): bigint {
 }
 
 const cidrCache = new Map<string, { value: bigint; mask?: bigint }>();
-function cidrMatch(cidr: string): { value: bigint; mask?: bigint } {
+export function cidrMatch(cidr: string): { value: bigint; mask?: bigint } {
   let m = cidrCache.get(cidr);
   if (!m) {
     m = computeCidrMatch(cidr);
@@ -98,12 +98,37 @@ export class FlowFactory {
   }
 }
 
-const ctZone = { field: REG.ctZone.field, ofs: REG.ctZone.ofs, nBits: REG.ctZone.nBits };
-const setReg = (field: 'reg0' | 'reg1' | 'reg5', value: bigint): Action => ({ type: 'set_field', field, value });
-const ipMatch = (extra: Match = {}): Match => ({ eth_type: ETH_IP_MATCH, ...extra });
-const ctState = (on: number, off = 0): Match => ({ ct_state: { value: BigInt(on), mask: BigInt(on | off) } });
-const NEW_TRK = ctState(CT_STATE.new | CT_STATE.trk);
-const sourceIs = (src: bigint): Match => ({ reg0: { value: src, mask: REG.source.mask } });
+export const ctZone = { field: REG.ctZone.field, ofs: REG.ctZone.ofs, nBits: REG.ctZone.nBits };
+export const setReg = (field: 'reg0' | 'reg1' | 'reg5', value: bigint): Action => ({ type: 'set_field', field, value });
+export const ipMatch = (extra: Match = {}): Match => ({ eth_type: ETH_IP_MATCH, ...extra });
+export const ctState = (on: number, off = 0): Match => ({ ct_state: { value: BigInt(on), mask: BigInt(on | off) } });
+export const NEW_TRK = ctState(CT_STATE.new | CT_STATE.trk);
+export const sourceIs = (src: bigint): Match => ({ reg0: { value: src, mask: REG.source.mask } });
+
+/**
+ * A port range as the fewest value/mask matches that cover exactly [lo, hi] (aligned power-of-two
+ * blocks, as OVS's own range expansion does): 8000-8100 is 4 matches. One port: one exact match.
+ */
+export function portMatches(lo: number, hi: number = lo): { value: bigint; mask?: bigint }[] {
+  const out: { value: bigint; mask?: bigint }[] = [];
+  let p = lo;
+  while (p <= hi) {
+    let size = 1;
+    while ((p & (size * 2 - 1)) === 0 && p + size * 2 - 1 <= hi && size * 2 <= 0x10000) size *= 2;
+    out.push(size === 1 ? { value: BigInt(p) } : { value: BigInt(p), mask: BigInt(0xffff & ~(size - 1)) });
+    p += size;
+  }
+  return out;
+}
+
+/** `match` once per port block of [port, portEnd] (no port: `match` as it is). */
+export function withPorts(match: Match, protocol: 'tcp' | 'udp' | undefined, port: number | undefined, portEnd?: number): Match[] {
+  if (!protocol) return [match];
+  const m: Match = { ...match, ip_proto: { value: PROTO[protocol] } };
+  if (port === undefined) return [m];
+  const field = protocol === 'tcp' ? 'tcp_dst' : 'udp_dst';
+  return portMatches(port, portEnd ?? port).map((pm) => ({ ...m, [field]: pm }));
+}
 
 function proxyArp(routerMac: string): Action[] {
   const scratch = { field: REG.scratch.field };
@@ -416,6 +441,7 @@ interface ResolvedRule {
   toByNode: Map<string, PodState[]>;
   protocol: 'tcp' | 'udp' | undefined;
   port: number | undefined;
+  portEnd: number | undefined;
 }
 
 /** The allow rules resolved once per compile (selectors matched against every pod), shared by every node switch's policy. */
@@ -442,21 +468,21 @@ export function policyIndex(state: ClusterState): PolicyIndex {
   const sourceBits = new Map<string, bigint>();
   if (!state.cluster.isolation) return { rules: [], sourceBits };
   const pods = [...state.pods.values()];
-  const rules = state.cluster.allow.map((rule, i): ResolvedRule => {
+  // rules that name outside hosts are compiled at the edge (controller/edge.ts); their reg3 bit stays unused
+  const rules = state.cluster.allow.flatMap((rule, i): ResolvedRule[] => {
+    if (rule.fromPeer || rule.toPeer) return [];
     const from = pods.filter((p) => selectorMatches(rule.from, p.labels));
     const to = pods.filter((p) => selectorMatches(rule.to, p.labels));
     const bit = i < POLICY_RULE_BITS ? 1n << BigInt(i) : undefined;
     if (bit !== undefined) for (const p of from) sourceBits.set(p.ip, (sourceBits.get(p.ip) ?? 0n) | bit);
-    return { bit, from, to, fromByNode: byNode(from), toByNode: byNode(to), protocol: rule.port !== undefined ? (rule.protocol ?? 'tcp') : rule.protocol, port: rule.port };
+    return [{ bit, from, to, fromByNode: byNode(from), toByNode: byNode(to), protocol: rule.port !== undefined ? (rule.protocol ?? 'tcp') : rule.protocol, port: rule.port, portEnd: rule.portEnd }];
   });
   return { rules, sourceBits };
 }
 
-function allowMatch(dstIp: string, protocol: 'tcp' | 'udp' | undefined, port: number | undefined, extra: Match): Match {
+function allowMatches(dstIp: string, rule: { protocol: 'tcp' | 'udp' | undefined; port: number | undefined; portEnd: number | undefined }, extra: Match): Match[] {
   const match: Match = { ...NEW_TRK, eth_type: { value: ETH_IP }, ...extra, ipv4_dst: { value: ipValue(dstIp) } };
-  if (protocol) match.ip_proto = { value: PROTO[protocol] };
-  if (port !== undefined && protocol) match[protocol === 'tcp' ? 'tcp_dst' : 'udp_dst'] = { value: BigInt(port) };
-  return match;
+  return withPorts(match, rule.protocol, rule.port, rule.portEnd);
 }
 
 const ALLOW: Instructions = { apply: [{ type: 'ct', commit: true, zone: ctZone }], gotoTable: TABLE.snat };
@@ -488,10 +514,10 @@ export function sharedPolicyPart(f: FlowFactory, state: ClusterState, index: Pol
     if (rule.bit === undefined) continue;
     const bit: Match = { reg3: { value: rule.bit, mask: rule.bit } };
     for (const b of rule.to) {
-      const key = `${rule.bit}>${b.ip}/${rule.protocol ?? ''}/${rule.port ?? ''}`;
+      const key = `${rule.bit}>${b.ip}/${rule.protocol ?? ''}/${rule.port ?? ''}-${rule.portEnd ?? ''}`;
       if (seen.has(key)) continue;
       seen.add(key);
-      flows.push(f.flow('policy', 200, allowMatch(b.ip, rule.protocol, rule.port, { ...bit, ...fromLocalPod }), ALLOW, 'policy'));
+      for (const m of allowMatches(b.ip, rule, { ...bit, ...fromLocalPod })) flows.push(f.flow('policy', 200, m, ALLOW, 'policy'));
     }
   }
   return flows.length ? { flows, groups: [], meters: [] } : EMPTY_PART;
@@ -511,22 +537,22 @@ export function policyPart(f: FlowFactory, state: ClusterState, nodeName: string
   const flows: Flow[] = [f.flow('policy', 100, { ...NEW_TRK, ...ipMatch({ ipv4_src: pod, ipv4_dst: pod }) }, {}, 'policy')];
   const seen = new Set<string>();
   for (const rule of index.rules) {
-    const { protocol, port } = rule;
+    const { protocol, port, portEnd } = rule;
     if (rule.bit !== undefined) {
       const bit: Match = { reg3: { value: rule.bit, mask: rule.bit } };
       for (const b of rule.toByNode.get(nodeName) ?? []) {
-        const key = `${rule.bit}>${b.ip}/${protocol ?? ''}/${port ?? ''}`;
+        const key = `${rule.bit}>${b.ip}/${protocol ?? ''}/${port ?? ''}-${portEnd ?? ''}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        flows.push(f.flow('policy', 200, allowMatch(b.ip, protocol, port, bit), ALLOW, 'policy'));
+        for (const m of allowMatches(b.ip, rule, bit)) flows.push(f.flow('policy', 200, m, ALLOW, 'policy'));
       }
       continue;
     }
     const allow = (a: PodState, b: PodState) => {
-      const key = `${a.ip}>${b.ip}/${protocol ?? ''}/${port ?? ''}`;
+      const key = `${a.ip}>${b.ip}/${protocol ?? ''}/${port ?? ''}-${portEnd ?? ''}`;
       if (seen.has(key)) return;
       seen.add(key);
-      flows.push(f.flow('policy', 200, allowMatch(b.ip, protocol, port, { ipv4_src: { value: ipValue(a.ip) } }), ALLOW, 'policy'));
+      for (const m of allowMatches(b.ip, rule, { ipv4_src: { value: ipValue(a.ip) } })) flows.push(f.flow('policy', 200, m, ALLOW, 'policy'));
     };
     for (const a of rule.fromByNode.get(nodeName) ?? []) for (const b of rule.to) allow(a, b);
     for (const b of rule.toByNode.get(nodeName) ?? []) for (const a of rule.from) if (a.node !== nodeName) allow(a, b);

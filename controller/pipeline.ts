@@ -43,12 +43,12 @@ const NODE: SwitchRole[] = ['node'];
 export const PIPELINE: readonly TableSpec[] = [
   {
     name: 'classifier',
-    match: ['in_port', 'eth_type', 'eth_dst'],
+    match: ['in_port', 'eth_type', 'eth_dst', 'ipv4_src', 'ipv4_dst', 'ip_proto', 'tcp_src', 'tcp_dst', 'udp_src', 'udp_dst'],
     next: ['spoof_guard', 'arp_responder', 'conntrack', 'l3_forwarding'],
     miss: 'drop',
     roles: BOTH,
     does:
-      'Sorts packets by ingress port: a pod port sets reg0.source=pod and goes to spoof_guard; a fabric link or external port accepts only IPv4 addressed to the switch router MAC (docs/real-ovs.md pitfall 5) and ARP from externals; the tunnel port and the host (LOCAL) port are accepted as they are. Node switches load the node ct zone into reg5.',
+      'Sorts packets by ingress port: a pod port sets reg0.source=pod and goes to spoof_guard; a fabric link or external port accepts only IPv4 addressed to the switch router MAC (docs/real-ovs.md pitfall 5) and ARP from externals; the tunnel port and the host (LOCAL) port are accepted as they are. Node switches load the node ct zone into reg5. The edge (controller/edge.ts): from an external port, IPv4 to the pod range is dropped (closed by default, priority 110) unless an allow rule names the source (an external or a CIDR) with the destination pod, protocol and ports (120) or cluster.externalAccess is true; on fabric switches with external ports, a LoadBalancer VIP:port goes to a select group that DNATs to NODE_IP:nodePort in the edge zone (130), and replies from NODE_IP:nodePort are un-DNATed there (130); on node switches with NodePorts of externalTrafficPolicy Cluster, packets to the node IP are first un-SNATed in the node\'s SNAT zone (105).',
   },
   {
     name: 'spoof_guard',
@@ -57,7 +57,7 @@ export const PIPELINE: readonly TableSpec[] = [
     miss: 'drop',
     roles: NODE,
     does:
-      'A pod port may send only IPv4 from its own IP and MAC, and ARP with its own sender IP and MAC; anything else is dropped. Hairpin replies: a pod\'s packet to the hairpin address (HAIRPIN_IP) gets the pod\'s own IP as destination before conntrack, which then sees the reply of the pod-to-VIP connection and un-DNATs it.',
+      'A pod port may send only IPv4 from its own IP and MAC, and ARP with its own sender IP and MAC; anything else is dropped. Hairpin replies: a pod\'s packet to the hairpin address (HAIRPIN_IP) gets the pod\'s own IP as destination before conntrack, which then sees the reply of the pod-to-VIP connection and un-DNATs it. A local pod\'s packet to its node IP is first un-SNATed in the node\'s SNAT zone (105) when NodePorts of externalTrafficPolicy Cluster exist (the reply of a NodePort connection it served).',
   },
   {
     name: 'arp_responder',
@@ -87,12 +87,12 @@ export const PIPELINE: readonly TableSpec[] = [
   },
   {
     name: 'service_lb',
-    match: ['ct_state', 'eth_type', 'ip_proto', 'ipv4_dst', 'tcp_dst', 'udp_dst'],
-    next: ['endpoint_dnat', 'policy', 'l3_forwarding'],
+    match: ['ct_state', 'ct_mark', 'eth_type', 'ip_proto', 'ipv4_dst', 'tcp_dst', 'udp_dst'],
+    next: ['endpoint_dnat', 'policy', 'snat', 'l3_forwarding'],
     miss: 'endpoint_dnat',
     roles: NODE,
     does:
-      'Invalid connections are dropped; established/related ones skip straight to l3_forwarding (they keep their backend); a new connection to a service VIP:port goes to the service select group, whose buckets do ct(commit,zone=reg5,nat(dst=POD:targetPort),table=policy). A VIP without endpoints, or an unknown address in the service range, is dropped.',
+      'Invalid connections are dropped; established/related ones skip straight to l3_forwarding (they keep their backend); a new connection to a service VIP:port goes to the service select group, whose buckets do ct(commit,zone=reg5,nat(dst=POD:targetPort),table=policy). A VIP without endpoints, or an unknown address in the service range, is dropped. NodePorts: a new connection to NODE_IP:nodePort goes to the service\'s NodePort group (externalTrafficPolicy Cluster: any ready backend, the connection marked in ct_mark for SNAT; Local: this node\'s ready backends, else dropped); established packets of marked connections in the original direction continue in snat.',
   },
   {
     name: 'endpoint_dnat',
@@ -109,15 +109,15 @@ export const PIPELINE: readonly TableSpec[] = [
     miss: 'snat',
     roles: NODE,
     does:
-      'Isolation mode only: a new pod-to-pod connection is dropped unless a cluster.allow rule admits it or it is a pod reaching itself through a service (hairpin: source and destination the same local pod); admitted ones are committed (ct(commit,zone=reg5)) on both the source and the destination node so that their replies are established. Rule i admits a destination pod by its IP (and the rule\'s protocol and port) when reg3 bit i is set (the source matched the rule in conntrack), on the destination\'s node, and on any node for packets from a local pod (reg0.source=pod). Rules beyond the 32nd are matched per (source, destination) pair.',
+      'Isolation mode only: a new pod-to-pod connection is dropped unless a cluster.allow rule admits it or it is a pod reaching itself through a service (hairpin: source and destination the same local pod); admitted ones are committed (ct(commit,zone=reg5)) on both the source and the destination node so that their replies are established. Rule i admits a destination pod by its IP (and the rule\'s protocol and port) when reg3 bit i is set (the source matched the rule in conntrack), on the destination\'s node, and on any node for packets from a local pod (reg0.source=pod). Rules beyond the 32nd are matched per (source, destination) pair. Port ranges compile to masked tcp/udp port matches. With cluster.egress: closed, a new connection from a local pod is dropped (90) unless it goes to the pod range or a node IP (95) or an allow rule names its destination outside (200).',
   },
   {
     name: 'snat',
-    match: ['ct_state', 'eth_type', 'ipv4_dst', 'reg0'],
+    match: ['ct_state', 'ct_mark', 'eth_type', 'ipv4_dst', 'reg0'],
     next: ['l3_forwarding'],
     miss: 'l3_forwarding',
     roles: NODE,
-    does: 'A new connection from a local pod to anything outside the pod range and the node itself is committed with nat(src=NODE_IP).',
+    does: 'A new connection from a local pod to anything outside the pod range and the node itself is committed with nat(src=NODE_IP). NodePort connections marked in ct_mark (externalTrafficPolicy Cluster) are committed in the node\'s SNAT zone with nat(src=NODE_IP), so that the backend answers through this node (260).',
   },
   {
     name: 'l3_forwarding',

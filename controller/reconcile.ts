@@ -20,12 +20,13 @@ import { isOurs } from './cookie';
 import { GROUP_ID_SPAN, ROUTE_GROUP_BASE, SERVICE_GROUP_BASE } from './flows';
 import { flowContentKey, flowIdentity, flowSortKey, groupKey, meterKey } from './normalize';
 import { partsOf } from './compile';
+import { EDGE_GROUP_BASE } from './edge';
 import type { Part } from './flows';
 
-/** Group ids the compiler allocates (service and route groups). */
+/** Group ids the compiler allocates (service, route and edge groups). */
 export function isOurGroup(groupId: number): boolean {
   const base = groupId & ~GROUP_ID_SPAN;
-  return base === SERVICE_GROUP_BASE || base === ROUTE_GROUP_BASE;
+  return base === SERVICE_GROUP_BASE || base === ROUTE_GROUP_BASE || base === EDGE_GROUP_BASE;
 }
 
 /** Meter ids the compiler allocates: the pod port numbers (>= 100). */

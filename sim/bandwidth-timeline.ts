@@ -28,6 +28,30 @@ export interface ActiveDemand extends Omit<RebalanceDemand, 'id'> {
   pinned?: boolean;
 }
 
+/**
+ * A traffic demand active at a change point whose packet the switches do not deliver now (isolation,
+ * no route, a service without backends, a down node ...): it carries nothing, and says why
+ * (sim/blocked.ts).
+ */
+export interface BlockedDemand {
+  index: number;
+  from: string;
+  to: string;
+  askedGbps: number;
+  /** in words */
+  reason: string;
+  /** the drop point ("node1 table policy priority 100"), when there is one */
+  where?: string;
+}
+
+/** A time span over which a demand was blocked for one reason (`fabric sim --json`: `demands[].blocked`). */
+export interface BlockedSpan {
+  at: number;
+  until: number;
+  reason: string;
+  where?: string;
+}
+
 export interface BandwidthStepInput {
   /** every link of the fabric with its state (LinkState fits): both directions are modelled */
   links: readonly TopologyLink[];
@@ -39,6 +63,8 @@ export interface BandwidthStepInput {
   nodes?: readonly string[];
   /** the meters the controller imposed (limit policy) that the switches hold now */
   meters?: readonly PodMeter[];
+  /** active demands the switches do not deliver now (they carry nothing) */
+  blocked?: readonly BlockedDemand[];
 }
 
 export interface DemandOutcome {
@@ -73,6 +99,8 @@ export interface BandwidthEpoch {
   nodes?: string[];
   /** crossings in demand paths that are not up links of the model (left out of the allocation) */
   unmodelledLinks: string[];
+  /** active demands that are blocked in this epoch: they carry nothing (absent: none) */
+  blocked?: BlockedDemand[];
 }
 
 export interface CheckResult {
@@ -215,6 +243,7 @@ export class BandwidthTimeline {
       nodes: input.nodes ? [...input.nodes] : undefined,
       unmodelledLinks: [...unmodelled].sort(),
     };
+    if (input.blocked && input.blocked.length > 0) epoch.blocked = input.blocked.map((b) => ({ ...b }));
     this.epochs.push(epoch);
     this.sampleCounters(epoch);
     return epoch;
@@ -234,10 +263,13 @@ export class BandwidthTimeline {
   checkMaxLinkUtilization(at: number, max: number): CheckResult {
     const e = this.epochAt(at);
     if (!e) return { ok: true, value: 0, detail: 'no traffic' };
+    // a blocked demand carries nothing: the figure is what the fabric carries, and the detail says
+    // which demands it does not (so a pass is not mistaken for traffic that fits)
+    const note = blockedNote(e);
     const hot = hottest(e.linkUtilization);
-    if (!hot) return { ok: true, value: 0, detail: 'no links' };
+    if (!hot) return { ok: true, value: 0, detail: `no links${note}` };
     const value = round6(hot.utilization);
-    return { ok: value <= max + 1e-9, value, detail: hot.link };
+    return { ok: value <= max + 1e-9, value, detail: `${hot.link}${note}` };
   }
 
   /**
@@ -249,7 +281,11 @@ export class BandwidthTimeline {
   checkFairShare(at: number, spec: { demand: number; tolerance?: number }): CheckResult {
     const e = this.epochAt(at);
     const d = e?.demands.find((x) => x.index === spec.demand);
-    if (!e || !d) return { ok: false, detail: `traffic[${spec.demand}] is not active at ${at}s` };
+    if (!e || !d) {
+      const b = e?.blocked?.find((x) => x.index === spec.demand);
+      if (b) return { ok: false, value: 0, detail: `traffic[${b.index}] ${b.from} -> ${b.to} is blocked at ${at}s: ${b.reason}` };
+      return { ok: false, detail: `traffic[${spec.demand}] is not active at ${at}s` };
+    }
     const fair = allocateWithMeters(e.links, e.demands.map((x) => ({ ...x, demandGbps: x.askedGbps })), e.podLimits);
     const share = fair.rates.get(String(d.index)) ?? 0;
     const tol = spec.tolerance ?? 0.01;
@@ -297,7 +333,7 @@ export class BandwidthTimeline {
    */
   summary(endS: number): RunBandwidthSummary {
     const linkMax = new Map<string, number>();
-    const granted = new Map<number, { from: string; to: string; asked: number; gbit: number; seconds: number; min: number }>();
+    const granted = new Map<number, { from: string; to: string; asked: number; gbit: number; seconds: number; min: number; blocked?: BlockedSpan[] }>();
     this.epochs.forEach((e, i) => {
       const until = i + 1 < this.epochs.length ? this.epochs[i + 1].at : Math.max(endS, e.at);
       const dt = Math.max(0, until - e.at);
@@ -314,6 +350,19 @@ export class BandwidthTimeline {
         g.asked = d.askedGbps;
         granted.set(d.index, g);
       }
+      // a blocked demand is active and gets nothing: 0 Gbit/s over the epoch, and a span saying why
+      for (const b of e.blocked ?? []) {
+        const g = granted.get(b.index) ?? { from: b.from, to: b.to, asked: b.askedGbps, gbit: 0, seconds: 0, min: Infinity };
+        g.seconds += dt;
+        if (dt > 0 || g.seconds === 0) g.min = 0;
+        g.asked = b.askedGbps;
+        const spans = (g.blocked ??= []);
+        const last = spans[spans.length - 1];
+        const end = Math.max(e.at, until);
+        if (last && last.until === e.at && last.reason === b.reason && last.where === b.where) last.until = end;
+        else spans.push({ at: e.at, until: end, reason: b.reason, ...(b.where !== undefined ? { where: b.where } : {}) });
+        granted.set(b.index, g);
+      }
     });
     const links = [...this.linkOrder].map(([key, between]) => ({ between, maxUtilization: round6(linkMax.get(key) ?? 0) }));
     const demands = [...granted]
@@ -325,6 +374,7 @@ export class BandwidthTimeline {
         askedGbps: round6(g.asked),
         grantedGbps: round6(g.seconds > 0 ? g.gbit / g.seconds : g.min === Infinity ? 0 : g.min),
         minGrantedGbps: round6(g.min === Infinity ? 0 : g.min),
+        ...(g.blocked ? { blocked: g.blocked.map((b) => ({ ...b, at: round6(b.at), until: round6(b.until) })) } : {}),
       }));
     const changes = this.epochs.flatMap((e) => e.changes.map((c) => ({ at: e.at, ...c })));
     let offeredMax = 0;
@@ -376,7 +426,8 @@ export class BandwidthTimeline {
 
 export interface RunBandwidthSummary {
   links: { between: [string, string]; maxUtilization: number }[];
-  demands: { index: number; from: string; to: string; askedGbps: number; grantedGbps: number; minGrantedGbps: number }[];
+  /** `blocked`: only for a demand that was blocked at some time (docs/simulator.md "Blocked demands") */
+  demands: { index: number; from: string; to: string; askedGbps: number; grantedGbps: number; minGrantedGbps: number; blocked?: BlockedSpan[] }[];
   rebalance: {
     policies: RebalancePolicyName[];
     changes: (RebalanceChange & { at: number })[];
@@ -407,6 +458,15 @@ export function allocateWithMeters(
   const bd = demands.map((d) => ({ ...asBandwidthDemand(d), pod: d.fromPod }));
   const m = withPodMeters(links, bd, meters, (d) => d.pod);
   return allocateMaxMinFair(m.links, m.demands);
+}
+
+/** "; blocked (carry nothing): traffic[0] a -> b (reason), ..." for an epoch with blocked demands, else "" */
+function blockedNote(e: BandwidthEpoch): string {
+  const b = e.blocked ?? [];
+  if (b.length === 0) return '';
+  if (b.length === 1) return `; blocked, carrying nothing: traffic[${b[0].index}] ${b[0].from} -> ${b[0].to}: ${b[0].reason}`;
+  const shown = b.slice(0, 3).map((x) => `traffic[${x.index}] ${x.from} -> ${x.to}`);
+  return `; ${b.length} demands blocked, carrying nothing: ${shown.join(', ')}${b.length > 3 ? ` and ${b.length - 3} more` : ''}`;
 }
 
 function hottest(util: ReadonlyMap<string, number>): { link: string; utilization: number } | undefined {

@@ -7,7 +7,7 @@
  * evaluated (ok: false), never as passed.
  */
 import type { ClusterState, Expectation, Scenario } from '../topology/types';
-import type { ActiveDemand, BandwidthTimeline, RunBandwidthSummary } from './bandwidth-timeline';
+import type { ActiveDemand, BandwidthTimeline, BlockedDemand, RunBandwidthSummary } from './bandwidth-timeline';
 import { secondsToUs } from './clock';
 import type { SimDriver } from './driver';
 import type { Engine } from './engine';
@@ -17,6 +17,8 @@ import type { PortCounters } from '../controller/load';
 import type { ControlLoop } from '../controller/loop';
 import { demandId, pinMatch } from '../controller/demands';
 import type { PodMeter } from './bandwidth';
+import { explainBlocked, missingEnd } from './blocked';
+import type { DemandBlock } from './blocked';
 
 /**
  * The model's byte counters as the switches' port counters would read them: a link port sends what
@@ -51,7 +53,8 @@ export interface DemandWorld {
   readonly physical: ClusterState;
   readonly driver: Pick<SimDriver, 'controlLatencyUs'>;
   sourceHost(from: string): Host | string;
-  resolveTarget(to: string, port?: number, protocol?: 'tcp' | 'udp'): { ip: string; spec: Omit<ProbeSpec, 'srcPort' | 'icmpId'>; service?: string } | string;
+  /** `from`: the sender (an external reaches a service through its LoadBalancer VIP) */
+  resolveTarget(to: string, port?: number, protocol?: 'tcp' | 'udp', from?: string): { ip: string; spec: Omit<ProbeSpec, 'srcPort' | 'icmpId'>; service?: string } | string;
   whenConvergedPublic(atUs: number, label: string, fn: () => void): void;
 }
 
@@ -83,16 +86,41 @@ export function demandPath(
   port: number | undefined,
   flowKey: number,
 ): { path: string[]; src: string; dst: string; fromPod?: string; toPod?: string } | string {
+  const w = demandWalk(run, from, to, port, flowKey);
+  return 'blocked' in w ? w.blocked.reason : w;
+}
+
+/**
+ * The demand's packet walked through the switches now (a fixed source port per demand: the same
+ * 5-tuple at every change point): its path, or why it is blocked (sim/blocked.ts), in words and
+ * with the drop point.
+ */
+export function demandWalk(
+  run: DemandWorld,
+  from: string,
+  to: string,
+  port: number | undefined,
+  flowKey: number,
+): { path: string[]; src: string; dst: string; fromPod?: string; toPod?: string } | { blocked: DemandBlock } {
   const host = run.sourceHost(from);
-  if (typeof host === 'string') return host;
-  const target = run.resolveTarget(to, port);
-  if (typeof target === 'string') return target;
-  // a fixed source port per demand: the same 5-tuple at every change point
+  if (typeof host === 'string') return { blocked: missingEnd('source', from) };
+  const target = run.resolveTarget(to, port, undefined, from);
+  if (typeof target === 'string') {
+    // an end that exists but has no door for this sender says so; one that does not exist now is missing
+    const st = run.physical;
+    const exists = st.pods.has(to) || st.services.has(to) || st.externals.has(to) || st.nodes.has(to);
+    return { blocked: exists ? { reason: target } : missingEnd('destination', to) };
+  }
   const srcPort = 20000 + (flowKey % 10000);
   const { probe } = require('./probe') as typeof import('./probe');
-  const r = probe(run.network, host, { ...target.spec, srcPort, icmpId: srcPort }, run.engine.nowUs(), false);
+  const spec = { ...target.spec, srcPort, icmpId: srcPort };
+  const r = probe(run.network, host, spec, run.engine.nowUs(), false);
   const walk = r.walks.find((w) => w.label.endsWith('request'))?.walk;
-  if (!walk || !r.acceptedBy) return `no path: ${r.detail}`;
+  if (!walk || !r.acceptedBy) {
+    // the same packet again, traced this time (packet summaries, NAT steps) for the explanation
+    const traced = probe(run.network, host, spec, run.engine.nowUs(), true);
+    return { blocked: explainBlocked(run.physical, { from, to, port: target.spec.dstPort, host, target, probe: traced.acceptedBy ? r : traced }) };
+  }
   const sws = r.path;
   return {
     path: directedLinks(walk.crossings),
@@ -167,13 +195,16 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
   };
   const stepAt = (t: number): void => {
     const demands: ActiveDemand[] = [];
+    const blocked: BlockedDemand[] = [];
     const pinned = run.loop.pinnedPaths;
     const nowUs = run.engine.nowUs();
     sc.traffic.forEach((d, index) => {
       if (d.at > t || (d.until !== undefined && d.until <= t)) return;
-      const p = demandPath(run, d.from, d.to, d.port, index);
-      if (typeof p === 'string') {
-        run.engine.log(`bandwidth ${t}s demand ${index} ${d.from}->${d.to}: ${p}`);
+      const p = demandWalk(run, d.from, d.to, d.port, index);
+      if ('blocked' in p) {
+        // it carries nothing now, and says why (docs/simulator.md "Blocked demands")
+        run.engine.log(`bandwidth ${t}s demand ${index} ${d.from}->${d.to}: blocked: ${p.blocked.reason}${p.blocked.where ? ` [${p.blocked.where}]` : ''}`);
+        blocked.push({ index, from: d.from, to: d.to, askedGbps: d.gbps, ...p.blocked });
         return;
       }
       // the hand-off check: a pin that has had time to land must be what the switches do
@@ -195,7 +226,7 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
     const podLimits = [...run.physical.pods.values()].filter((p) => p.egressGbps !== undefined).map((p) => ({ pod: p.name, gbps: p.egressGbps! }));
     const podNode = new Map([...run.physical.pods.values()].map((p) => [p.name, p.node] as [string, string]));
     const nodes = [...run.physical.nodes.values()].filter((n) => n.up).map((n) => n.name);
-    timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes, meters: imposedMeters(run) });
+    timeline.step(t, { links: [...run.physical.links.values()], demands, podLimits, podNode, nodes, meters: imposedMeters(run), blocked });
     // the same counters at the same interval as real switches give the controller's loop (a run
     // without traffic counts nothing: large replays skip the work)
     for (const d of demands) demandPods.set(d.index, { fromPod: d.fromPod, toPod: d.toPod });
@@ -224,7 +255,7 @@ export function loadBandwidth(run: DemandWorld, sink?: RebalanceSink): Bandwidth
         sink!.steeringChanged(`rebalance ${t}s: ${st?.pins.length ?? 0} pins, ${Object.keys(st?.limits ?? {}).length} limits`);
       }
     }
-    run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${decided ? `, ${decided} rebalance changes` : ''}`);
+    run.engine.log(`bandwidth step ${t}s: ${demands.length} demands${blocked.length ? `, ${blocked.length} blocked` : ''}${decided ? `, ${decided} rebalance changes` : ''}`);
   };
   return {
     schedule(): void {

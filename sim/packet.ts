@@ -10,6 +10,9 @@
 import { FIELDS, fullMask } from '../fabric/openflow/fields';
 import type { FieldName } from '../fabric/openflow/flow';
 
+/** Fields that are another field's narrower view: NXM_OF_IN_PORT is the 16-bit in_port. */
+const ALIASES: Partial<Record<string, string>> = { in_port_nxm: 'in_port' };
+
 export interface FieldSlot {
   /** index of the first (most significant) word */
   offset: number;
@@ -22,9 +25,18 @@ export const SLOTS: ReadonlyMap<FieldName, FieldSlot> = (() => {
   const m = new Map<FieldName, FieldSlot>();
   let offset = 0;
   for (const spec of FIELDS.values()) {
+    const alias = ALIASES[spec.name];
+    if (alias) continue;
     const words = Math.ceil(spec.bits / 32);
     m.set(spec.name, { offset, words, bits: spec.bits });
     offset += words;
+  }
+  // views of another field (OVS keeps one value): the low bits of its last word
+  for (const spec of FIELDS.values()) {
+    const of = ALIASES[spec.name];
+    if (!of) continue;
+    const base = m.get(of as FieldName);
+    if (base) m.set(spec.name, { offset: base.offset + base.words - 1, words: 1, bits: spec.bits });
   }
   return m;
 })();

@@ -231,7 +231,9 @@ export function renderReport(data: ReportData): string {
       fmt(d.askedGbps, 3),
       fmt(d.grantedGbps, 3),
       fmt(d.minGrantedGbps, 3),
-      `<span class="bar"><span style="width:${fmt(Math.min(1, ratio) * 100, 1)}%"></span></span> ${pct(ratio)}`,
+      `<span class="bar"><span style="width:${fmt(Math.min(1, ratio) * 100, 1)}%"></span></span> ${pct(ratio)}` +
+        // a blocked demand carries nothing while blocked: when and why (docs/simulator.md "Blocked demands")
+        (d.blocked ?? []).map((b) => `<br><span class="bad">blocked ${b.at === b.until ? `at ${b.at}s` : `${b.at}s-${b.until}s`}: ${esc(b.reason)}</span>`).join(''),
     ];
   });
   const changeRows = s.rebalance.changes.map((c) => {

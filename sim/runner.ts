@@ -17,6 +17,7 @@ import type { TrafficSteering } from '../topology/types';
 import type { Highs } from 'highs';
 import { buildClusterState, applyEvent, cloneClusterState } from '../topology/cluster';
 import { didYouMean } from '../topology/diagnostics';
+import { resolveName } from '../topology/dns';
 import { ControlLoop, runPassSync } from '../controller/loop';
 import type { LoopCompiler } from '../controller/loop';
 import { SimDriver } from './driver';
@@ -52,7 +53,7 @@ export interface SimReport {
   expectations: ExpectationResult[];
   links: { between: [string, string]; maxUtilization: number }[];
   /** per traffic demand: what it asked and what the model granted (time-weighted mean while active) */
-  demands?: { index: number; from: string; to: string; askedGbps: number; grantedGbps: number; minGrantedGbps: number }[];
+  demands?: { index: number; from: string; to: string; askedGbps: number; grantedGbps: number; minGrantedGbps: number; blocked?: RunBandwidthSummary['demands'][number]['blocked'] }[];
   /** present when `cluster.rebalance` is set: what the rebalancing loop did */
   rebalance?: RebalanceReport;
   traceHash: string;
@@ -84,6 +85,8 @@ export interface SimOptions {
   serviceConnections?: number;
   /** a loaded LP solver (`await loadLpSolver()`): the report then carries the optimum λ* under `rebalance` */
   lpSolver?: Highs;
+  /** false: expectations are not evaluated (their times still bound the run); `fabric validate`'s demand check */
+  evaluateExpectations?: boolean;
   /** called after each expectation (progress bars) */
   onProgress?: (done: number, total: number) => void;
 }
@@ -226,6 +229,7 @@ export class SimRun {
     this.startBandwidth();
     const total = this.scenario.expect.length;
     this.scenario.expect.forEach((exp, index) => {
+      if (this.options.evaluateExpectations === false) return;
       this.whenConverged(secondsToUs(exp.at), `expect ${index} ${exp.kind}`, () => {
         const r = this.evaluate(exp, index);
         this.results.push(r);
@@ -309,17 +313,26 @@ export class SimRun {
   // ---- endpoints and probes ------------------------------------------------------------------
 
   /** resolve a `to` name: pod, service, external, node or IP */
-  resolveTarget(to: string, port?: number, protocol?: 'tcp' | 'udp'): { ip: string; spec: Omit<ProbeSpec, 'srcPort' | 'icmpId'>; service?: string } | string {
+  resolveTarget(to: string, port?: number, protocol?: 'tcp' | 'udp', from?: string): { ip: string; spec: Omit<ProbeSpec, 'srcPort' | 'icmpId'>; service?: string } | string {
     const s = this.physical;
+    // a DNS name (cluster.dns): resolved by the cluster DNS's own logic (topology/dns.ts)
+    if (s.cluster.dns && to.includes('.') && !/^\d+\.\d+\.\d+\.\d+$/.test(to)) {
+      const answer = resolveName(s, to);
+      if (!answer) return `${to}: NXDOMAIN (no service or pod of that name at this time)`;
+      to = answer.kind === 'service' ? answer.service : answer.pod;
+    }
     const pod = s.pods.get(to);
     const svc = s.services.get(to);
+    const outside = from !== undefined && s.externals.has(from);
     const ext = s.externals.get(to);
     const node = s.nodes.get(to);
     let ip: string | undefined;
     let service: string | undefined;
     if (pod) ip = pod.ip;
     else if (svc) {
-      ip = svc.vip;
+      // from outside, a service is reached through its LoadBalancer VIP (a ClusterIP is internal)
+      if (outside && !svc.loadBalancerIp) return `service ${svc.name} is ${svc.type ?? 'ClusterIP'}: outside hosts reach it through a LoadBalancer VIP, or a NodePort as { to: NODE, port: NODEPORT }`;
+      ip = outside ? svc.loadBalancerIp! : svc.vip;
       service = svc.name;
       port ??= svc.port;
       protocol ??= svc.protocol;
@@ -345,7 +358,7 @@ export class SimRun {
   connect(from: string, to: string, port?: number, protocol?: 'tcp' | 'udp', trace = true): ProbeResult | string {
     const host = this.sourceHost(from);
     if (typeof host === 'string') return host;
-    const target = this.resolveTarget(to, port, protocol);
+    const target = this.resolveTarget(to, port, protocol, from);
     if (typeof target === 'string') return target;
     const id = this.nextSrcPort();
     return probe(this.network, host, { ...target.spec, srcPort: id, icmpId: id }, this.engine.nowUs(), trace);
@@ -358,9 +371,10 @@ export class SimRun {
       case 'noReach': {
         const ep = exp.kind === 'reach' ? exp.reach : exp.noReach;
         if (exp.kind === 'reach' && exp.backends) return { ...base, ...this.evaluateBackends(ep, exp.backends) };
-        if (exp.kind === 'noReach' && typeof this.sourceHost(ep.from) !== 'string' && typeof this.resolveTarget(ep.to, ep.port, ep.protocol) === 'string') {
-          // a destination that does not exist now (a deleted pod or service) cannot be reached
-          return { ...base, ok: true, detail: `${ep.to} does not exist at ${exp.at}s` };
+        const unresolved = exp.kind === 'noReach' && typeof this.sourceHost(ep.from) !== 'string' ? this.resolveTarget(ep.to, ep.port, ep.protocol, ep.from) : undefined;
+        if (typeof unresolved === 'string') {
+          // a destination that does not exist now (a deleted pod or service), or has no door for this source, cannot be reached
+          return { ...base, ok: true, detail: this.physical.pods.has(ep.to) || this.physical.services.has(ep.to) ? unresolved : `${ep.to} does not exist at ${exp.at}s` };
         }
         const r = this.connect(ep.from, ep.to, ep.port, ep.protocol, false);
         if (typeof r === 'string') return { ...base, ok: false, detail: r };

@@ -142,19 +142,40 @@ export function buildClusterState(scenario: Scenario, plan: IpamPlan = planAddre
   for (const ev of scenario.events) {
     if (ev.kind === 'pod' && ev.action === 'add' && ev.ip) reserved.add(ev.ip);
     if (ev.kind === 'service' && ev.action === 'add' && ev.service.ip) reserved.add(ev.service.ip);
+    if (ev.kind === 'service' && ev.action === 'add' && ev.service.loadBalancerIp) reserved.add(ev.service.loadBalancerIp);
   }
   if (reserved.size > 0) state.reservedAddresses = [...reserved];
+  const nodePorts = new Set<number>();
+  for (const svc of scenario.services) if (svc.nodePort !== undefined) nodePorts.add(svc.nodePort);
+  for (const ev of scenario.events) if (ev.kind === 'service' && ev.action === 'add' && ev.service.nodePort !== undefined) nodePorts.add(ev.service.nodePort);
+  if (nodePorts.size > 0) state.reservedNodePorts = [...nodePorts].sort((a, b) => a - b);
 
   for (const pod of scenario.pods) {
     const ip = plan.pods[pod.name];
     if (!ip) throw new TopologyError(`buildClusterState: the address plan has no IP for pod ${pod.name}`);
-    addPod(state, { name: pod.name, node: pod.node, homeNode: pod.node, ip, mac: macFromIp(ip), labels: { ...pod.labels }, hostPorts: pod.hostPorts.map((h) => ({ ...h })), ...(pod.egressGbps !== undefined ? { egressGbps: pod.egressGbps } : {}) });
+    addPod(state, {
+      name: pod.name,
+      node: pod.node,
+      homeNode: pod.node,
+      ip,
+      mac: macFromIp(ip),
+      labels: { ...pod.labels },
+      hostPorts: pod.hostPorts.map((h) => ({ ...h })),
+      ...(pod.egressGbps !== undefined ? { egressGbps: pod.egressGbps } : {}),
+      ...(pod.ready === false ? { ready: false } : {}),
+    });
   }
   const podsByLabel = indexPodsByLabel(state);
   for (const svc of scenario.services) {
     const vip = plan.services[svc.name];
     if (!vip) throw new TopologyError(`buildClusterState: the address plan has no VIP for service ${svc.name}`);
     state.services.set(svc.name, serviceState(state, svc, vip, podsByLabel));
+  }
+  // public-facing services: NodePorts and LoadBalancer VIPs, the given ones first, then allocated in file order
+  for (const svc of scenario.services) {
+    const st = state.services.get(svc.name)!;
+    if (st.type === 'NodePort' || st.type === 'LoadBalancer') st.nodePort = svc.nodePort ?? allocateNodePort(state, svc.name);
+    if (st.type === 'LoadBalancer') st.loadBalancerIp = svc.loadBalancerIp ?? allocateLoadBalancerIp(state, svc.name);
   }
   return state;
 }
@@ -186,7 +207,43 @@ function serviceState(state: ClusterState, svc: ServiceSpec, vip: string, podsBy
     protocol: svc.protocol,
     selector: { ...svc.selector },
     endpoints: endpointsOf(state, svc.selector, podsByLabel),
+    ...(svc.type && svc.type !== 'ClusterIP' ? { type: svc.type, externalTrafficPolicy: svc.externalTrafficPolicy ?? 'Cluster' } : {}),
+    // given ones are set here (so that allocation skips them); allocated ones by the caller
+    ...(svc.nodePort !== undefined && svc.type && svc.type !== 'ClusterIP' ? { nodePort: svc.nodePort } : {}),
+    ...(svc.loadBalancerIp !== undefined && svc.type === 'LoadBalancer' ? { loadBalancerIp: svc.loadBalancerIp } : {}),
+    ...(svc.namespace !== undefined ? { namespace: svc.namespace } : {}),
   };
+}
+
+/** The NodePort range (Kubernetes' default). */
+export const NODE_PORT_RANGE = { min: 30000, max: 32767 } as const;
+
+/** The lowest free NodePort (ports given in the scenario's services and events are skipped). */
+function allocateNodePort(state: ClusterState, svcName: string): number {
+  const used = new Set<number>();
+  for (const s of state.services.values()) if (s.nodePort !== undefined) used.add(s.nodePort);
+  for (const p of state.reservedNodePorts ?? []) used.add(p);
+  for (let p = NODE_PORT_RANGE.min; p <= NODE_PORT_RANGE.max; p++) if (!used.has(p)) return p;
+  throw new IpamError(`the NodePort range ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max} is exhausted: no port left for service ${svcName}`, 'nodePort');
+}
+
+/** The lowest free address of cluster.loadBalancerCidr (network and broadcast left out). */
+function allocateLoadBalancerIp(state: ClusterState, svcName: string): string {
+  const cidr = state.cluster.loadBalancerCidr;
+  if (!cidr) throw new TopologyError(`service ${svcName}: type LoadBalancer needs cluster.loadBalancerCidr (or the service's loadBalancerIp)`);
+  const pool = parseCidr(cidr);
+  const used = new Set<number>();
+  for (const s of state.services.values()) if (s.loadBalancerIp) used.add(ipToInt(s.loadBalancerIp));
+  for (const ip of state.reservedAddresses ?? []) used.add(ipToInt(ip));
+  const first = pool.size >= 4 ? firstUsable(pool) : pool.network;
+  const last = pool.size >= 4 ? cidrLast(pool) - 1 : cidrLast(pool);
+  for (let n = first; n <= last; n++) if (!used.has(n)) return intToIp(n);
+  throw new IpamError(`loadBalancerCidr ${cidr} is exhausted: no address left for service ${svcName}`, `loadBalancerCidr ${cidr}`);
+}
+
+/** Is this pod a service backend? Ready (the default) and on a node that is up. */
+export function podIsReady(pod: PodState): boolean {
+  return pod.ready !== false;
 }
 
 function endpointsOf(state: ClusterState, selector: Record<string, string>, podsByLabel?: Map<string, PodState[]>): string[] {
@@ -200,7 +257,7 @@ function endpointsOf(state: ClusterState, selector: Record<string, string>, pods
     candidates = smallest ?? [];
   }
   const names: string[] = [];
-  for (const pod of candidates) if (selectorMatches(selector, pod.labels)) names.push(pod.name);
+  for (const pod of candidates) if (podIsReady(pod) && selectorMatches(selector, pod.labels)) names.push(pod.name);
   return names.sort(compareNames);
 }
 
@@ -441,15 +498,32 @@ export function applyEvent(state: ClusterState, event: ScenarioEvent): ClusterCh
         } else {
           ip = allocatePodIp(state, node.name, event.name);
         }
-        const pod: PodState = { name: event.name, node: node.name, homeNode: node.name, ip, mac: macFromIp(ip), labels: { ...event.labels }, hostPorts: [], ...(event.egressGbps !== undefined ? { egressGbps: event.egressGbps } : {}) };
+        const pod: PodState = {
+          name: event.name,
+          node: node.name,
+          homeNode: node.name,
+          ip,
+          mac: macFromIp(ip),
+          labels: { ...event.labels },
+          hostPorts: [],
+          ...(event.egressGbps !== undefined ? { egressGbps: event.egressGbps } : {}),
+          ...(event.ready === false ? { ready: false } : {}),
+        };
         const index = eventIndex(state);
         const port = addPod(state, pod);
         index.podIps.add(ipToInt(ip) >>> 0);
         indexSynced(state, index);
-        return [{ kind: 'pod-added', pod: pod.name }, { kind: 'port-added', switch: node.name, port }, ...updateEndpoints(state, pod, true)];
+        return [{ kind: 'pod-added', pod: pod.name }, { kind: 'port-added', switch: node.name, port }, ...updateEndpoints(state, pod, podIsReady(pod))];
       }
       const pod = state.pods.get(event.name);
       if (!pod) throw new TopologyError(`pod ${event.action}: no pod ${event.name} exists at ${event.at}s`);
+      if (event.action === 'ready' || event.action === 'unready') {
+        const ready = event.action === 'ready';
+        if (podIsReady(pod) === ready) return [];
+        if (ready) delete pod.ready;
+        else pod.ready = false;
+        return [{ kind: 'pod-readiness', pod: pod.name, ready }, ...updateEndpoints(state, pod, ready)];
+      }
       if (event.action === 'delete') {
         const index = eventIndex(state);
         const port = removePodPort(state, pod);
@@ -491,7 +565,13 @@ export function applyEvent(state: ClusterState, event: ScenarioEvent): ClusterCh
           vip = allocateVip(state, svc.name);
         }
         const index = eventIndex(state);
+        for (const s of state.services.values()) {
+          if (svc.nodePort !== undefined && s.nodePort === svc.nodePort) throw new TopologyError(`service add ${svc.name}: nodePort ${svc.nodePort} is in use by service ${s.name}`);
+          if (svc.loadBalancerIp !== undefined && s.loadBalancerIp === svc.loadBalancerIp) throw new TopologyError(`service add ${svc.name}: loadBalancerIp ${svc.loadBalancerIp} is in use by service ${s.name}`);
+        }
         const added = serviceState(state, svc, vip);
+        if (added.type === 'NodePort' || added.type === 'LoadBalancer') added.nodePort ??= allocateNodePort(state, svc.name);
+        if (added.type === 'LoadBalancer') added.loadBalancerIp ??= allocateLoadBalancerIp(state, svc.name);
         state.services.set(svc.name, added);
         indexService(index, added);
         indexSynced(state, index);

@@ -46,3 +46,24 @@ export { buildGraph, buildUpGraph, shortestPath, equalCostPaths } from './graph'
 export type { ClusterGraph, VertexAttributes, EdgeAttributes, VertexKind } from './graph';
 export { directedLinkId, linkEnds, podMeterLinkId, demandCapGbps } from './links';
 export type { BandwidthLink } from './links';
+export {
+  dnsDomain,
+  searchPath,
+  resolveName,
+  lookupName,
+  candidateNames,
+  serviceEnv,
+  serviceFqdn,
+  podFqdn,
+  dnsService,
+  isUnderDomain,
+  serviceNamespace,
+  podNamespace,
+  envPrefix,
+  DnsError,
+  DEFAULT_DNS_DOMAIN,
+  DEFAULT_NAMESPACE,
+  DNS_TTL,
+  DNS_NDOTS,
+} from './dns';
+export type { DnsAnswer, DnsLookup } from './dns';

@@ -16,6 +16,7 @@ import * as fs from 'fs';
 import { isMap, isPair, isScalar, isSeq, LineCounter, parseDocument, type Node as YamlNode } from 'yaml';
 import { CORE_SCHEMA, load as loadYamlFast } from 'js-yaml';
 import type {
+  ExternalPeer,
   AllowRule,
   ClusterSpec,
   Endpoints,
@@ -37,7 +38,7 @@ import type {
 import { type Diagnostic, didYouMean, sortDiagnostics } from './diagnostics';
 import { cidrLast, cidrProblem, cidrsOverlap, ipToInt, isValidIp, parseCidr, type Cidr } from './ip';
 import { IpamError, isReservedInBlock, isReservedInServicePool, planAddresses } from './ipam';
-import { applyEvent, buildClusterState, selectorMatches, TopologyError } from './cluster';
+import { applyEvent, buildClusterState, NODE_PORT_RANGE, selectorMatches, TopologyError } from './cluster';
 
 /** Larger files are refused before parsing: a real scenario is kilobytes; 16 MiB is ~100k pods. */
 export const MAX_SCENARIO_BYTES = 16 * 1024 * 1024;
@@ -487,7 +488,7 @@ interface Paths {
 }
 
 const TOP_KEYS = ['name', 'seed', 'cluster', 'fabric', 'pods', 'services', 'traffic', 'events', 'expect'] as const;
-const CLUSTER_KEYS = ['mode', 'encap', 'podCidr', 'nodeMaskLen', 'serviceCidr', 'isolation', 'allow', 'rebalance', 'fastFailover'] as const;
+const CLUSTER_KEYS = ['mode', 'encap', 'podCidr', 'nodeMaskLen', 'serviceCidr', 'isolation', 'allow', 'rebalance', 'fastFailover', 'externalAccess', 'egress', 'loadBalancerCidr', 'dns'] as const;
 const FABRIC_KEYS = ['switches', 'nodes', 'links', 'externals'] as const;
 
 function readScenario(r: Reporter, root: unknown): { s: Scenario; paths: Paths } | undefined {
@@ -563,7 +564,7 @@ function readScenario(r: Reporter, root: unknown): { s: Scenario; paths: Paths }
   const pods: PodSpec[] = [];
   list(r, root, 'pods', '', 'scenario').forEach((v, i) => {
     const path = `pods/${i}`;
-    const o = mapping(r, v, path, `pod #${i + 1}`, ['name', 'node', 'ip', 'labels', 'hostPorts', 'egressGbps']);
+    const o = mapping(r, v, path, `pod #${i + 1}`, ['name', 'node', 'ip', 'labels', 'hostPorts', 'egressGbps', 'ready']);
     if (!o) return;
     const n = name(r, o, 'name', path, `pod #${i + 1}`);
     const what = n ? `pod ${n}` : `pod #${i + 1}`;
@@ -571,6 +572,7 @@ function readScenario(r: Reporter, root: unknown): { s: Scenario; paths: Paths }
     const ip = ipField(r, o, 'ip', path, what, false);
     const lab = labels(r, o, 'labels', path, what) ?? {};
     const egressGbps = num(r, o, 'egressGbps', path, what, { min: 0, above: true });
+    const ready = bool(r, o, 'ready', path, what);
     const hostPorts: HostPortSpec[] = [];
     list(r, o, 'hostPorts', path, what).forEach((h, j) => {
       const hp = `${path}/hostPorts/${j}`;
@@ -585,6 +587,7 @@ function readScenario(r: Reporter, root: unknown): { s: Scenario; paths: Paths }
     const pod: PodSpec = { name: n, node: node ?? '', labels: lab, hostPorts };
     if (ip !== undefined) pod.ip = ip;
     if (egressGbps !== undefined) pod.egressGbps = egressGbps;
+    if (ready === false) pod.ready = false;
     pods.push(pod);
     paths.pods.push(path);
   });
@@ -670,19 +673,40 @@ function readCluster(r: Reporter, root: Obj): ClusterSpec | undefined {
     const what = `allow rule #${i + 1}`;
     const a = mapping(r, v, path, what, ['from', 'to', 'port', 'protocol']);
     if (!a) return;
-    const from = labels(r, a, 'from', path, what);
-    const to = labels(r, a, 'to', path, what);
+    const fromPeer = externalPeer(r, a, 'from', path, what);
+    const toPeer = externalPeer(r, a, 'to', path, what);
+    const from = fromPeer === undefined ? labels(r, a, 'from', path, what) : {};
+    const to = toPeer === undefined ? labels(r, a, 'to', path, what) : {};
     if (a.from === undefined || a.from === null) required(r, a, 'from', path, what);
     if (a.to === undefined || a.to === null) required(r, a, 'to', path, what);
-    const p = port(r, a, 'port', path, what, false);
+    if (fromPeer && toPeer) r.error(join(path, 'to'), `${what}: an allow rule admits pods to or from outside hosts: 'from' and 'to' cannot both be outside the cluster`);
+    const range = portRange(r, a, 'port', path, what);
     const protocol = oneOf(r, a, 'protocol', path, what, PROTOCOLS, false);
-    if (from === undefined || to === undefined) return;
+    if (from === undefined || to === undefined || fromPeer === null || toPeer === null || (fromPeer && toPeer)) return;
     const rule: AllowRule = { from, to };
-    if (p !== undefined) rule.port = p;
+    if (fromPeer) rule.fromPeer = fromPeer;
+    if (toPeer) rule.toPeer = toPeer;
+    if (range) {
+      rule.port = range[0];
+      if (range[1] !== range[0]) rule.portEnd = range[1];
+    }
     if (protocol !== undefined) rule.protocol = protocol;
     allow.push(rule);
   });
-  if (allow.length > 0 && !isolation) r.warn('cluster/allow', `cluster: 'allow' rules have no effect without isolation: true`, true);
+  if (allow.some((a) => !a.fromPeer && !a.toPeer) && !isolation) r.warn('cluster/allow', `cluster: pod-to-pod 'allow' rules have no effect without isolation: true`, true);
+  const externalAccess = bool(r, o, 'externalAccess', 'cluster', 'cluster');
+  const egress = oneOf(r, o, 'egress', 'cluster', 'cluster', ['open', 'closed'] as const, false);
+  const loadBalancerCidr = cidrField(r, o, 'loadBalancerCidr', 'cluster', 'cluster', false);
+  let dns: ClusterSpec['dns'];
+  if (o.dns !== undefined && o.dns !== null) {
+    const d = mapping(r, o.dns, 'cluster/dns', 'cluster dns', ['domain', 'service']);
+    if (d) {
+      const domain = str(r, d, 'domain', 'cluster/dns', 'cluster dns', false) ?? 'cluster.local';
+      if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(domain)) r.error('cluster/dns/domain', `cluster dns: domain '${domain}' is not a DNS name (lower-case labels separated by dots, like cluster.local)`);
+      const service = str(r, d, 'service', 'cluster/dns', 'cluster dns', false);
+      dns = { domain, ...(service !== undefined ? { service } : {}) };
+    }
+  }
   const rebalance: RebalancePolicy[] = [];
   list(r, o, 'rebalance', 'cluster', 'cluster').forEach((v, i) => {
     const policies = ['steer', 'limit', 'place', 'weights'] as const;
@@ -700,13 +724,77 @@ function readCluster(r: Reporter, root: Obj): ClusterSpec | undefined {
     r.error('cluster/serviceCidr', `cluster: serviceCidr ${serviceCidr} is too small (at most /30)`);
   }
   if (podCidr === undefined || serviceCidr === undefined) return undefined;
-  return { mode, encap: encap ?? 'vxlan', podCidr, nodeMaskLen, serviceCidr, isolation, allow, rebalance, ...(fastFailover === false ? { fastFailover } : {}) };
+  if (loadBalancerCidr !== undefined) {
+    for (const [key, other] of [['podCidr', podCidr], ['serviceCidr', serviceCidr]] as const) {
+      if (other !== undefined && cidrsOverlap(loadBalancerCidr, other)) r.error('cluster/loadBalancerCidr', `cluster: loadBalancerCidr ${loadBalancerCidr} overlaps ${key} ${other}`);
+    }
+  }
+  return {
+    mode,
+    encap: encap ?? 'vxlan',
+    podCidr,
+    nodeMaskLen,
+    serviceCidr,
+    isolation,
+    allow,
+    rebalance,
+    ...(fastFailover === false ? { fastFailover } : {}),
+    ...(externalAccess === true ? { externalAccess } : {}),
+    ...(egress === 'closed' ? { egress } : {}),
+    ...(loadBalancerCidr !== undefined ? { loadBalancerCidr } : {}),
+    ...(dns !== undefined ? { dns } : {}),
+  };
+}
+
+/**
+ * An allow rule side naming hosts outside the cluster: `{ external: NAME }` or `{ cidr: X }`
+ * (reserved keys; any other mapping is a pod label selector). undefined: a pod selector;
+ * null: malformed (reported). A named external is checked against the externals later.
+ */
+function externalPeer(r: Reporter, a: Obj, key: 'from' | 'to', path: string, what: string): ExternalPeer | undefined | null {
+  const v = a[key];
+  if (!isObj(v) || !('external' in v || 'cidr' in v)) return undefined;
+  const p = join(path, key);
+  const keys = Object.keys(v);
+  if (keys.length !== 1) {
+    r.error(p, `${what}: '${key}' names an outside host with exactly one key, 'external: NAME' or 'cidr: A.B.C.D/N', got ${keys.map((k) => `'${k}'`).join(', ')}`);
+    return null;
+  }
+  if ('external' in v) {
+    const n = str(r, v, 'external', p, what, true);
+    return n === undefined ? null : { external: n, cidr: '' };
+  }
+  const c = cidrField(r, v, 'cidr', p, what, true);
+  return c === undefined ? null : { cidr: c };
+}
+
+/** A port or a range `8000-8100` (inclusive). */
+function portRange(r: Reporter, o: Obj, key: string, path: string, what: string): [number, number] | undefined {
+  const v = o[key];
+  if (typeof v === 'string') {
+    const m = /^\s*(\d+)\s*-\s*(\d+)\s*$/.exec(v);
+    if (m) {
+      const lo = Number(m[1]);
+      const hi = Number(m[2]);
+      if (lo < 1 || hi > 65535 || lo > hi) {
+        r.error(join(path, key), `${what}: port range '${v}' must be LOW-HIGH with 1 <= LOW <= HIGH <= 65535`);
+        return undefined;
+      }
+      return [lo, hi];
+    }
+    if (!/^\s*\d+\s*$/.test(v)) {
+      r.error(join(path, key), `${what}: '${key}' must be a port (1-65535) or a range like 8000-8100, got ${describe(v)}`);
+      return undefined;
+    }
+  }
+  const p = port(r, o, key, path, what, false);
+  return p === undefined ? undefined : [p, p];
 }
 
 /** services whose selector was missing or malformed (already reported): no "matches nothing" warning */
 const selectorless = new WeakSet<ServiceSpec>();
 
-const SERVICE_KEYS = ['name', 'selector', 'port', 'targetPort', 'protocol', 'ip'] as const;
+const SERVICE_KEYS = ['name', 'selector', 'port', 'targetPort', 'protocol', 'ip', 'type', 'nodePort', 'loadBalancerIp', 'externalTrafficPolicy', 'namespace'] as const;
 
 function readService(r: Reporter, v: unknown, path: string, fallback: string, keys: readonly string[]): ServiceSpec | undefined {
   const o = mapping(r, v, path, fallback, keys);
@@ -719,10 +807,25 @@ function readService(r: Reporter, v: unknown, path: string, fallback: string, ke
   const targetPort = port(r, o, 'targetPort', path, what, false);
   const protocol: L4Protocol = oneOf(r, o, 'protocol', path, what, PROTOCOLS, false) ?? 'tcp';
   const ip = ipField(r, o, 'ip', path, what, false);
+  const type = oneOf(r, o, 'type', path, what, ['ClusterIP', 'NodePort', 'LoadBalancer'] as const, false);
+  const nodePort = num(r, o, 'nodePort', path, what, { integer: true, min: NODE_PORT_RANGE.min, max: NODE_PORT_RANGE.max });
+  const loadBalancerIp = ipField(r, o, 'loadBalancerIp', path, what, false);
+  const etp = oneOf(r, o, 'externalTrafficPolicy', path, what, ['Cluster', 'Local'] as const, false);
+  const namespace = str(r, o, 'namespace', path, what, false);
+  if (namespace !== undefined && !/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(namespace)) r.error(join(path, 'namespace'), `${what}: namespace '${namespace}' must be a DNS label ([a-z0-9-], like 'default')`);
+  const publicType = type === 'NodePort' || type === 'LoadBalancer';
+  if (nodePort !== undefined && !publicType) r.error(join(path, 'nodePort'), `${what}: 'nodePort' needs type: NodePort or LoadBalancer`);
+  if (etp !== undefined && !publicType) r.error(join(path, 'externalTrafficPolicy'), `${what}: 'externalTrafficPolicy' needs type: NodePort or LoadBalancer`);
+  if (loadBalancerIp !== undefined && type !== 'LoadBalancer') r.error(join(path, 'loadBalancerIp'), `${what}: 'loadBalancerIp' needs type: LoadBalancer`);
   if (n === undefined) return undefined;
   const svc: ServiceSpec = { name: n, selector: selector ?? {}, port: p ?? 0, targetPort: targetPort ?? p ?? 0, protocol };
   if (selector === undefined) selectorless.add(svc);
   if (ip !== undefined) svc.ip = ip;
+  if (type !== undefined && type !== 'ClusterIP') svc.type = type;
+  if (nodePort !== undefined && publicType) svc.nodePort = nodePort;
+  if (loadBalancerIp !== undefined && type === 'LoadBalancer') svc.loadBalancerIp = loadBalancerIp;
+  if (etp !== undefined && publicType) svc.externalTrafficPolicy = etp;
+  if (namespace !== undefined) svc.namespace = namespace;
   return svc;
 }
 
@@ -735,7 +838,7 @@ function readEvent(r: Reporter, v: unknown, path: string, what: string): Scenari
   }
   const kinds = EVENT_KINDS.filter((k) => k in v);
   if (kinds.length === 0) {
-    const all = ['at', ...EVENT_KINDS, 'between', 'name', 'node', 'to', 'labels', 'ip', 'egressGbps', 'selector', 'port', 'targetPort', 'protocol'];
+    const all = ['at', ...EVENT_KINDS, 'between', 'name', 'node', 'to', 'labels', 'ip', 'egressGbps', 'ready', 'selector', 'port', 'targetPort', 'protocol'];
     for (const k of Object.keys(v)) if (!all.includes(k)) r.error(join(path, k), `unknown key '${k}' in ${what}${didYouMean(k, all)}`, true);
     r.error(path, `${what} needs one of link:, node:, pod:, service:`);
     return undefined;
@@ -764,19 +867,27 @@ function readEvent(r: Reporter, v: unknown, path: string, what: string): Scenari
       return { at, kind: 'node', action, name: n };
     }
     case 'pod': {
-      const action = oneOf(r, v, 'pod', path, what, ['add', 'delete', 'move'] as const, true);
+      const action = oneOf(r, v, 'pod', path, what, ['add', 'delete', 'move', 'ready', 'unready'] as const, true);
       if (!action) return undefined;
+      if (action === 'ready' || action === 'unready') {
+        const o = mapping(r, v, path, `${what} (pod ${action})`, ['at', 'pod', 'name'])!;
+        const n = str(r, o, 'name', path, what, true);
+        if (at === undefined || n === undefined) return undefined;
+        return action === 'ready' ? { at, kind: 'pod', action, name: n } : { at, kind: 'pod', action, name: n };
+      }
       if (action === 'add') {
-        const o = mapping(r, v, path, `${what} (pod add)`, ['at', 'pod', 'name', 'node', 'labels', 'ip', 'egressGbps'])!;
+        const o = mapping(r, v, path, `${what} (pod add)`, ['at', 'pod', 'name', 'node', 'labels', 'ip', 'egressGbps', 'ready'])!;
         const n = name(r, o, 'name', path, what);
         const node = str(r, o, 'node', path, what, true);
         const lab = labels(r, o, 'labels', path, what) ?? {};
         const ip = ipField(r, o, 'ip', path, what, false);
         const egressGbps = num(r, o, 'egressGbps', path, what, { min: 0, above: true });
+        const ready = bool(r, o, 'ready', path, what);
         if (at === undefined || n === undefined || node === undefined || ('ip' in o && o.ip !== null && ip === undefined)) return undefined;
         const ev: ScenarioEvent = { at, kind: 'pod', action: 'add', name: n, node, labels: lab };
         if (ip !== undefined) ev.ip = ip;
         if (egressGbps !== undefined) ev.egressGbps = egressGbps;
+        if (ready === false) ev.ready = false;
         return ev;
       }
       if (action === 'delete') {
@@ -905,6 +1016,11 @@ type Kind = 'node' | 'switch' | 'pod' | 'service' | 'external';
 
 function lineOf(r: Reporter, path: string): number {
   return r.pos(path).line;
+}
+
+/** A name the cluster DNS may resolve (checked when the model runs): with cluster.dns, a dotted name that is not an IP. */
+function isDnsName(s: Scenario, name: string): boolean {
+  return s.cluster.dns !== undefined && name.includes('.') && !isValidIp(name);
 }
 
 function crossCheck(r: Reporter, s: Scenario, paths: Paths): void {
@@ -1060,9 +1176,47 @@ function crossCheck(r: Reporter, s: Scenario, paths: Paths): void {
   s.services.forEach((svc, i) => checkSelector(svc, paths.services[i]));
   s.cluster.allow.forEach((rule, i) => {
     for (const side of ['from', 'to'] as const) {
+      const peer = side === 'from' ? rule.fromPeer : rule.toPeer;
+      if (peer) {
+        if (peer.external !== undefined) {
+          const ext = s.fabric.externals.find((x) => x.name === peer.external);
+          if (!ext) r.error(`cluster/allow/${i}/${side}/external`, `allow rule #${i + 1}: '${peer.external}' is not an external${didYouMean(peer.external, externalNames)}`);
+          else peer.cidr = `${ext.ip}/32`;
+        } else if (!s.fabric.externals.some((x) => isValidIp(x.ip) && cidrsOverlap(`${x.ip}/32`, peer.cidr))) {
+          r.warn(`cluster/allow/${i}/${side}/cidr`, `allow rule #${i + 1}: no external of the scenario is in ${peer.cidr}`);
+        }
+        if (cidrsOverlap(peer.cidr || '0.0.0.0/32', s.cluster.podCidr)) r.error(`cluster/allow/${i}/${side}`, `allow rule #${i + 1}: ${peer.cidr} overlaps podCidr ${s.cluster.podCidr}: name pods by their labels`);
+        continue;
+      }
       if (!matchesSomePod(rule[side])) r.warn(`cluster/allow/${i}/${side}`, `allow rule #${i + 1}: '${side}' selector ${fmtLabels(rule[side])} matches no pod`);
     }
+    if (rule.toPeer && s.cluster.egress !== 'closed') r.warn(`cluster/allow/${i}/to`, `allow rule #${i + 1}: a rule to an outside host has no effect while cluster.egress is open (the default)`);
   });
+  if (s.cluster.dns?.service !== undefined) {
+    const svc = s.services.find((x) => x.name === s.cluster.dns!.service);
+    if (!svc) r.error('cluster/dns/service', `cluster dns: service '${s.cluster.dns.service}' is not a service of the scenario${didYouMean(s.cluster.dns.service, s.services.map((x) => x.name))}`);
+    else if (svc.port !== 53 || svc.protocol !== 'udp') r.warn('cluster/dns/service', `cluster dns: service ${svc.name} should be port 53, protocol udp (it is ${svc.port}/${svc.protocol})`);
+  }
+  s.services.forEach((svc, i) => {
+    if (svc.type === 'LoadBalancer' && svc.loadBalancerIp === undefined && !s.cluster.loadBalancerCidr) {
+      r.error(join(paths.services[i], 'type'), `service ${svc.name}: type LoadBalancer needs cluster.loadBalancerCidr (or the service's loadBalancerIp)`);
+    }
+    if (svc.loadBalancerIp !== undefined && s.cluster.loadBalancerCidr && !cidrsOverlap(`${svc.loadBalancerIp}/32`, s.cluster.loadBalancerCidr)) {
+      r.warn(join(paths.services[i], 'loadBalancerIp'), `service ${svc.name}: loadBalancerIp ${svc.loadBalancerIp} is outside loadBalancerCidr ${s.cluster.loadBalancerCidr}`);
+    }
+    if (svc.type === 'LoadBalancer' && !s.fabric.externals.some((x) => switchNames.has(x.attach) && !nodeNames.has(x.attach))) {
+      r.warn(join(paths.services[i], 'type'), `service ${svc.name}: no external attaches to a fabric switch, so no edge takes in its LoadBalancer VIP`);
+    }
+  });
+  {
+    const seen = new Map<number, string>();
+    s.services.forEach((svc, i) => {
+      if (svc.nodePort === undefined) return;
+      const prev = seen.get(svc.nodePort);
+      if (prev) r.error(join(paths.services[i], 'nodePort'), `service ${svc.name}: nodePort ${svc.nodePort} is already used by service ${prev}`);
+      else seen.set(svc.nodePort, svc.name);
+    });
+  }
 
   // --- traffic
   const everyPod = new Set(s.pods.map((p) => p.name));
@@ -1075,7 +1229,7 @@ function crossCheck(r: Reporter, s: Scenario, paths: Paths): void {
     if (!everyPod.has(t.from) && !nodeNames.has(t.from) && !externalNames.has(t.from)) {
       r.error(join(path, 'from'), `traffic #${ordinal(path)}: 'from' must name a pod, node or external: '${t.from}'${didYouMean(t.from, knownNames)}`);
     }
-    if (!knownNames.has(t.to) && !isValidIp(t.to)) {
+    if (!knownNames.has(t.to) && !isValidIp(t.to) && !isDnsName(s, t.to)) {
       r.error(join(path, 'to'), `traffic #${ordinal(path)}: 'to' names nothing known: '${t.to}'${didYouMean(t.to, knownNames)}`);
     }
     if (t.from === t.to) r.error(join(path, 'to'), `traffic #${ordinal(path)}: 'from' and 'to' are the same`);
@@ -1137,8 +1291,11 @@ interface Statics {
  * services exist, on which node. Expectations at time T see every event at or before T.
  */
 function replayByName(r: Reporter, s: Scenario, paths: Paths, st: Statics): void {
-  const pods = new Map<string, { node: string; labels: Record<string, string>; ip?: string }>();
-  for (const p of s.pods) pods.set(p.name, { node: p.node, labels: p.labels, ip: p.ip });
+  const pods = new Map<string, { node: string; labels: Record<string, string>; ip?: string; unready?: boolean }>();
+  for (const p of s.pods) pods.set(p.name, { node: p.node, labels: p.labels, ip: p.ip, ...(p.ready === false ? { unready: true } : {}) });
+  const serviceSpecs = new Map<string, ServiceSpec>();
+  for (const x of s.services) serviceSpecs.set(x.name, x);
+  for (const ev of s.events) if (ev.kind === 'service' && ev.action === 'add' && !serviceSpecs.has(ev.service.name)) serviceSpecs.set(ev.service.name, ev.service);
   const podPool = parseCidr(s.cluster.podCidr);
   const fixedBlocks = new Map<string, Cidr>();
   for (const n of s.fabric.nodes) if (n.podCidr !== undefined && !cidrProblem(n.podCidr)) fixedBlocks.set(n.name, parseCidr(n.podCidr));
@@ -1202,7 +1359,7 @@ function replayByName(r: Reporter, s: Scenario, paths: Paths, st: Statics): void
             ipOk = r.errorCount === errorsBefore;
           }
           if (!k && !services.has(ev.name)) {
-            pods.set(ev.name, { node: ev.node, labels: ev.labels, ip: ipOk ? ev.ip : undefined });
+            pods.set(ev.name, { node: ev.node, labels: ev.labels, ip: ipOk ? ev.ip : undefined, ...(ev.ready === false ? { unready: true } : {}) });
             deletedAt.delete(ev.name);
           }
           return;
@@ -1214,6 +1371,12 @@ function replayByName(r: Reporter, s: Scenario, paths: Paths, st: Statics): void
         if (ev.action === 'delete') {
           pods.delete(ev.name);
           deletedAt.set(ev.name, ev.at);
+          return;
+        }
+        if (ev.action === 'ready' || ev.action === 'unready') {
+          const p = pods.get(ev.name)!;
+          if (ev.action === 'ready') delete p.unready;
+          else p.unready = true;
           return;
         }
         if (!st.nodeNames.has(ev.to)) {
@@ -1247,7 +1410,7 @@ function replayByName(r: Reporter, s: Scenario, paths: Paths, st: Statics): void
       const reason = addedAt.has(e.from) || s.pods.some((p) => p.name === e.from) ? podMissing(e.from, t) : services.has(e.from) ? `'from' cannot be a service` : `'from' names no pod, node or external: '${e.from}'${didYouMean(e.from, names)}`;
       r.error(join(path, 'from'), `${what}: ${reason}`);
     }
-    const toOk = pods.has(e.to) || services.has(e.to) || st.nodeNames.has(e.to) || st.externalNames.has(e.to) || isValidIp(e.to);
+    const toOk = pods.has(e.to) || services.has(e.to) || st.nodeNames.has(e.to) || st.externalNames.has(e.to) || isValidIp(e.to) || isDnsName(s, e.to);
     if (!toOk) {
       const reason = addedAt.has(e.to) || s.pods.some((p) => p.name === e.to) ? podMissing(e.to, t) : `'to' names nothing that exists at ${when(t)}: '${e.to}'${didYouMean(e.to, names)}`;
       r.error(join(path, 'to'), `${what}: ${reason}`);
@@ -1260,16 +1423,33 @@ function replayByName(r: Reporter, s: Scenario, paths: Paths, st: Statics): void
     switch (ex.kind) {
       case 'reach':
         checkEnds(ex.reach, join(path, 'reach'), what, ex.at);
+        if (st.externalNames.has(ex.reach.from) && services.has(ex.reach.to)) {
+          const spec = serviceSpecs.get(ex.reach.to);
+          if (spec && spec.type !== 'LoadBalancer') {
+            r.error(
+              join(path, 'reach/to'),
+              `${what}: service ${ex.reach.to} is a ${spec.type ?? 'ClusterIP'} service: outside hosts reach a service through a LoadBalancer VIP (type: LoadBalancer), or a NodePort as { to: NODE, port: NODEPORT }`,
+            );
+          }
+        }
         if (ex.backends) {
           const selector = services.get(ex.reach.to);
+          if (!selector && (st.nodeNames.has(ex.reach.to) || isValidIp(ex.reach.to) || isDnsName(s, ex.reach.to))) {
+            // a NodePort (to: NODE, port) or an address: the backends are checked when the model runs
+            if (ex.reach.port === undefined && !isDnsName(s, ex.reach.to)) r.error(join(path, 'reach/port'), `${what}: 'backends' through ${ex.reach.to} needs the port (a NodePort, or a service port)`);
+            ex.backends.forEach((b, j) => {
+              if (!pods.has(b)) r.error(`${path}/backends/${j}`, `${what}: backend ${podMissing(b, ex.at)}`);
+            });
+            break;
+          }
           if (!selector) {
-            r.error(join(path, 'backends'), `${what}: 'backends' needs 'to' to name a service`);
+            r.error(join(path, 'backends'), `${what}: 'backends' needs 'to' to name a service, a node (its NodePort) or a service address`);
             break;
           }
           ex.backends.forEach((b, j) => {
             if (!pods.has(b)) r.error(`${path}/backends/${j}`, `${what}: backend ${podMissing(b, ex.at)}`);
           });
-          const matching = [...pods.entries()].filter(([, p]) => selectorMatches(selector, p.labels)).map(([n]) => n).sort();
+          const matching = [...pods.entries()].filter(([, p]) => !p.unready && selectorMatches(selector, p.labels)).map(([n]) => n).sort();
           const listed = [...ex.backends].sort();
           if (matching.join(',') !== listed.join(',')) {
             r.warn(join(path, 'backends'), `${what}: backends [${listed.join(', ')}] differ from the pods service ${ex.reach.to} selects at ${when(ex.at)}: [${matching.join(', ')}]`);

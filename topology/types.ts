@@ -44,12 +44,43 @@ export interface ClusterSpec {
    * without group liveness).
    */
   fastFailover?: boolean;
+  /**
+   * default false: an external host reaches a pod IP directly only where an allow rule names it (or
+   * its CIDR) as a source; hostPorts, NodePorts and LoadBalancer VIPs are the other doors (Docker's
+   * rule, and a pod range the internet cannot route to). true: every external reaches every pod IP.
+   */
+  externalAccess?: boolean;
+  /**
+   * default 'open': pods reach external hosts (SNAT'ed to their node IP). 'closed': only where an
+   * allow rule names the external (or a CIDR holding it) as a destination.
+   */
+  egress?: 'open' | 'closed';
+  /** external VIPs of `type: LoadBalancer` services come from here (must not overlap podCidr/serviceCidr) */
+  loadBalancerCidr?: string;
+  /** cluster DNS (docs/discovery.md): the domain, and the service (UDP 53) pods use as nameserver */
+  dns?: { domain: string; service?: string };
+}
+
+/** An allow rule's peer outside the cluster: a named external host, or any address in a CIDR. */
+export interface ExternalPeer {
+  /** the external's name when the rule named one */
+  external?: string;
+  /** the external's IP as a /32, or the CIDR as written */
+  cidr: string;
 }
 
 export interface AllowRule {
+  /** pod label selector (empty when `fromPeer` is set) */
   from: Record<string, string>;
   to: Record<string, string>;
+  /** `from: { external: NAME }` or `from: { cidr: X }`: admits outside hosts to the `to` pods */
+  fromPeer?: ExternalPeer;
+  /** `to: { external: NAME }` or `to: { cidr: X }`: admits the `from` pods to outside hosts (cluster.egress: closed) */
+  toPeer?: ExternalPeer;
+  /** a port, or the first of a range (`8000-8100`) */
   port?: number;
+  /** the last port of a range (absent: one port) */
+  portEnd?: number;
   protocol?: L4Protocol;
 }
 
@@ -94,7 +125,12 @@ export interface PodSpec {
   hostPorts: HostPortSpec[];
   /** per-pod egress limit (our extension), enforced by an OpenFlow meter on its node switch */
   egressGbps?: number;
+  /** default true: an unready pod is left out of every service's backends */
+  ready?: boolean;
 }
+
+export type ServiceType = 'ClusterIP' | 'NodePort' | 'LoadBalancer';
+export type ExternalTrafficPolicy = 'Cluster' | 'Local';
 
 export interface ServiceSpec {
   name: string;
@@ -105,6 +141,16 @@ export interface ServiceSpec {
   /** default tcp */
   protocol: L4Protocol;
   ip?: string;
+  /** default ClusterIP */
+  type?: ServiceType;
+  /** NodePort and LoadBalancer: the port on every node IP (default: allocated from 30000-32767) */
+  nodePort?: number;
+  /** LoadBalancer: the external VIP (default: allocated from cluster.loadBalancerCidr) */
+  loadBalancerIp?: string;
+  /** NodePort and LoadBalancer; default Cluster */
+  externalTrafficPolicy?: ExternalTrafficPolicy;
+  /** for DNS names (<name>.<namespace>.svc.<domain>); default 'default' */
+  namespace?: string;
 }
 
 export interface TrafficDemand {
@@ -122,9 +168,11 @@ export interface TrafficDemand {
 export type ScenarioEvent =
   | { at: number; kind: 'link'; action: 'down' | 'up'; between: [string, string] }
   | { at: number; kind: 'node'; action: 'down' | 'up'; name: string }
-  | { at: number; kind: 'pod'; action: 'add'; name: string; node: string; labels: Record<string, string>; ip?: string; egressGbps?: number }
+  | { at: number; kind: 'pod'; action: 'add'; name: string; node: string; labels: Record<string, string>; ip?: string; egressGbps?: number; ready?: boolean }
   | { at: number; kind: 'pod'; action: 'delete'; name: string }
   | { at: number; kind: 'pod'; action: 'move'; name: string; to: string }
+  | { at: number; kind: 'pod'; action: 'ready'; name: string }
+  | { at: number; kind: 'pod'; action: 'unready'; name: string }
   | { at: number; kind: 'service'; action: 'add'; service: ServiceSpec }
   | { at: number; kind: 'service'; action: 'delete'; name: string };
 
@@ -214,6 +262,8 @@ export interface PodState {
   labels: Record<string, string>;
   hostPorts: HostPortSpec[];
   egressGbps?: number;
+  /** absent: ready */
+  ready?: boolean;
 }
 
 export interface ServiceState {
@@ -223,8 +273,14 @@ export interface ServiceState {
   targetPort: number;
   protocol: L4Protocol;
   selector: Record<string, string>;
-  /** pod names, sorted, that the selector matches now */
+  /** ready pod names, sorted, that the selector matches now */
   endpoints: string[];
+  /** absent: ClusterIP */
+  type?: ServiceType;
+  nodePort?: number;
+  loadBalancerIp?: string;
+  externalTrafficPolicy?: ExternalTrafficPolicy;
+  namespace?: string;
 }
 
 export interface ExternalState {
@@ -281,6 +337,8 @@ export interface ClusterState {
    * automatic allocation at event time skips them (topology/cluster.ts). Optional for hand-built states.
    */
   reservedAddresses?: string[];
+  /** NodePorts that services of the scenario (and its events) give: allocation skips them */
+  reservedNodePorts?: number[];
 }
 
 /**
@@ -291,6 +349,7 @@ export type ClusterChange =
   | { kind: 'pod-added'; pod: string }
   | { kind: 'pod-deleted'; pod: PodState }
   | { kind: 'pod-moved'; pod: string; from: string; to: string }
+  | { kind: 'pod-readiness'; pod: string; ready: boolean }
   | { kind: 'service-added'; service: string }
   | { kind: 'service-deleted'; service: ServiceState }
   | { kind: 'endpoints-changed'; service: string; before: string[]; after: string[] }

@@ -117,6 +117,9 @@ export function formatReport(r: SimReport, run?: SimRun): string {
     lines.push('demands (Gbit/s; granted: time-weighted mean while active):');
     const rows = r.demands.map((d) => [`#${d.index}`, `${d.from} -> ${d.to}`, fmtGbps(d.askedGbps), fmtGbps(d.grantedGbps), fmtGbps(d.minGrantedGbps)]);
     lines.push(...columns([['', 'demand', 'asked', 'granted', 'min'], ...rows]).map((l) => `  ${l}`));
+    // a demand the switches do not deliver carries nothing while blocked; say when and why
+    const blocked = r.demands.flatMap((d) => (d.blocked ?? []).map((b) => `  #${d.index} ${d.from} -> ${d.to} blocked ${b.at === b.until ? `at ${b.at}s` : `${b.at}s-${b.until}s`}: ${b.reason}`));
+    if (blocked.length > 0) lines.push('blocked demands (carry nothing while blocked):', ...blocked);
   }
   if (r.rebalance) {
     const rb = r.rebalance;

@@ -6,7 +6,10 @@
  */
 import type { Command } from 'commander';
 import type { CommandContext } from '../main';
-import { formatDiagnostic, parseScenarioFile } from '../../topology';
+import { readFileSync } from 'fs';
+import { formatDiagnostic, parseScenarioFile, parseScenarioText, sortDiagnostics } from '../../topology';
+import { undeliverableDemandWarnings, undeliverableDemands } from '../../sim';
+import type { Diagnostic, Scenario } from '../../topology';
 
 export function register(program: Command, ctx: CommandContext): void {
   program
@@ -17,7 +20,8 @@ export function register(program: Command, ctx: CommandContext): void {
       let invalid = false;
       for (const file of files) {
         const result = parseScenarioFile(file);
-        for (const d of result.diagnostics) ctx.stdout(formatDiagnostic(d) + '\n');
+        const extra = result.scenario ? demandWarnings(result.scenario, file) : [];
+        for (const d of extra.length ? sortDiagnostics([...result.diagnostics, ...extra]) : result.diagnostics) ctx.stdout(formatDiagnostic(d) + '\n');
         if (result.scenario) {
           const s = result.scenario;
           ctx.stdout(
@@ -30,4 +34,28 @@ export function register(program: Command, ctx: CommandContext): void {
       }
       ctx.exitCode = invalid ? 2 : 0;
     });
+}
+
+/**
+ * Warnings for traffic demands the switches never deliver while active (sim/demand-check.ts): the
+ * scenario is replayed as `fabric sim` would. A large file read without positions is read again the
+ * careful way, only when there is something to point at.
+ */
+function demandWarnings(scenario: Scenario, file: string): Diagnostic[] {
+  let list;
+  try {
+    list = undeliverableDemands(scenario);
+  } catch (err) {
+    return [{ file, line: 1, col: 1, severity: 'warning', message: `the demand check could not replay the scenario: ${(err as Error).message}` }];
+  }
+  if (list.length === 0) return [];
+  let positions = scenario.positions;
+  if (!positions) {
+    try {
+      positions = parseScenarioText(readFileSync(file, 'utf8'), file, { fastParseMinBytes: Infinity }).scenario?.positions;
+    } catch {
+      positions = undefined;
+    }
+  }
+  return undeliverableDemandWarnings(list, file, positions);
 }

@@ -28,6 +28,7 @@ import { LabError } from './errors';
 import { inNs, ip, mustRun, pidAlive, pidComm, runCmd, sleep, spawnInNs, stopPid } from './exec';
 import { LabOvs, readPidFile } from './ovs';
 import { checkLabSafety } from './safety';
+import { removeResolvConf } from './dns';
 import { checkMininetInstalled, MininetProcess, mininetRequest, mininetRequestSync, MininetRequest, spawnMininet, stopMininet, stopMininetShells, waitMininetReady } from './mininet';
 
 export const LAB_NS_PREFIX = 'fab-';
@@ -201,7 +202,10 @@ export async function teardownLab(id: string, baseDir = '/tmp'): Promise<{ names
       if (comm && LAB_PROGRAMS.includes(comm) && (await stopPid(pid, comm, 500))) processes++;
     }
   }
-  for (const ns of namespaces) runCmd('ip', ['netns', 'del', ns]);
+  for (const ns of namespaces) {
+    removeResolvConf(ns);
+    runCmd('ip', ['netns', 'del', ns]);
+  }
   fs.rmSync(dir, { recursive: true, force: true });
   return { namespaces: namespaces.length, processes };
 }

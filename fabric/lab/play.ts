@@ -67,6 +67,7 @@ export interface LabReport {
 
 export type { Programmer } from './programmer';
 import type { Programmer } from './programmer';
+import { LabDns, configurePodDns, resolveInPod } from './discovery';
 
 /** Event side effects on the lab besides re-programming (links, nodes, pods). */
 export interface EventHooks {
@@ -84,8 +85,22 @@ interface Target {
   label: string;
 }
 
-function resolveTarget(state: ClusterState, ep: Endpoints): Target | string {
+function resolveTarget(lab: Lab, state: ClusterState, ep: Endpoints): Target | string {
+  // a DNS name: resolved inside the source pod by its C library against the cluster DNS (a real client)
+  if (state.cluster.dns && ep.to.includes('.') && !/^\d+\.\d+\.\d+\.\d+$/.test(ep.to)) {
+    if (!state.pods.has(ep.from)) return `${ep.to}: only pods resolve cluster names (${ep.from} is not a pod)`;
+    const r = resolveInPod(lab, ep.from, ep.to);
+    if ('error' in r) return r.error;
+    const svc = [...state.services.values()].find((s) => s.vip === r.ip);
+    const port = ep.port ?? svc?.port;
+    return { ip: r.ip, port, label: `${ep.to} (${r.ip} by DNS)` };
+  }
   const svc = state.services.get(ep.to);
+  if (svc && state.externals.has(ep.from)) {
+    // from outside, a service is reached through its LoadBalancer VIP (a ClusterIP is internal)
+    if (!svc.loadBalancerIp) return `service ${svc.name} is ${svc.type ?? 'ClusterIP'}: outside hosts reach it through a LoadBalancer VIP, or a NodePort as { to: NODE, port: NODEPORT }`;
+    return { ip: svc.loadBalancerIp, port: ep.port ?? svc.port, label: `service ${svc.name} LoadBalancer ${svc.loadBalancerIp}:${ep.port ?? svc.port}` };
+  }
   if (svc) return { ip: svc.vip, port: ep.port ?? svc.port, label: `service ${svc.name} ${svc.vip}:${ep.port ?? svc.port}` };
   const pod = state.pods.get(ep.to);
   if (pod) return { ip: pod.ip, port: ep.port, label: `${pod.name} ${pod.ip}` };
@@ -190,8 +205,8 @@ export async function checkExpectation(
   const ep = e.kind === 'reach' ? e.reach : e.kind === 'noReach' ? e.noReach : e.egress;
   const problem = sourceProblem(lab, ep.from);
   if (problem) return { ...base, ok: false, skipped: true, detail: problem };
-  const target = resolveTarget(state, ep);
-  if (typeof target === 'string') return { ...base, ok: false, detail: target };
+  const target = resolveTarget(lab, state, ep);
+  if (typeof target === 'string') return { ...base, ok: e.kind === 'noReach', detail: target };
 
   if (e.kind === 'egress') {
     const port = target.port ?? DEFAULT_TCP_PORT;
@@ -259,11 +274,15 @@ export async function applyLabEvent(lab: Lab, state: ClusterState, ev: ScenarioE
     for (const c of changes) {
       if (c.kind === 'link-state') lab.setLink(c.link, c.up);
       else if (c.kind === 'node-state') lab.setNode(state, c.node, c.up);
-      else if (c.kind === 'pod-added') await lab.addPod(state, c.pod);
+      else if (c.kind === 'pod-added') {
+        await lab.addPod(state, c.pod);
+        configurePodDns(lab, state, c.pod);
+      }
       else if (c.kind === 'pod-deleted') await lab.removePod(c.pod.name);
       else if (c.kind === 'pod-moved') {
         await lab.removePod(c.pod);
         await lab.addPod(state, c.pod);
+        configurePodDns(lab, state, c.pod);
       }
     }
     return { at: ev.at, event: label, ok: true, detail: changes.map((c) => c.kind).join(',') || 'no change' };
@@ -294,6 +313,14 @@ export async function playScenario(
   const eventResults: LabEventResult[] = [];
   const order = scenario.expect.map((e, index) => ({ e, index })).sort((x, y) => x.e.at - y.e.at || x.index - y.index);
   const bandwidth: BandwidthContext = { traffic: scenario.traffic, measurements: new Map(), program };
+  // the cluster DNS: servers in the DNS service's pods, resolv.conf in every pod (docs/discovery.md)
+  const dns = state.cluster.dns?.service && scenario.file ? new LabDns(lab, scenario.file) : undefined;
+  try {
+    await dns?.start(state, 0);
+  } catch (err) {
+    await dns?.stop();
+    throw err;
+  }
   let next = 0;
   const applyUntil = async (t: number): Promise<void> => {
     let changed = false;
@@ -307,7 +334,10 @@ export async function playScenario(
       next++;
       changed = true;
     }
-    if (changed) await program(lab, state, changes);
+    if (changed) {
+      await program(lab, state, changes);
+      await dns?.refresh(state, t === Number.POSITIVE_INFINITY ? events[events.length - 1]?.at ?? 0 : t);
+    }
   };
   for (const { e, index } of order) {
     await applyUntil(e.at);
@@ -317,7 +347,11 @@ export async function playScenario(
       results.push({ index, at: e.at, kind: e.kind, ok: false, detail: (err as Error).message });
     }
   }
-  await applyUntil(Number.POSITIVE_INFINITY);
+  try {
+    await applyUntil(Number.POSITIVE_INFINITY);
+  } finally {
+    await dns?.stop();
+  }
   results.sort((a, b) => a.index - b.index);
   const ok = results.every((r) => r.ok || r.skipped) && eventResults.every((r) => r.ok);
   const phases = [...bandwidth.measurements.values()].filter((m) => m.rebalance).sort((a, b) => a.at - b.at);

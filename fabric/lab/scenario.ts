@@ -42,8 +42,9 @@ export function labIdFor(scenarioName: string): string {
 /** Every TCP port the scenario may connect to: services (also those added by events) and explicit expectation ports. */
 export function scenarioPorts(scenario: Scenario): number[] {
   const ports: number[] = [];
-  for (const s of scenario.services) ports.push(s.targetPort);
-  for (const ev of scenario.events) if (ev.kind === 'service' && ev.action === 'add') ports.push(ev.service.targetPort);
+  // TCP services only: a UDP service's pods run their own server there (the cluster DNS on 53)
+  for (const s of scenario.services) if (s.protocol === 'tcp') ports.push(s.targetPort);
+  for (const ev of scenario.events) if (ev.kind === 'service' && ev.action === 'add' && ev.service.protocol === 'tcp') ports.push(ev.service.targetPort);
   for (const e of scenario.expect) {
     const ep = e.kind === 'reach' ? e.reach : e.kind === 'noReach' ? e.noReach : e.kind === 'egress' ? e.egress : undefined;
     if (ep?.port !== undefined) ports.push(ep.port);

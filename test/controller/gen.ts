@@ -76,8 +76,16 @@ export function clusterArb(options: ClusterOptions = {}): fc.Arbitrary<Scenario>
       pods: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.option(fc.integer({ min: 1, max: 20 }), { nil: undefined }), fc.option(fc.integer({ min: 8000, max: 8003 }), { nil: undefined })), { maxLength: 10 }),
       services: fc.array(fc.tuple(fc.nat(), fc.integer({ min: 80, max: 82 }), fc.constantFrom<'tcp' | 'udp'>('tcp', 'udp')), { maxLength: 3 }),
       external: fc.option(fc.nat(), { nil: undefined }),
+      // the edge (controller/edge.ts): public services, openings for outside hosts, closed egress, readiness
+      edge: fc.record({
+        types: fc.array(fc.tuple(fc.constantFrom<'ClusterIP' | 'NodePort' | 'LoadBalancer'>('ClusterIP', 'NodePort', 'LoadBalancer'), fc.boolean()), { minLength: 3, maxLength: 3 }),
+        externalAccess: fc.boolean(),
+        egressClosed: fc.boolean(),
+        openings: fc.boolean(),
+        unready: fc.array(fc.boolean(), { minLength: 10, maxLength: 10 }),
+      }),
     })
-    .map(({ shape, overlay, isolation, pods, services, external }) => {
+    .map(({ shape, overlay, isolation, pods, services, external, edge }) => {
       const linkSpecs: LinkSpec[] = shape.links.map(([a, b]) => ({ between: [a, b], gbps: 10, latencyUs: 1 }));
       const usedHostPorts = new Set<string>();
       return scenarioOf({
@@ -88,8 +96,21 @@ export function clusterArb(options: ClusterOptions = {}): fc.Arbitrary<Scenario>
           nodeMaskLen: 24,
           serviceCidr: '10.96.0.0/16',
           isolation,
-          allow: isolation ? [{ from: { app: 'web' }, to: { app: 'db' }, port: 8080, protocol: 'tcp' }] : [],
+          allow: [
+            ...(isolation ? [{ from: { app: 'web' }, to: { app: 'db' }, port: 8080, protocol: 'tcp' as const }] : []),
+            ...(isolation ? [{ from: { app: 'cache' }, to: { app: 'web' }, port: 8000, portEnd: 8100, protocol: 'tcp' as const }] : []),
+            ...(edge.openings
+              ? [
+                  { from: {}, to: { app: 'db' }, fromPeer: { cidr: '203.0.113.0/24' }, port: 8000, portEnd: 8100, protocol: 'tcp' as const },
+                  { from: {}, to: { app: 'web' }, fromPeer: { external: 'internet', cidr: '203.0.113.1/32' } },
+                  { from: { app: 'web' }, to: {}, toPeer: { external: 'internet', cidr: '203.0.113.1/32' }, port: 443, protocol: 'tcp' as const },
+                ]
+              : []),
+          ],
           rebalance: [],
+          loadBalancerCidr: '198.18.0.0/24',
+          ...(edge.externalAccess ? { externalAccess: true } : {}),
+          ...(edge.egressClosed ? { egress: 'closed' as const } : {}),
         },
         fabric: {
           switches: shape.fabric.map((name) => ({ name })),
@@ -102,9 +123,26 @@ export function clusterArb(options: ClusterOptions = {}): fc.Arbitrary<Scenario>
           const key = `${node}:${hostPort}`;
           const hp = hostPort !== undefined && !usedHostPorts.has(key) ? [{ hostPort, containerPort: 8080, protocol: 'tcp' as const }] : [];
           if (hp.length) usedHostPorts.add(key);
-          return { name: `pod${i}`, node, labels: { app: APPS[app % APPS.length] }, hostPorts: hp, ...(egress !== undefined ? { egressGbps: egress / 10 } : {}) };
+          return {
+            name: `pod${i}`,
+            node,
+            labels: { app: APPS[app % APPS.length] },
+            hostPorts: hp,
+            ...(egress !== undefined ? { egressGbps: egress / 10 } : {}),
+            ...(edge.unready[i] && i % 3 === 0 ? { ready: false } : {}),
+          };
         }),
-        services: services.map(([app, port, protocol], i) => ({ name: `svc${i}`, selector: { app: APPS[app % APPS.length] }, port, targetPort: 8080, protocol })),
+        services: services.map(([app, port, protocol], i) => {
+          const [type, local] = edge.types[i];
+          return {
+            name: `svc${i}`,
+            selector: { app: APPS[app % APPS.length] },
+            port,
+            targetPort: 8080,
+            protocol,
+            ...(type !== 'ClusterIP' ? { type, nodePort: 30000 + i, ...(local ? { externalTrafficPolicy: 'Local' as const } : {}) } : {}),
+          };
+        }),
       });
     });
 }
@@ -126,6 +164,13 @@ export function eventsArb(s: Scenario): fc.Arbitrary<ScenarioEvent[]> {
       service: { name: `nsvc${i % 3}`, selector: { app: APPS[app % APPS.length] }, port: 90, targetPort: 8080, protocol: 'tcp' as const },
     })),
     fc.nat().map((i) => ({ at: 0, kind: 'service' as const, action: 'delete' as const, name: i % 2 ? `svc${i % 3}` : `nsvc${i % 3}` })),
+    fc.tuple(fc.nat(), fc.boolean()).map(([i, ready]) => ({ at: 0, kind: 'pod' as const, action: ready ? ('ready' as const) : ('unready' as const), name: i % 2 ? `pod${i % 10}` : `new${i % 5}` })),
+    fc.tuple(fc.nat(), fc.nat(), fc.boolean()).map(([i, app, local]) => ({
+      at: 0,
+      kind: 'service' as const,
+      action: 'add' as const,
+      service: { name: `psvc${i % 2}`, selector: { app: APPS[app % APPS.length] }, port: 91, targetPort: 8080, protocol: 'tcp' as const, type: 'LoadBalancer' as const, ...(local ? { externalTrafficPolicy: 'Local' as const } : {}) },
+    })),
   );
   return fc.array(ev, { maxLength: 8 });
 }

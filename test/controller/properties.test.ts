@@ -479,8 +479,14 @@ describe('isolation on random clusters', () => {
               for (const b of state.pods.values()) {
                 if (a === b) continue;
                 for (const port of [8080, 5432]) {
+                  // pod-to-pod rules only (a rule naming an outside host is compiled at the edge); a port or a range
                   const want = state.cluster.allow.some(
-                    (r) => Object.entries(r.from).every(([k, v]) => a.labels[k] === v) && Object.entries(r.to).every(([k, v]) => b.labels[k] === v) && (r.port === undefined || r.port === port),
+                    (r) =>
+                      !r.fromPeer &&
+                      !r.toPeer &&
+                      Object.entries(r.from).every(([k, v]) => a.labels[k] === v) &&
+                      Object.entries(r.to).every(([k, v]) => b.labels[k] === v) &&
+                      (r.port === undefined || (port >= r.port && port <= (r.portEnd ?? r.port))),
                   );
                   for (const n of state.nodes.keys()) {
                     if (!state.nodes.get(n)?.up) continue;

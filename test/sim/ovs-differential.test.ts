@@ -207,11 +207,15 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
     ['default', 'spine1'],
     ['overlay-vxlan', 'worker-a1'],
     ['overlay-vxlan', 'tor-a'],
+    // the edge: closed doors, an opening for a CIDR, LoadBalancer intake, NodePorts with SNAT
+    ['public-web', 'node1'],
+    ['public-web', 'spine1'],
+    ['public-web', 'tor2'],
   ];
   test.each(cases)('%s/%s: random packets take the same ports with the same headers', (scenario, name) => {
     const run = runOf(scenario);
     const sw: SimSwitch = run.network.switch(name);
-    const { plan, br, ports, odpToOf } = loadBridge(run, sw, name);
+    const { plan, br, ports, odpToOf } = loadBridge(run, sw, name, scenario === 'public-web' ? `pw${name}` : name);
 
     const st = run.physical;
     const ips = [
@@ -219,6 +223,7 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
       ...[...st.nodes.values()].flatMap((n) => [n.ip, n.gatewayIp]),
       ...[...st.services.values()].map((s) => s.vip),
       ...[...st.externals.values()].map((e) => e.ip),
+      ...[...st.services.values()].flatMap((s) => (s.loadBalancerIp ? [s.loadBalancerIp] : [])),
       '10.244.9.9',
       '8.8.8.8',
     ];
@@ -229,7 +234,7 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
       ...[...st.externals.values()].map((e) => e.mac),
       'ff:ff:ff:ff:ff:ff',
     ];
-    const svcPorts = [...st.services.values()].flatMap((s) => [s.port, s.targetPort]);
+    const svcPorts = [...st.services.values()].flatMap((s) => [s.port, s.targetPort, ...(s.nodePort !== undefined ? [s.nodePort] : [])]);
     const swState = st.switches.get(name)!;
     const tunnelPorts = new Set(swState.ports.filter((p) => p.kind === 'tunnel').map((p) => p.port));
     /** what a real neighbour on each port would send: its own MAC/IP, to this switch's MAC */
@@ -304,6 +309,9 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
     ['default', 'tor1'],
     ['services-multi-backend', 'node1'],
     ['leaf-spine-ecmp', 'leaf1'],
+    ['public-web', 'node1'],
+    ['public-web', 'node2'],
+    ['public-web', 'spine1'],
   ];
   test.each(selectCases)('%s/%s: select groups agree bucket by bucket (service DNAT, ECMP next hops)', (scenario, name) => {
     const run = runOf(scenario);
@@ -330,6 +338,22 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
       }
     }
     const targets = [...st.pods.values()].map((p) => p.ip).concat([...st.nodes.values()].map((x) => x.ip));
+    // public doors: LoadBalancer VIPs from external ports, NodePorts of this node from its links
+    for (const svc of st.services.values()) {
+      const proto = svc.protocol === 'udp' ? 'udp' : 'tcp';
+      for (const lp of linkPorts) {
+        const ext = lp.kind === 'external' ? st.externals.get(lp.external)! : [...st.externals.values()][0];
+        if (!ext) continue;
+        const peerMac = lp.kind === 'link' ? st.switches.get(lp.peerSwitch)!.routerMac : ext.mac;
+        if (svc.loadBalancerIp && lp.kind === 'external') {
+          for (let i = 0; i < 3; i++) probes.push({ inPort: lp.port, pkt: ipv4Packet({ ethSrc: peerMac, ethDst: swState.routerMac, ipSrc: ext.ip, ipDst: svc.loadBalancerIp, l4: { proto, srcPort: 31000 + n++, dstPort: svc.port, tcpFlags: TCP_SYN } }) });
+        }
+        const node = st.nodes.get(name);
+        if (svc.nodePort !== undefined && node) {
+          for (let i = 0; i < 3; i++) probes.push({ inPort: lp.port, pkt: ipv4Packet({ ethSrc: peerMac, ethDst: swState.routerMac, ipSrc: ext.ip, ipDst: node.ip, l4: { proto, srcPort: 32000 + n++, dstPort: svc.nodePort, tcpFlags: TCP_SYN } }) });
+        }
+      }
+    }
     for (const lp of linkPorts.length ? linkPorts : []) {
       const peerMac = lp.kind === 'link' ? st.switches.get(lp.peerSwitch)!.routerMac : lp.kind === 'external' ? st.externals.get(lp.external)!.mac : swState.routerMac;
       const src = lp.kind === 'external' ? st.externals.get(lp.external)!.ip : [...st.pods.values()][n % st.pods.size]!.ip;
