@@ -29,7 +29,8 @@ export interface ControllerSnapshot {
   reloads: { applied: number; failed: number; refused: number };
   ovsdb: { disconnects: number; reconnects: number; bridgesRepaired: number };
   api: { requests: number; eventsApplied: number; batchesRejected: number };
-  pods: { name: string; node: string; ip: string; labels: Record<string, string> }[];
+  /** `port`: the pod's OpenFlow port on its node switch (what a CNI plugin attaches it at, `ofport_request`) */
+  pods: { name: string; node: string; ip: string; labels: Record<string, string>; mac?: string; port?: number }[];
   services: { name: string; vip: string; port: number; targetPort: number; protocol: string; endpoints: string[] }[];
   links: { id: string; up: boolean; gbps: number }[];
   nodes: { name: string; ip: string; podCidr: string; up: boolean }[];

@@ -327,7 +327,7 @@ export async function startController(file: string, options: ControllerOptions):
         reloads: { applied: reloadStats.reloads, failed: reloadStats.failures, refused: reloadStats.refused },
         ovsdb: { ...ovsdbStats },
         api: { ...apiCounters },
-        pods: [...state.pods.values()].map((p) => ({ name: p.name, node: p.node, ip: p.ip, labels: { ...p.labels } })),
+        pods: [...state.pods.values()].map((p) => ({ name: p.name, node: p.node, ip: p.ip, labels: { ...p.labels }, mac: p.mac, port: state.switches.get(p.node)?.ports.find((q) => q.kind === 'pod' && q.pod === p.name)?.port })),
         services: [...state.services.values()].map((v) => ({ name: v.name, vip: v.vip, port: v.port, targetPort: v.targetPort, protocol: v.protocol, endpoints: [...v.endpoints] })),
         links: [...state.links.values()].map((l) => ({ id: l.id, up: l.up, gbps: l.gbps })),
         nodes: [...state.nodes.values()].map((n) => ({ name: n.name, ip: n.ip, podCidr: n.podCidr, up: n.up })),

@@ -15,6 +15,12 @@ PACKAGES=(
   iproute2             # ip netns, veth, tc (htb shaping)
   openssl              # TLS certificates for the OpenFlow and OVSDB TLS tests
   python3              # /usr/bin/python3 for Mininet
+  podman               # fabric cni with a real runtime (test/cni/runtime.test.ts; CNI network backend)
+  containernetworking-plugins  # the loopback plugin ctr run --cni needs next to fabric's
+  runc                 # the OCI runtime podman and containerd use here (crun fails on this cgroup setup)
+  catatonit            # podman's pause (infra) container of a pod, built locally
+  busybox-static       # the test image's only binary (imported offline, no registry)
+  containerd           # ctr run --cni (test/cni/runtime.test.ts)
 )
 
 missing=()
