@@ -28,6 +28,7 @@ import type { ClusterState, ExternalPeer, L4Protocol, NodeState, PodState, Servi
 import { CT_STATE } from '../fabric/openflow/flow';
 import { EMPTY_PART, FlowFactory, Part, cidrMatch, ctState, ctZone, ipMatch, ipValue, macValue, NEW_TRK, PROTO, setReg, sourceIs, withPorts } from './flows';
 import { SOURCE, TABLE } from './pipeline';
+import { selectorMatches } from '../topology/cluster';
 
 /** Group ids of the edge (docs/pipeline.md): NodePort and LoadBalancer groups, keyed by the nodePort. */
 export const EDGE_GROUP_BASE = 0x3000_0000;
@@ -45,11 +46,6 @@ export const EDGE_ZONE = 0xfff0;
 export const EDGE_PRIORITY = { closed: 110, open: 120, loadBalancer: 130, loadBalancerReply: 125, unsnat: 105, nodePort: 100, nodePortEstablished: 210, nodePortSnat: 260, egressDrop: 90, egressCluster: 95, egressAllow: 200 } as const;
 
 const MARKED: Match = { ct_mark: { value: NODEPORT_SNAT_MARK, mask: NODEPORT_SNAT_MARK } };
-
-function selects(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  const keys = Object.keys(selector);
-  return keys.length > 0 && keys.every((k) => labels[k] === selector[k]);
-}
 
 interface PeerRule {
   peer: ExternalPeer;
@@ -82,7 +78,7 @@ export function edgeIndex(state: ClusterState): EdgeIndex {
     if (!peer || !peer.cidr) continue;
     const selector = rule.fromPeer ? rule.to : rule.from;
     const protocol = rule.port !== undefined ? (rule.protocol ?? 'tcp') : rule.protocol;
-    const r: PeerRule = { peer, pods: pods.filter((p) => selects(selector, p.labels)), protocol, port: rule.port, portEnd: rule.portEnd };
+    const r: PeerRule = { peer, pods: pods.filter((p) => selectorMatches(selector, p.labels)), protocol, port: rule.port, portEnd: rule.portEnd };
     (rule.fromPeer ? ingress : egress).push(r);
   }
   const pub = [...state.services.values()].filter((s) => s.nodePort !== undefined && (s.type === 'NodePort' || s.type === 'LoadBalancer')).sort((a, b) => (a.name < b.name ? -1 : 1));

@@ -10,6 +10,7 @@ import type { Action, Flow, Group, Instructions, Match, Meter } from '../fabric/
 import { CT_STATE, OFPP } from '../fabric/openflow/flow';
 import type { ClusterState, NodeState, PodState, ServiceState, SwitchState } from '../topology/types';
 import { ipToInt, macFromIp, parseCidr } from '../topology/ip';
+import { selectorMatches } from '../topology/cluster';
 import { CategoryName, makeCookie } from './cookie';
 import { HAIRPIN_IP, PIPELINE, REG, SOURCE, TABLE, TableName, checkFlow } from './pipeline';
 import type { NextHop, RouteChoice } from './routing';
@@ -423,12 +424,6 @@ export function pinPart(f: FlowFactory, state: ClusterState, sw: SwitchState, up
     }
   }
   return flows.length ? { flows, groups: [], meters: [] } : EMPTY_PART;
-}
-
-function selectorMatches(selector: Record<string, string>, labels: Record<string, string>): boolean {
-  const keys = Object.keys(selector);
-  if (keys.length === 0) return false;
-  return keys.every((k) => labels[k] === selector[k]);
 }
 
 /** One allow rule resolved against the pods: who matches each side, and by node. */
