@@ -19,7 +19,7 @@ import type { Flow, Group, Meter, SwitchPlan } from '../fabric/openflow/flow';
 import type { ClusterChange, ClusterState, ServiceState, SwitchState } from '../topology/types';
 import { EMPTY_PART, FlowFactory, GROUP_ID_SPAN, Part, ROUTE_GROUP_BASE, RouteEntry, fabricBasePart, nodeBasePart, pinPart, podLimitGbps, podPart, PolicyIndex, policyIndex, policyPart, routeFlow, sharedPolicyPart, routeGroup, servicePart } from './flows';
 import { flowContentKey, flowSortKey, groupKey, meterKey } from './normalize';
-import { EdgeIndex, edgeIndex, edgePart, hasEdge, nodePortClusterGroup } from './edge';
+import { EdgeIndex, edgeIndex, edgeOnNodes, edgePart, edgeSwitches, hasEdge, nodePortClusterGroup } from './edge';
 import { Attachment, RouteChoice, Routing, attachmentOf, choiceSignature, upLinkPorts } from './routing';
 
 /** Every switch's plan, by switch name (sorted). */
@@ -631,8 +631,10 @@ interface Build {
   policyShared: Part;
   /** the steering this build compiled: what a `steering-changed` is compared with */
   steering: SteeringSnapshot;
-  /** the state had edge parts (controller/edge.ts): changes then re-examine every switch's */
+  /** the state had edge parts (controller/edge.ts): changes then re-examine the switches that carry them */
   hasEdge: boolean;
+  /** ... and node switches carried some (NodePorts, closed egress), not only switches with external ports */
+  edgeOnNodes: boolean;
 }
 
 /** What of ClusterState.steering a build compiled, copied (the state is mutated by later events). */
@@ -812,6 +814,7 @@ export function compileCluster(state: ClusterState, options: CompileOptions = {}
     planner,
     steering: snapshotSteering(state),
     hasEdge: hasEdge(state),
+    edgeOnNodes: edgeOnNodes(state),
   };
   const policies = lazily(() => policyIndex(state));
   if (state.cluster.isolation) build.policyShared = sharedPolicyPart(f, state, policies());
@@ -918,6 +921,7 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
     planner: prev.planner,
     steering,
     hasEdge: hasEdge(state),
+    edgeOnNodes: edgeOnNodes(state),
   };
   const pinSwitches = pinsMayChange ? new Set([...prev.steering.pinSwitches, ...steering.pinSwitches]) : new Set<string>();
   if (touchedServices.size) {
@@ -964,10 +968,11 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
   // without policy changes and with a known set of route-affected switches, only those and the
   // touched node switches can change: skip the others
   const edge = lazily(() => (hasEdge(state) ? edgeIndex(state) : undefined));
+  const edgeNames = edgeMayChange ? edgeSwitches(state, build.edgeOnNodes || prev.edgeOnNodes) : new Set<string>();
   const candidates =
-    policyChanged || edgeMayChange || (planner && routeAffected === 'all')
+    policyChanged || (planner && routeAffected === 'all')
       ? state.switches.values()
-      : [...new Set([...touchedNodes, ...pinSwitches, ...(planner ? routeAffected : [])])].map((n) => state.switches.get(n)!).filter(Boolean);
+      : [...new Set([...touchedNodes, ...pinSwitches, ...edgeNames, ...(planner ? routeAffected : [])])].map((n) => state.switches.get(n)!).filter(Boolean);
   for (const sw of candidates) {
     const old = prev.switches.get(sw.name)!;
     let parts: Map<string, Part> | undefined;
@@ -983,7 +988,7 @@ export function compileIncremental(prevPlan: FabricPlan, state: ClusterState, ch
       if (policy === EMPTY_PART) edit().delete('policy');
       else edit().set('policy', policy);
     }
-    if (edgeMayChange) {
+    if (edgeNames.has(sw.name)) {
       const index = edge();
       const e = index ? edgePart(f, state, sw, index) : EMPTY_PART;
       const before = old.parts.get('edge');

@@ -97,6 +97,20 @@ export function edgeIndex(state: ClusterState): EdgeIndex {
   return { ingress, egress, public: pub, backendsByNode, anySnat: pub.some((s) => s.externalTrafficPolicy !== 'Local') };
 }
 
+/** Do node switches carry edge flows (NodePorts, or closed egress)? Otherwise only switches with external ports do. */
+export function edgeOnNodes(state: ClusterState): boolean {
+  if (state.cluster.egress === 'closed') return true;
+  for (const s of state.services.values()) if (s.type === 'NodePort' || s.type === 'LoadBalancer') return true;
+  return false;
+}
+
+/** The switches whose edge part a change may touch: those with external ports, and every node switch when `nodes`. */
+export function edgeSwitches(state: ClusterState, nodes: boolean): Set<string> {
+  const out = new Set<string>();
+  for (const sw of state.switches.values()) if ((nodes && sw.role === 'node') || sw.ports.some((p) => p.kind === 'external')) out.add(sw.name);
+  return out;
+}
+
 /** Does the cluster need edge parts at all? (Otherwise every edge part is empty and skipped.) */
 export function hasEdge(state: ClusterState): boolean {
   if (state.externals.size > 0 || state.cluster.egress === 'closed') return true;
