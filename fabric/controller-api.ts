@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as http from 'http';
 import type { ScenarioEvent, ServiceSpec } from '../topology/types';
+import { readScenarioEvent } from '../topology/scenario';
 
 /** What the controller reports (GET /state is this object; GET /metrics is derived from it). */
 export interface ControllerSnapshot {
@@ -29,6 +30,10 @@ export interface ControllerSnapshot {
   reloads: { applied: number; failed: number; refused: number };
   ovsdb: { disconnects: number; reconnects: number; bridgesRepaired: number };
   api: { requests: number; eventsApplied: number; batchesRejected: number };
+  /** the intent store (fabric/store): which, and the last revision applied from it */
+  store?: { describe: string; revision: number };
+  /** HA (an etcd store, fabric/ha): this controller's role, the leader, the generation id, the last takeover */
+  ha?: { role: 'leader' | 'standby'; identity: string; leader?: string; generationId?: string; elections: number; lastTakeover?: Record<string, number> };
   /** `port`: the pod's OpenFlow port on its node switch (what a CNI plugin attaches it at, `ofport_request`) */
   pods: { name: string; node: string; ip: string; labels: Record<string, string>; mac?: string; port?: number }[];
   services: { name: string; vip: string; port: number; targetPort: number; protocol: string; endpoints: string[] }[];
@@ -73,6 +78,8 @@ export interface ApplyResult {
   /** switches that pass reconciled (connected) of all: one not connected gets the new state when it connects */
   switchesConnected: number;
   switchesTotal: number;
+  /** the intent store revision the batch was stored at (durable before this answer) */
+  revision?: number;
 }
 
 export interface ControllerApiBackend {
@@ -154,8 +161,10 @@ function serviceOf(v: unknown, where: string): ServiceSpec {
 }
 
 /**
- * The body of POST /events: a JSON array (or `{ "events": [...] }`) of events in the shape of
- * ScenarioEvent without `at`, e.g. `{"kind":"pod","action":"add","name":"web-3","node":"node2",
+ * The body of POST /events: a JSON array (or `{ "events": [...] }`) of events, each either in the
+ * scenario file's shape (`{"pod":"add","name":"web-3","node":"node2","labels":{"app":"web"}}`,
+ * `{"link":"down","between":["node2","tor1"]}`: topology/scenario.ts readScenarioEvent, `at` optional and
+ * ignored) or in the shape of ScenarioEvent without `at`, e.g. `{"kind":"pod","action":"add","name":"web-3","node":"node2",
  * "labels":{"app":"web"}}` or `{"kind":"link","action":"down","between":["node2","tor1"]}`. Throws
  * EventsRejectedError naming the first bad event (by index) and what is wrong with it.
  */
@@ -168,6 +177,13 @@ export function parseEvents(body: unknown): ScenarioEvent[] {
     const where = `event ${i}`;
     try {
       if (!isObject(raw)) throw new EventsRejectedError(`${where}: must be an object, got ${JSON.stringify(raw)}`);
+      if (!('kind' in raw) && !('action' in raw)) {
+        // the scenario's own shape ({pod: add, name, node, labels}, {link: down, between: [a, b]}, ...),
+        // read by the scenario parser (same checks, same messages); `at` optional: events apply now
+        const read = readScenarioEvent(raw, where, { requireAt: false });
+        if (!read.event) throw new EventsRejectedError(read.errors.join('; '));
+        return { ...read.event, at: 0 };
+      }
       const kind = raw.kind;
       const action = raw.action;
       const allowed = KEYS[`${String(kind)} ${String(action)}`];
@@ -249,6 +265,11 @@ export function formatMetrics(s: ControllerSnapshot): string {
   family('fabric_api_requests_total', 'counter', 'Requests to this API.', one(s.api.requests));
   family('fabric_api_events_applied_total', 'counter', 'Events applied through POST /events.', one(s.api.eventsApplied));
   family('fabric_api_batches_rejected_total', 'counter', 'POST /events batches refused (nothing applied).', one(s.api.batchesRejected));
+  if (s.store) family('fabric_store_revision', 'gauge', 'The last intent store revision applied (docs/ha.md).', one(s.store.revision));
+  if (s.ha) {
+    family('fabric_ha_leader', 'gauge', '1 while this controller leads (writes to switches and the store), 0 standby.', one(s.ha.role === 'leader' ? 1 : 0));
+    family('fabric_ha_elections_total', 'counter', 'Times this controller was elected leader.', one(s.ha.elections));
+  }
   if (s.load) {
     family('fabric_port_stats_polls_total', 'counter', 'Polls of every connected switch\'s OpenFlow port statistics.', one(s.load.polls));
     family('fabric_port_tx_bits_per_second', 'gauge', 'A port\'s transmit rate over the load window (OpenFlow port statistics).', s.load.ports.map((p) => [{ switch: p.switch, port: String(p.port) }, p.txBps]));
@@ -354,7 +375,10 @@ export async function startControllerApi(listen: string, backend: ControllerApiB
             counters.batchesRejected++;
             return send(res, 400, { error: err.message, ...(err.index !== undefined ? { index: err.index } : {}), applied: 0 });
           }
-          send(res, 500, { error: err instanceof Error ? err.message : String(err) });
+          // a store that refuses (an HA standby: 503 with the leader) or fails: nothing was applied
+          const status = (err as { httpStatus?: number }).httpStatus ?? 500;
+          const leader = (err as { leader?: string }).leader;
+          send(res, status, { error: err instanceof Error ? err.message : String(err), ...(leader !== undefined ? { leader } : {}) });
         },
       );
     });

@@ -22,8 +22,15 @@
  * live (new nodes, switches, links that never existed, ...) or whose events fail the check is refused
  * whole (`scenario-reload-refused`, with the reasons). `--api URL` serves GET /metrics, GET /state and
  * POST /events (fabric/controller-api.ts; docs/controller.md). Runs until SIGINT/SIGTERM.
+ *
+ * Intent (docs/ha.md): every accepted change (API batch, file edit) is appended to the intent store
+ * (fabric/store: memory, `--state-dir` log, or etcd) before it is applied and acknowledged, and the
+ * store is replayed over the scenario file on start, before any switch connects. With an etcd store
+ * the controller takes part in an election (fabric/ha): a standby follows the store by watch and never
+ * writes; the leader holds the OpenFlow MASTER role with its generation id.
  */
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { OvsDriver, LiveController } from './ovsdriver';
 import { OvsdbClient } from './ovsdb';
@@ -34,6 +41,9 @@ import { loadScenario } from './lab/scenario';
 import { diffCounts, diffScenarioEdit } from './lab/scenario-diff';
 import { EventsRejectedError, parseApiListen, startControllerApi } from './controller-api';
 import type { ApplyResult, ControllerApi, ControllerSnapshot } from './controller-api';
+import { EtcdStore, openStore } from './store';
+import type { IntentStore, StoredBatch } from './store';
+import { HaCoordinator } from './ha';
 
 /** Bad options (exit 2). */
 export class ControllerUsageError extends Error {
@@ -129,6 +139,11 @@ export interface RunningController {
   snapshot(): ControllerSnapshot;
   /** the local API, when started with `api` */
   api?: ControllerApi;
+  /** the intent store (memory, the --state-dir log, or etcd) and the last revision applied from it */
+  store: IntentStore;
+  storeRevision(): number;
+  /** with an etcd store: the election and OpenFlow roles (fabric/ha) */
+  ha?: HaCoordinator;
   stop(): Promise<void>;
 }
 
@@ -146,6 +161,14 @@ export interface ControllerOptions {
   api?: string;
   /** poll every switch's OpenFlow port statistics this often (the links' load; default 1000 ms, 0: never) */
   statsIntervalMs?: number;
+  /** the embedded intent store's directory (an fsync'ed log; fabric/store/log.ts); absent: in memory */
+  stateDir?: string;
+  /** `etcd://HOST:PORT[,...][/PREFIX]`: the shared intent store, and HA (election, OpenFlow roles) */
+  store?: string;
+  /** HA: lease TTL (s, default 3) and this controller's identity (default its --api URL, else host:pid) */
+  ha?: { ttlS?: number; identity?: string };
+  /** more controller targets every bridge gets besides ours (HA: the other controllers' listen addresses) */
+  peerControllers?: readonly string[];
 }
 
 function elapsedMsSince(startNs: bigint): number {
@@ -165,6 +188,8 @@ export async function startController(file: string, options: ControllerOptions):
   const controllerTargetOf = (sw: string): string => driver.targets[targets.listens.indexOf(targets.listenOf.get(sw)!)];
   const clients = new Map<string, OvsdbClient>();
   let api: ControllerApi | undefined;
+  let store: IntentStore | undefined;
+  let ha: HaCoordinator | undefined;
   try {
     for (const url of targets.ovsdbs) clients.set(url, await OvsdbClient.connect(url, { reconnect: { initialDelayMs: 100, maxDelayMs: 1000 } }));
     // the one control loop: every state change (port status, live edit, API batch) goes through it,
@@ -173,6 +198,34 @@ export async function startController(file: string, options: ControllerOptions):
     // the scenario's traffic: the demands the rebalancer steers, moves and meters (measured by port counters)
     controller.loop.declareDemands(built.traffic);
     controller.pollEvery(options.statsIntervalMs ?? 1000);
+    // the intent store: every accepted change is stored before it is applied; replayed here over the
+    // scenario file before any switch connects (a batch that no longer applies is skipped and logged)
+    const intent = (store = openStore({ store: options.store, stateDir: options.stateDir, onTorn: (bytes) => log('store-torn-record-dropped', { bytes }) }));
+    let storeRevision = 0;
+    const applyStored = (b: StoredBatch): void => {
+      if (b.revision <= storeRevision) return;
+      const checked = checkBatch(state, b.events);
+      if (checked.failed) log('store-batch-skipped', { revision: b.revision, source: b.source, index: checked.failed.index, error: checked.failed.message });
+      else controller.applyEvents(checked.events);
+      storeRevision = b.revision;
+    };
+    const stored = await intent.load();
+    for (const b of stored.batches) applyStored(b);
+    log('store-replayed', { store: intent.describe, revision: stored.revision, batches: stored.batches.length });
+    if (intent instanceof EtcdStore) {
+      ha = new HaCoordinator({
+        store: intent,
+        driver,
+        controller,
+        identity: options.ha?.identity ?? options.api ?? `${os.hostname()}:${process.pid}`,
+        ttlS: options.ha?.ttlS,
+        log,
+        catchUp: () =>
+          serial(async () => {
+            for (const b of (await intent.load()).batches) applyStored(b);
+          }),
+      });
+    }
     log('listening', { target: driver.target, targets: driver.targets, ovsdb: targets.ovsdbs.length === 1 ? targets.ovsdbs[0] : targets.ovsdbs });
     const switchTargets: RunningController['switchTargets'] = {};
     for (const sw of state.switches.keys()) switchTargets[sw] = { ovsdb: targets.ovsdbOf.get(sw)!, controller: controllerTargetOf(sw) };
@@ -185,7 +238,7 @@ export async function startController(file: string, options: ControllerOptions):
           name: sw.name,
           datapathType: options.datapathType ?? 'netdev',
           datapathId: sw.datapathId,
-          controller: controllerTargetOf(sw.name),
+          controller: options.peerControllers?.length ? [controllerTargetOf(sw.name), ...options.peerControllers] : controllerTargetOf(sw.name),
           protocols: ['OpenFlow13'],
           failMode: 'secure',
           externalIds: { 'fabric-switch': sw.name },
@@ -269,7 +322,17 @@ export async function startController(file: string, options: ControllerOptions):
         log('scenario-reload-refused', { file, reasons, note: 'nothing applied; the running state is kept (restart the controller for these changes)' });
         return;
       }
-      const changes = applyChecked(edit.events);
+      const pinned = checkBatch(state, edit.events).events;
+      if (pinned.length > 0) {
+        try {
+          storeRevision = await intent.append({ source: 'file', events: pinned, at: new Date().toISOString() });
+        } catch (err) {
+          reloadStats.failures++;
+          log('scenario-reload-failed', { file, errors: [`intent store: ${(err as Error).message}`] });
+          return;
+        }
+      }
+      const changes = applyChecked(pinned);
       current = next;
       controller.loop.declareDemands(next.traffic);
       reloadStats.reloads++;
@@ -281,12 +344,16 @@ export async function startController(file: string, options: ControllerOptions):
     const apiCounters = { requests: 0, eventsApplied: 0, batchesRejected: 0 };
     const applyEvents = (events: ScenarioEvent[], receivedAtNs = process.hrtime.bigint()): Promise<ApplyResult> =>
       serial(async () => {
-        const failed = dryRun(events);
+        const checked = checkBatch(state, events);
+        const failed = checked.failed;
         if (failed) {
           log('events-rejected', { index: failed.index, error: failed.message, events: events.length });
           throw new EventsRejectedError(`event ${failed.index} (${describeEvent(events[failed.index])}): ${failed.message}; nothing applied`, failed.index);
         }
-        const changes = applyChecked(events);
+        // durable before it is applied and acknowledged (a NotLeaderError on an HA standby: 503)
+        const revision = await intent.append({ source: 'api', events: checked.events, at: new Date().toISOString() });
+        storeRevision = revision;
+        const changes = applyChecked(checked.events);
         const passesBefore = controller.stats.passes;
         await controller.schedule();
         await controller.idle();
@@ -298,6 +365,7 @@ export async function startController(file: string, options: ControllerOptions):
           passes: controller.stats.passes - passesBefore,
           switchesConnected: controller.stats.switchesConnected,
           switchesTotal: controller.stats.switchesTotal,
+          revision,
         };
         log('events-applied', { ...result, events: events.map(describeEvent) });
         return result;
@@ -327,6 +395,8 @@ export async function startController(file: string, options: ControllerOptions):
         reloads: { applied: reloadStats.reloads, failed: reloadStats.failures, refused: reloadStats.refused },
         ovsdb: { ...ovsdbStats },
         api: { ...apiCounters },
+        store: { describe: intent.describe, revision: storeRevision },
+        ...(ha ? { ha: ha.snapshot() } : {}),
         pods: [...state.pods.values()].map((p) => ({ name: p.name, node: p.node, ip: p.ip, labels: { ...p.labels }, mac: p.mac, port: state.switches.get(p.node)?.ports.find((q) => q.kind === 'pod' && q.pod === p.name)?.port })),
         services: [...state.services.values()].map((v) => ({ name: v.name, vip: v.vip, port: v.port, targetPort: v.targetPort, protocol: v.protocol, endpoints: [...v.endpoints] })),
         links: [...state.links.values()].map((l) => ({ id: l.id, up: l.up, gbps: l.gbps })),
@@ -363,6 +433,9 @@ export async function startController(file: string, options: ControllerOptions):
     };
     const watching = options.watch ?? true;
     if (watching) fs.watchFile(file, { interval: 100 }, onChange);
+    // a shared store: batches stored by the leader reach this controller (a standby's state stays current)
+    const unwatchStore = intent instanceof EtcdStore ? intent.watch(storeRevision, (b) => void serial(async () => applyStored(b))) : undefined;
+    ha?.start();
     const running: RunningController = {
       controller,
       driver,
@@ -378,23 +451,51 @@ export async function startController(file: string, options: ControllerOptions):
       applyEvents,
       snapshot,
       api,
+      store: intent,
+      storeRevision: () => storeRevision,
+      ha,
       stop: async () => {
         controller.pollEvery(0);
         if (watching) fs.unwatchFile(file, onChange);
         if (debounce) clearTimeout(debounce);
+        unwatchStore?.();
         await api?.close();
+        await ha?.stop();
         await queue;
         await driver.close();
         for (const c of clients.values()) await c.close();
+        await intent.close();
       },
     };
     return running;
   } catch (err) {
     await api?.close();
+    await ha?.stop();
     await driver.close();
     for (const c of clients.values()) await c.close();
+    await store?.close();
     throw err;
   }
+}
+
+/**
+ * Check a batch on a copy of the state (the first failing event, or none) and pin what the state
+ * chose for it: a pod added without an IP gets the one it was given, so replaying the stored batch
+ * gives the pod the same address.
+ */
+export function checkBatch(state: Parameters<typeof cloneClusterState>[0], events: readonly ScenarioEvent[]): { failed?: { index: number; message: string }; events: ScenarioEvent[] } {
+  const copy = cloneClusterState(state);
+  const pinned: ScenarioEvent[] = [];
+  for (const [index, ev] of events.entries()) {
+    try {
+      applyTopologyEvent(copy, ev);
+    } catch (err) {
+      return { failed: { index, message: (err as Error).message }, events: [...events] };
+    }
+    const ip = ev.kind === 'pod' && ev.action === 'add' && ev.ip === undefined ? copy.pods.get(ev.name)?.ip : undefined;
+    pinned.push(ip !== undefined && ev.kind === 'pod' && ev.action === 'add' ? { ...ev, ip } : ev);
+  }
+  return { events: pinned };
 }
 
 /** One event in a log line or error message: "pod add web-3", "link down node2|tor1". */

@@ -161,9 +161,16 @@ export class OvsDriver {
     return { switch: name, datapathId: conn.datapathId, flows: stats.map((s) => s.flow), groups, meters };
   }
 
+  /**
+   * Called before every write to a switch (HA, fabric/ha: the leader's MASTER role for its generation
+   * id; a standby's guard throws, so nothing is written). Unset: no check.
+   */
+  writeGuard?: (conn: SwitchConnection) => Promise<void>;
+
   /** Apply ops in one bundle where the switch supports it, then wait for a barrier. */
   async apply(conn: SwitchConnection, ops: readonly SwitchOp[]): Promise<void> {
     if (ops.length === 0) return;
+    if (this.writeGuard) await this.writeGuard(conn);
     await conn.send(ops, { bundle: true });
     await conn.barrier();
   }
@@ -280,6 +287,8 @@ export class LiveController {
   private running: Promise<void> | undefined;
   private dirty = false;
   readonly stats: LiveControllerStats;
+  /** HA standby (fabric/ha): passes are held (a request is remembered) until this is false again */
+  standby = false;
 
   constructor(
     readonly driver: OvsDriver,
@@ -362,9 +371,10 @@ export class LiveController {
   /** Ask for a pass; passes never overlap, and a request during a pass causes one more pass. */
   schedule(): Promise<void> {
     this.dirty = true;
+    if (this.standby) return this.running ?? Promise.resolve();
     if (!this.running) {
       this.running = (async () => {
-        while (this.dirty) {
+        while (this.dirty && !this.standby) {
           this.dirty = false;
           await this.pass().catch((err: Error) => {
             this.log('pass-failed', { error: err.message });

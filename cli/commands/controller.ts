@@ -16,6 +16,11 @@ interface ControllerFlags {
   statsInterval?: string;
   /** stop after the first convergence (scripts, tests) */
   once?: boolean;
+  stateDir?: string;
+  store?: string;
+  peerController?: string[];
+  leaseTtl?: string;
+  haId?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -33,6 +38,11 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--summary <seconds>', 'print a summary line this often (0: never)', '10')
     .option('--stats-interval <seconds>', "poll the switches' OpenFlow port statistics this often: per-port rates and link utilization in GET /metrics (0: never)", '1')
     .option('--once', 'exit after every switch connected and the first convergence')
+    .option('--state-dir <dir>', 'keep the intent (every accepted change) in DIR/intent.log, fsynced before each answer, replayed on start (default: in memory, lost on exit)')
+    .option('--store <url>', 'the shared intent store etcd://HOST:PORT[,HOST:PORT...][/PREFIX]: several controllers, one elected leader (docs/ha.md)')
+    .option('--peer-controller <url>', "HA: another controller's OpenFlow address, added to every bridge's controllers; repeatable", collect)
+    .option('--lease-ttl <seconds>', 'HA: the leader lease TTL (takeover takes about this long)', '3')
+    .option('--ha-id <name>', "HA: this controller's identity in the election (default its --api URL)")
     .description('run the controller against real Open vSwitch (runs until stopped)')
     .addHelpText(
       'after',
@@ -60,7 +70,20 @@ See docs/controller.md.
       try {
         const statsS = Number(flags.statsInterval ?? '1');
         if (!(statsS >= 0)) throw Object.assign(new Error(`--stats-interval ${flags.statsInterval}: give seconds >= 0`), { exitCode: 2 });
-        running = await startController(file, { ovsdb: flags.ovsdb, listen: flags.listen, api: flags.api, datapathType: flags.datapathType, log, statsIntervalMs: statsS * 1000 });
+        const ttlS = Number(flags.leaseTtl ?? '3');
+        if (!(Number.isInteger(ttlS) && ttlS >= 1)) throw Object.assign(new Error(`--lease-ttl ${flags.leaseTtl}: give whole seconds >= 1`), { exitCode: 2 });
+        running = await startController(file, {
+          ovsdb: flags.ovsdb,
+          listen: flags.listen,
+          api: flags.api,
+          datapathType: flags.datapathType,
+          log,
+          statsIntervalMs: statsS * 1000,
+          stateDir: flags.stateDir,
+          store: flags.store,
+          peerControllers: flags.peerController,
+          ha: { ttlS, identity: flags.haId },
+        });
       } catch (err) {
         ctx.stderr(`fabric controller: ${(err as Error).message}\n`);
         ctx.exitCode = (err as { exitCode?: number }).exitCode ?? 2;

@@ -21,6 +21,8 @@ PACKAGES=(
   catatonit            # podman's pause (infra) container of a pod, built locally
   busybox-static       # the test image's only binary (imported offline, no registry)
   containerd           # ctr run --cni (test/cni/runtime.test.ts)
+  etcd-server          # etcd 3.4: the controller's shared intent store and election (test/store, test/ha)
+  chromium             # headless screenshots of the HTML report, decoded and checked (test/sim/report-render.test.ts)
 )
 
 missing=()

@@ -1,0 +1,181 @@
+/**
+ * The shared intent store (`fabric controller --store etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`): the
+ * batches live in etcd (3.4, gRPC v3 API through the `etcd3` client) under PREFIX (default /fabric):
+ *
+ *   PREFIX/intent/head              the last revision, as decimal text
+ *   PREFIX/intent/b/0000000000000007  one batch (JSON), revision 7
+ *
+ * An append is one transaction: `head` still says N (no one appended meanwhile) and, when a fence is
+ * set (HA: fabric/ha/election.ts), the leader key still exists with this controller's create
+ * revision, then put batch N+1 and head = N+1. etcd commits it on a quorum before answering, so an
+ * acknowledged batch survives the loss of a minority of members; a deposed leader's append fails
+ * (NotLeaderError) instead of writing. `watch` keeps every other controller current: a range read,
+ * then an etcd watch from the read's revision + 1.
+ */
+import { Etcd3 } from 'etcd3';
+import type { IntentBatch, IntentStore, StoredBatch } from './types';
+import { NotLeaderError } from './types';
+
+export interface EtcdTarget {
+  hosts: string[];
+  prefix: string;
+}
+
+/** `etcd://127.0.0.1:2379,127.0.0.1:22379/fabric` -> hosts and prefix (no trailing slash). */
+export function parseEtcdUrl(url: string): EtcdTarget {
+  const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
+  if (!m) throw new Error(`--store ${url}: give etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`);
+  const hosts = m[1].split(',').map((h) => {
+    if (!/^[A-Za-z0-9.[\]:-]+:\d+$/.test(h)) throw new Error(`--store ${url}: ${h} is not HOST:PORT`);
+    return `http://${h}`;
+  });
+  const prefix = (m[2] ?? '/fabric').replace(/\/+$/, '') || '/fabric';
+  return { hosts, prefix };
+}
+
+export function etcdClient(target: EtcdTarget, callTimeoutMs = 3000): Etcd3 {
+  return new Etcd3({
+    hosts: target.hosts,
+    dialTimeout: callTimeoutMs,
+    // a unary call that etcd does not answer in time fails (a partitioned leader learns it quickly)
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
+  });
+}
+
+/** Who may append: the leader key and its create revision (the OpenFlow generation id too). */
+export interface StoreFence {
+  key: string;
+  createRevision: string;
+}
+
+const pad = (n: number): string => String(n).padStart(16, '0');
+
+export class EtcdStore implements IntentStore {
+  readonly describe: string;
+  readonly client: Etcd3;
+  private readonly owned: boolean;
+  private readonly head: string;
+  private readonly batchPrefix: string;
+  /**
+   * When set (HA), every append is fenced: undefined means "not the leader now" (refused at once);
+   * otherwise the transaction requires the leader key with that create revision.
+   */
+  fence?: () => StoreFence | undefined;
+  /** who leads (for the 503 answer of a standby) */
+  leaderHint?: () => string | undefined;
+  private readonly watchers = new Set<{ cancel(): Promise<void> } | (() => void)>();
+
+  constructor(
+    readonly target: EtcdTarget,
+    client?: Etcd3,
+  ) {
+    this.describe = `etcd://${target.hosts.map((h) => h.replace(/^http:\/\//, '')).join(',')}${target.prefix}`;
+    this.client = client ?? etcdClient(target);
+    this.owned = client === undefined;
+    this.head = `${target.prefix}/intent/head`;
+    this.batchPrefix = `${target.prefix}/intent/b/`;
+  }
+
+  static open(url: string): EtcdStore {
+    return new EtcdStore(parseEtcdUrl(url));
+  }
+
+  private async readAll(): Promise<{ revision: number; batches: StoredBatch[]; etcdRevision: string }> {
+    const res = await this.client.getAll().prefix(this.batchPrefix).sort('Key', 'Ascend').exec();
+    const batches = res.kvs.map((kv) => decode(kv.key.toString(), kv.value.toString(), this.batchPrefix));
+    return { revision: batches.length ? batches[batches.length - 1].revision : 0, batches, etcdRevision: String(res.header.revision) };
+  }
+
+  async load(): Promise<{ revision: number; batches: StoredBatch[] }> {
+    const { revision, batches } = await this.readAll();
+    return { revision, batches };
+  }
+
+  private appending: Promise<unknown> = Promise.resolve();
+
+  /** One append at a time per store (a leader's batches are serial anyway); optimistic across stores. */
+  append(batch: IntentBatch): Promise<number> {
+    const run = this.appending.then(
+      () => this.appendNow(batch),
+      () => this.appendNow(batch),
+    );
+    this.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  private async appendNow(batch: IntentBatch): Promise<number> {
+    const json = JSON.stringify(batch);
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * attempt)));
+      const fence = this.fence?.();
+      if (this.fence && !fence) throw new NotLeaderError('this controller is a standby: changes go to the leader', this.leaderHint?.());
+      const headValue = await this.client.get(this.head).string();
+      const n = headValue === null ? 0 : Number(headValue);
+      let txn = headValue === null ? this.client.if(this.head, 'Create', '==', 0) : this.client.if(this.head, 'Value', '==', headValue);
+      if (fence) txn = txn.and(fence.key, 'Create', '==', fence.createRevision);
+      const res = await txn
+        .then(this.client.put(this.batchPrefix + pad(n + 1)).value(json), this.client.put(this.head).value(String(n + 1)))
+        .commit();
+      if (res.succeeded) return n + 1;
+      if (fence) {
+        const leaderKey = await this.client.get(fence.key).exec();
+        if (leaderKey.kvs.length === 0 || String(leaderKey.kvs[0].create_revision) !== fence.createRevision) {
+          throw new NotLeaderError('this controller lost the leadership (its leader key is gone): nothing written', this.leaderHint?.());
+        }
+      }
+      // someone else appended between our read and our transaction: read the head again
+    }
+    throw new Error('intent store: the head kept moving (50 attempts)');
+  }
+
+  watch(fromRevision: number, cb: (batch: StoredBatch) => void): () => void {
+    let stopped = false;
+    let last = fromRevision;
+    let watcher: { cancel(): Promise<void> } | undefined;
+    const deliver = (b: StoredBatch): void => {
+      if (stopped || b.revision <= last) return;
+      last = b.revision;
+      cb(b);
+    };
+    const start = async (): Promise<void> => {
+      const { batches, etcdRevision } = await this.readAll();
+      for (const b of batches) deliver(b);
+      if (stopped) return;
+      const w = await this.client
+        .watch()
+        .prefix(this.batchPrefix)
+        .startRevision(String(BigInt(etcdRevision) + 1n))
+        .create();
+      w.on('put', (kv) => deliver(decode(kv.key.toString(), kv.value.toString(), this.batchPrefix)));
+      watcher = w;
+      this.watchers.add(w);
+      if (stopped) void w.cancel();
+    };
+    void start().catch(() => undefined);
+    const stop = (): void => {
+      stopped = true;
+      if (watcher) {
+        this.watchers.delete(watcher);
+        void watcher.cancel().catch(() => undefined);
+      }
+      this.watchers.delete(stop);
+    };
+    this.watchers.add(stop);
+    return stop;
+  }
+
+  async close(): Promise<void> {
+    for (const w of [...this.watchers]) {
+      if (typeof w === 'function') w();
+      else await w.cancel().catch(() => undefined);
+    }
+    this.watchers.clear();
+    if (this.owned) this.client.close();
+  }
+}
+
+function decode(key: string, value: string, prefix: string): StoredBatch {
+  const revision = Number(key.slice(prefix.length));
+  const batch = JSON.parse(value) as IntentBatch;
+  return { ...batch, revision };
+}
