@@ -26,6 +26,8 @@ import { secondsToUs } from './clock';
 import { Prng } from './prng';
 import { Host, SimNetwork } from './network';
 import { ProbeResult, ProbeSpec, followUp, probe } from './probe';
+import { analyse, evaluateSurvives } from './whatif';
+import type { WhatIfOptions, WhatIfReport } from './whatif';
 
 /** The compiler and reconciler the loop runs (tests may inject others). */
 export type ControllerApi = LoopCompiler;
@@ -398,6 +400,10 @@ export class SimRun {
         if (!this.bandwidth) return { ...base, ok: false, detail: 'not evaluated: the bandwidth model (sim/bandwidth-timeline.ts) is not available' };
         return { ...base, ...this.bandwidth.check(exp) };
       }
+      case 'survives': {
+        // every single failure of the kind, on copies of the state at this time (sim/whatif.ts, docs/whatif.md)
+        return { ...base, ...evaluateSurvives(this, exp.survives, exp.at) };
+      }
     }
   }
 
@@ -428,7 +434,10 @@ export class SimRun {
     const spread = seen.map((b) => `${b} ${counts.get(b)}`).join(', ');
     const sameSet = seen.length === want.length && seen.every((b, i) => b === want[i]);
     const ok = failed === 0 && sameSet && switched === 0;
-    let detail = `${n - failed}/${n} connections to ${ep.to}: ${spread || 'none'}`;
+    // value: the distinct backends that answered (as the lab counts them); the line says it against the list
+    const expectedSeen = want.filter((b) => counts.has(b)).length;
+    const unexpected = seen.filter((b) => !want.includes(b));
+    let detail = `${expectedSeen} of ${want.length} backends seen${unexpected.length ? ` and ${unexpected.length} not listed (${unexpected.join(', ')})` : ''}; ${n - failed}/${n} connections to ${ep.to}: ${spread || 'none'}`;
     if (!sameSet) detail += `; expected backends ${want.join(', ')}`;
     if (failed) detail += `; ${failed} failed (${firstFailure})`;
     if (switched) detail += `; ${switched} connections changed backend mid-connection`;
@@ -458,4 +467,12 @@ export function runScenario(scenario: Scenario, options: SimOptions = {}): SimRe
 export function runScenarioDetailed(scenario: Scenario, options: SimOptions = {}): { report: SimReport; run: SimRun } {
   const run = new SimRun(scenario, options);
   return { report: run.run(), run };
+}
+
+/** Bring a scenario to T and analyse every single failure of the kind (sim/whatif.ts, docs/whatif.md). */
+export function whatIf(scenario: Scenario, options: WhatIfOptions = {}): WhatIfReport {
+  const at = options.at ?? 0;
+  const run = new SimRun(scenario);
+  run.advanceTo(at);
+  return analyse(run, at, options);
 }

@@ -33,6 +33,7 @@ import type {
   ServiceSpec,
   SourcePos,
   SwitchSpec,
+  SurvivesSpec,
   TrafficDemand,
 } from './types';
 import { type Diagnostic, didYouMean, sortDiagnostics } from './diagnostics';
@@ -326,7 +327,9 @@ function mapping(r: Reporter, v: unknown, path: string, what: string, keys: read
     return undefined;
   }
   for (const k of Object.keys(v)) {
-    if (!keys.includes(k)) r.error(join(path, k), `unknown key '${k}' in ${what}${didYouMean(k, keys)}`, true);
+    // a common first guess puts `backends` inside `reach`: say where it goes (docs/contract.md)
+    const hint = k === 'backends' && keys.includes('from') ? ": 'backends' sits beside 'reach', not inside it: { at: 1s, reach: { from, to, port }, backends: [...] }" : didYouMean(k, keys);
+    if (!keys.includes(k)) r.error(join(path, k), `unknown key '${k}' in ${what}${hint}`, true);
   }
   return v;
 }
@@ -919,7 +922,22 @@ function readEvent(r: Reporter, v: unknown, path: string, what: string): Scenari
   return undefined;
 }
 
-const EXPECT_KINDS = ['reach', 'noReach', 'egress', 'maxLinkUtilization', 'fairShare', 'limited'] as const;
+/**
+ * One event object in the scenario's own shape (`{ pod: add, name, node, labels }`, `{ link: down,
+ * between: [a, b] }`, ...: an entry of `events:`), read with the same checks and messages as the
+ * scenario file (POST /events accepts this form, fabric/controller-api.ts). `requireAt: false`: `at` may
+ * be left out (then 0). Returns the event, or every error message (without file positions).
+ */
+export function readScenarioEvent(v: unknown, what = 'event', options: { requireAt?: boolean } = {}): { event?: ScenarioEvent; errors: string[] } {
+  const r = new Reporter('');
+  const input = options.requireAt === false && isObj(v) && (!('at' in v) || v.at === null) ? { ...v, at: 0 } : v;
+  const event = readEvent(r, input, '', what);
+  const errors = r.diagnostics.filter((d) => d.severity === 'error').map((d) => d.message);
+  return errors.length > 0 || !event ? { errors: errors.length > 0 ? errors : [`${what}: not a valid event`] } : { event, errors };
+}
+
+const EXPECT_KINDS = ['reach', 'noReach', 'egress', 'maxLinkUtilization', 'fairShare', 'limited', 'survives'] as const;
+const SURVIVES_FAILS = ['each-link', 'each-node', 'each-switch', 'each'] as const;
 
 function readEndpoints(r: Reporter, v: unknown, path: string, what: string): Endpoints | undefined {
   const o = mapping(r, v, path, what, ['from', 'to', 'port', 'protocol']);
@@ -1003,6 +1021,30 @@ function readExpectation(r: Reporter, v: unknown, path: string, what: string): E
       const tolerance = num(r, l, 'tolerance', kp, `${what} (limited)`, { min: 0 });
       if (at === undefined || pod === undefined || gbps === undefined) return undefined;
       return { at, kind: 'limited', limited: tolerance !== undefined ? { pod, gbps, tolerance } : { pod, gbps } };
+    }
+    case 'survives': {
+      // the what-if gate (docs/whatif.md): fail each-link | each-node | each-switch | each | [[a, b], ...]
+      const w = `${what} (survives)`;
+      const sv = mapping(r, o.survives, kp, w, ['fail', 'reach', 'maxLinkUtilization']);
+      if (!sv) return undefined;
+      const f = sv.fail;
+      let fail: SurvivesSpec['fail'] | undefined;
+      const isLink = (x: unknown): boolean => (Array.isArray(x) && x.length === 2 && x.every((y) => typeof y === 'string')) || (typeof x === 'string' && x.split('|').length === 2);
+      if (typeof f === 'string' && (SURVIVES_FAILS as readonly string[]).includes(f)) fail = f as SurvivesSpec['fail'];
+      else if (Array.isArray(f) && f.length > 0 && f.every(isLink)) fail = f.map((x) => (typeof x === 'string' ? (x.split('|') as [string, string]) : [x[0], x[1]]));
+      else r.error(join(kp, 'fail'), `${w}: 'fail' must be each-link, each-node, each-switch, each or a list of links [a, b], got ${describe(f)}${typeof f === 'string' ? didYouMean(f, [...SURVIVES_FAILS]) : ''}`);
+      const reach: Endpoints[] = [];
+      if ('reach' in sv) {
+        if (!Array.isArray(sv.reach)) r.error(join(kp, 'reach'), `${w}: 'reach' must be a list of { from, to, port? }, got ${describe(sv.reach)}`);
+        else sv.reach.forEach((e, i) => {
+          const ep = readEndpoints(r, e, `${kp}/reach/${i}`, `${w} reach #${i + 1}`);
+          if (ep) reach.push(ep);
+        });
+      }
+      const m = num(r, sv, 'maxLinkUtilization', kp, w, { min: 0, above: true });
+      if (!('reach' in sv) && !('maxLinkUtilization' in sv)) r.error(kp, `${w} needs 'reach' or 'maxLinkUtilization' (or both)`);
+      if (at === undefined || fail === undefined) return undefined;
+      return { at, kind: 'survives', survives: m !== undefined ? { fail, reach, maxLinkUtilization: m } : { fail, reach } };
     }
   }
   return undefined;
@@ -1475,6 +1517,9 @@ function replayByName(r: Reporter, s: Scenario, paths: Paths, st: Statics): void
         break;
       case 'limited':
         if (!pods.has(ex.limited.pod)) r.error(join(path, 'limited/pod'), `${what}: ${podMissing(ex.limited.pod, ex.at)}`);
+        break;
+      case 'survives':
+        ex.survives.reach.forEach((e, j) => checkEnds(e, join(path, `survives/reach/${j}`), what, ex.at));
         break;
       default:
         break;

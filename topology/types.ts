@@ -190,7 +190,19 @@ export type Expectation =
   | { at: number; kind: 'egress'; egress: Endpoints; srcSeenAs: string }
   | { at: number; kind: 'maxLinkUtilization'; maxLinkUtilization: number }
   | { at: number; kind: 'fairShare'; fairShare: { demand: number; tolerance?: number } }
-  | { at: number; kind: 'limited'; limited: { pod: string; gbps: number; tolerance?: number } };
+  | { at: number; kind: 'limited'; limited: { pod: string; gbps: number; tolerance?: number } }
+  | { at: number; kind: 'survives'; survives: SurvivesSpec };
+
+/**
+ * The `survives` gate (docs/scenarios.md §1, docs/whatif.md): under every single failure of `fail`
+ * (each link, each node, each fabric switch, all three, or the links listed), every `reach` holds and
+ * no link direction carries more than `maxLinkUtilization`.
+ */
+export interface SurvivesSpec {
+  fail: 'each-link' | 'each-node' | 'each-switch' | 'each' | [string, string][];
+  reach: Endpoints[];
+  maxLinkUtilization?: number;
+}
 
 export interface Scenario {
   name: string;
