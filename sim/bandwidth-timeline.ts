@@ -119,6 +119,24 @@ export interface BandwidthModelOptions {
 const round6 = (x: number): number => (Number.isFinite(x) ? Math.round(x * 1e6) / 1e6 : x);
 
 /**
+ * A figure and its bound as text, with 2 decimals, more to write the bound as it is (up to 4) and
+ * to tell the two apart (up to 6):
+ * `vsBound(0.8, 0.5, true, false, ' on n1->t1')` is "0.80 on n1->t1 > bound 0.50". `atMost`: the figure must not exceed the bound
+ * (maxLinkUtilization, limited), else it must reach it (fairShare). Every failing line of `fabric sim`
+ * and `fabric lab test` states the bound it broke (docs/contract.md "What a line says").
+ */
+export function vsBound(value: number, bound: number, atMost: boolean, holds: boolean, between = ''): string {
+  let d = 2;
+  while (d < 4 && Number(bound.toFixed(d)) !== bound) d++; // the bound as written (0.495), to 4 decimals
+  while (d < 6 && value !== bound && value.toFixed(d) === bound.toFixed(d)) d++;
+  const op = atMost ? (holds ? '<=' : '>') : holds ? '>=' : '<';
+  return `${value.toFixed(d)}${between} ${op} bound ${bound.toFixed(d)}`;
+}
+
+/** a tolerance fraction as a percentage: 0.05 -> "5%" */
+export const percentText = (tol: number): string => `${Number((tol * 100).toFixed(4))}%`;
+
+/**
  * The model over one run. `step` is called in nondecreasing time order; a second call at the same
  * time replaces that time's epoch (e.g. after the runner applied a move the model proposed).
  */
@@ -262,14 +280,15 @@ export class BandwidthTimeline {
   /** Expectation `maxLinkUtilization`: value = the measured max over link directions at t. */
   checkMaxLinkUtilization(at: number, max: number): CheckResult {
     const e = this.epochAt(at);
-    if (!e) return { ok: true, value: 0, detail: 'no traffic' };
+    if (!e) return { ok: true, value: 0, detail: `no traffic: peak ${vsBound(0, max, true, true)}` };
     // a blocked demand carries nothing: the figure is what the fabric carries, and the detail says
     // which demands it does not (so a pass is not mistaken for traffic that fits)
     const note = blockedNote(e);
     const hot = hottest(e.linkUtilization);
     if (!hot) return { ok: true, value: 0, detail: `no links${note}` };
     const value = round6(hot.utilization);
-    return { ok: value <= max + 1e-9, value, detail: `${hot.link}${note}` };
+    const ok = value <= max + 1e-9;
+    return { ok, value, detail: `peak ${vsBound(value, max, true, ok, ` on ${hot.link}`)}${note}` };
   }
 
   /**
@@ -290,10 +309,11 @@ export class BandwidthTimeline {
     const share = fair.rates.get(String(d.index)) ?? 0;
     const tol = spec.tolerance ?? 0.01;
     const value = round6(d.grantedGbps);
+    const ok = d.grantedGbps >= share * (1 - tol) - 1e-9;
     return {
-      ok: d.grantedGbps >= share * (1 - tol) - 1e-9,
+      ok,
       value,
-      detail: `traffic[${d.index}] ${d.from} -> ${d.to}: granted ${value} of fair share ${round6(share)} Gbit/s`,
+      detail: `traffic[${d.index}] ${d.from} -> ${d.to}: granted ${vsBound(value, round6(share * (1 - tol)), false, ok)} Gbit/s (fair share ${round6(share)} less ${percentText(tol)} tolerance)`,
     };
   }
 
@@ -306,7 +326,8 @@ export class BandwidthTimeline {
     const value = round6(total);
     const meter = [...(e?.imposedMeters ?? []), ...(e?.podLimits ?? [])].filter((m) => m.pod === spec.pod).map((m) => m.gbps);
     const why = meter.length > 0 ? `metered at ${round6(Math.min(...meter))} Gbit/s` : 'no meter';
-    return { ok: total <= spec.gbps * (1 + tol) + 1e-9, value, detail: `${spec.pod} sends ${value} Gbit/s (${why})` };
+    const ok = total <= spec.gbps * (1 + tol) + 1e-9;
+    return { ok, value, detail: `${spec.pod} sends ${vsBound(value, round6(spec.gbps * (1 + tol)), true, ok)} Gbit/s (limit ${spec.gbps} plus ${percentText(tol)} tolerance; ${why})` };
   }
 
   /**

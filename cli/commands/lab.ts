@@ -7,8 +7,9 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../main';
 import * as path from 'path';
-import { compareWithSim, formatComparison, LabError, loadScenario, scenarioLabDown, scenarioLabTest, scenarioLabUp, startLabController } from '../../fabric/lab';
+import { compareWithSim, formatComparison, LabError, loadScenario, scenarioLabDown, scenarioLabTest, scenarioLabUp, shortReason, startLabController } from '../../fabric/lab';
 import { runScenario } from '../../sim';
+import { registerLabConsole } from './lab-console';
 import type { LabReport } from '../../fabric/lab';
 import type { Programming } from '../../fabric/lab/compile';
 import type { ReconcileReport } from '../../fabric/ovsdriver';
@@ -20,6 +21,8 @@ interface LabFlags {
   keep?: boolean;
   compare?: boolean;
   controller?: boolean;
+  /** with --controller: where its API listens (default unix:<lab dir>/api.sock) */
+  api?: string;
   baseDir?: string;
   mininet?: boolean;
   /** commander's --no-tso: false */
@@ -46,14 +49,26 @@ function seconds(t: number): string {
 
 export function formatLabReport(report: LabReport): string {
   const out: string[] = [];
+  // #N counts from 1 as in `fabric validate` and `fabric sim` (the JSON index from 0); a skip shows its
+  // short reason (the whole explanation is the JSON detail)
   for (const e of report.expectations) {
     const status = e.skipped ? 'SKIP' : e.ok ? 'ok  ' : 'FAIL';
-    out.push(`${status} #${e.index} at ${seconds(e.at)} ${e.kind}: ${e.detail}`);
+    out.push(`${status} #${e.index + 1} at ${seconds(e.at)} ${e.kind}: ${e.skipped ? e.skipReason ?? shortReason(e.detail) : e.detail}`);
   }
   for (const ev of report.events) if (!ev.ok) out.push(`FAIL event at ${seconds(ev.at)} ${ev.event}: ${ev.detail}`);
   const failed = report.expectations.filter((e) => !e.ok && !e.skipped).length;
   const skipped = report.expectations.filter((e) => e.skipped).length;
-  out.push(`${report.scenario}: ${report.ok ? 'all expectations hold' : `${failed} expectation(s) failed`}${skipped ? `, ${skipped} skipped` : ''} on real OVS (${report.durationMs} ms)`);
+  const total = report.expectations.length;
+  const held = total - failed - skipped;
+  // never "all expectations hold" when some were not judged: the headline counts the skips
+  const headline = skipped
+    ? `${held} of ${total} expectations hold, ${failed ? `${failed} failed, ` : ''}${skipped} skipped (not judged: see the SKIP lines, --json for the details)`
+    : failed
+      ? `${failed} of ${total} expectations failed`
+      : report.ok
+        ? `all ${total} expectations hold`
+        : 'all expectations hold, but some events failed';
+  out.push(`${report.scenario}: ${headline} on real OVS (${report.durationMs} ms)`);
   return out.join('\n') + '\n';
 }
 
@@ -67,6 +82,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--json', 'print the lab record as JSON')
     .option('--program <how>', 'openflow (our OpenFlow channel, default) or ofctl (ovs-ofctl loads the printed plan)')
     .option('--controller', 'leave `fabric controller` running for the lab (stopped by `lab down`; its log: <lab dir>/controller.log)')
+    .option('--api <url>', "with --controller: its API (POST /events, GET /state) on unix:PATH or tcp:PORT[:ADDR]; default unix:<lab dir>/api.sock")
     .option('--mininet', "build the network with Mininet's Python API (routed scenarios; see docs/lab.md)")
     .option('--no-tso', 'routed labs: no userspace TSO; tx offload off on every veth instead (~10x slower pod TCP; docs/lab.md "Offloads")')
     .description('build the lab and install the compiled plan')
@@ -92,8 +108,8 @@ export function register(program: Command, ctx: CommandContext): void {
           try {
             const fabricBin = path.join(__dirname, '..', '..', '..', 'bin', 'fabric.js');
             // overlay: one OVS per node, reached with `--ovsdb/--listen SWITCH=URL` (fabric/lab/controller.ts)
-            if (built.record.nodeOvs) controllerPid = await (await import('../../fabric/lab/controller')).startMultiOvsLabController(built, file, fabricBin);
-            else controllerPid = await startLabController(built, file, fabricBin);
+            if (built.record.nodeOvs) controllerPid = await (await import('../../fabric/lab/controller')).startMultiOvsLabController(built, file, fabricBin, undefined, flags.api);
+            else controllerPid = await startLabController(built, file, fabricBin, flags.api);
           } catch (err) {
             await built.down();
             throw err;
@@ -108,9 +124,11 @@ export function register(program: Command, ctx: CommandContext): void {
           if (r.mininet) ctx.stdout(`  built by Mininet: process ${r.mininet.pid} (requests on ${r.mininet.socket}, log ${r.mininet.log})\n`);
           for (const [sw, c] of installed) ctx.stdout(`  ${sw}: ${c.flows} flows, ${c.groups} groups, ${c.meters} meters (ovs-ofctl)\n`);
           if (connectMs !== undefined) ctx.stdout(`  switches connected to our OpenFlow channel in ${connectMs} ms\n`);
-          if (controllerPid !== undefined) ctx.stdout(`  fabric controller running, pid ${controllerPid}, log ${path.join(r.dir, 'controller.log')}\n`);
+          if (controllerPid !== undefined) ctx.stdout(`  fabric controller running, pid ${controllerPid}, log ${path.join(r.dir, 'controller.log')}, API ${r.controllerApi} (fabric lab pod add NAME --node NODE --id ${r.id})\n`);
           for (const r of reconciled) ctx.stdout(`  ${r.switch}: ${r.ops} OpenFlow ops in ${r.durationMs.toFixed(1)} ms (${Object.entries(r.byOp).map(([k, v]) => `${k} ${v}`).join(', ') || 'nothing to do'})\n`);
+          ctx.stdout(`  ovs-vsctl --db=${built.ovs.dbUrl} show\n`);
           ctx.stdout(`  ovs-ofctl -O OpenFlow13 dump-flows ${built.ovsFor(Object.keys(r.bridges)[0]).mgmt(built.bridge(Object.keys(r.bridges)[0]))}\n`);
+          ctx.stdout(`  fabric lab shell --id ${r.id}   # pingall, link A B down, POD ping POD, dump, trace ...; fabric lab inspect --id ${r.id}\n`);
           ctx.stdout(`  ip netns exec ${Object.values(r.hosts)[0]?.ns ?? r.ovsNs} bash   # a shell in a host\n`);
           ctx.stdout(`  fabric lab down ${file}${flags.name ? ` --name ${flags.name}` : ''}\n`);
         }
@@ -158,4 +176,6 @@ export function register(program: Command, ctx: CommandContext): void {
         fail(ctx, err);
       }
     });
+
+  registerLabConsole(lab, ctx);
 }

@@ -8,10 +8,12 @@ import type { Command } from 'commander';
 import { OFPP } from '../../fabric/openflow/flow';
 import type { CommandContext } from '../main';
 import { formatDiagnostic, parseDuration, parseScenarioFile } from '../../topology';
-import { SimError, SimRun } from '../../sim';
+import { SimError, SimRun, explainBlocked } from '../../sim';
+import { withProgress } from '../progress';
 import { flowText } from '../../fabric/openflow/ofctl';
-import type { WalkResult } from '../../sim';
+import type { ProbeResult, WalkResult } from '../../sim';
 import type { Flow } from '../../fabric/openflow/flow';
+import { tableName } from '../../controller/pipeline';
 
 function flowString(flow: Flow): string {
   try {
@@ -28,7 +30,7 @@ export function walkJson(label: string, w: WalkResult): unknown {
       switch: p.switch,
       inPort: p.inPort,
       packet: p.packet,
-      steps: p.steps.map((s) => ({ depth: s.depth, kind: s.kind, ...(s.table !== undefined ? { table: s.table } : {}), ...(s.flow ? { flow: flowString(s.flow) } : {}), text: s.text })),
+      steps: p.steps.map((s) => ({ depth: s.depth, kind: s.kind, ...(s.table !== undefined ? { table: s.table, tableName: tableName(s.table) } : {}), ...(s.flow ? { flow: flowString(s.flow) } : {}), text: s.text })),
       outputs: p.outputs.map((o) => ({ port: o.port, packet: o.packet.summary() })),
       verdict: p.verdict,
       ...(p.dropReason && p.verdict !== 'forwarded' ? { dropReason: p.dropReason } : {}),
@@ -39,22 +41,43 @@ export function walkJson(label: string, w: WalkResult): unknown {
   };
 }
 
+/** `table 9` in a step or drop reason gets the pipeline's name beside it: `table 9 (l3_forwarding)`. */
+export function namedTables(text: string): string {
+  return text.replace(/\btable (\d+)(?! \()/g, (all, n: string) => {
+    const name = tableName(Number(n));
+    return name ? `${all} (${name})` : all;
+  });
+}
+
 export function formatWalk(label: string, w: WalkResult): string {
   const out: string[] = [`== ${label}`];
   for (const p of w.passes) {
     out.push(`${p.switch} in_port=${p.inPort === OFPP.LOCAL ? 'LOCAL' : p.inPort}: ${p.packet}`);
     for (const s of p.steps) {
       const pad = '  '.repeat(s.depth + 1);
-      if (s.kind === 'lookup' && s.flow) out.push(`${pad}${s.text}: ${flowString(s.flow)}`);
-      else out.push(`${pad}${s.text}`);
+      const text = namedTables(s.text);
+      if (s.kind === 'lookup' && s.flow) out.push(`${pad}${text}: ${flowString(s.flow)}`);
+      else out.push(`${pad}${text}`);
     }
     for (const o of p.outputs) out.push(`  -> port ${o.port === OFPP.LOCAL ? 'LOCAL' : o.port}: ${o.packet.summary()}`);
-    out.push(`  verdict: ${p.verdict}${p.verdict !== 'forwarded' && p.dropReason ? ` (${p.dropReason})` : ''}`);
+    out.push(`  verdict: ${p.verdict}${p.verdict !== 'forwarded' && p.dropReason ? ` (${namedTables(p.dropReason)})` : ''}`);
   }
   for (const t of w.tunnels) out.push(`tunnel ${t.from} -> ${t.to}: tun_dst=${t.tunDst} tunnel_id=0x${t.tunnelId.toString(16)} over ${t.underlay.join(',')}`);
   for (const d of w.delivered) out.push(`delivered to ${d.host.name}: ${d.packet.summary()}`);
   for (const d of w.drops) out.push(`lost: ${d}`);
   return out.join('\n') + '\n';
+}
+
+/** A failed connection in words (sim/blocked.ts): "no route to 10.244.9.9 at tor1", "no allow rule admits ...". */
+function whyBlocked(run: SimRun, from: string, to: string, port: number | undefined, r: ProbeResult): string | undefined {
+  const host = run.sourceHost(from);
+  const target = run.resolveTarget(to, port, undefined, from);
+  if (typeof host === 'string' || typeof target === 'string') return undefined;
+  try {
+    return explainBlocked(run.physical, { from, to, port: target.spec.dstPort, host, target, probe: r }).reason;
+  } catch {
+    return undefined;
+  }
 }
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -78,8 +101,16 @@ export function register(program: Command, ctx: CommandContext): void {
         ctx.exitCode = 2;
         return;
       }
-      const run = new SimRun(parsed.scenario);
-      run.advanceTo(at);
+      // compiling and installing (and the events up to --at) can take a while: a bar on a terminal
+      const scenario = parsed.scenario;
+      const run = withProgress({ label: 'compiling', total: 2, unit: 'steps', json: opts.json }, (bar) => {
+        bar.update(0, 'cluster state');
+        const r = new SimRun(scenario);
+        bar.update(1, `compile, install, events up to ${at}s`);
+        r.advanceTo(at);
+        bar.update(2, 'ready');
+        return r;
+      });
       const r = run.connect(opts.from, opts.to, port, undefined, true);
       if (typeof r === 'string') throw new SimError(`trace: ${r}`);
       if (opts.json) {
@@ -91,6 +122,7 @@ export function register(program: Command, ctx: CommandContext): void {
             at,
             ok: r.ok,
             detail: r.detail,
+            ...(!r.ok ? { reason: whyBlocked(run, opts.from, opts.to, port, r) } : {}),
             ...(r.acceptedBy ? { acceptedBy: r.acceptedBy.name, seenSrc: r.seenSrc, seenSrcPort: r.seenSrcPort } : {}),
             path: r.path,
             replyPath: r.replyPath,
@@ -100,7 +132,8 @@ export function register(program: Command, ctx: CommandContext): void {
       } else {
         let text = `trace ${opts.from} -> ${opts.to}${port !== undefined ? `:${port}` : ''} at ${at}s\n`;
         for (const w of r.walks) text += formatWalk(w.label, w.walk);
-        text += `result: ${r.ok ? 'reply received' : 'FAILED'}: ${r.detail}\n`;
+        text += `result: ${r.ok ? 'reply received' : 'FAILED'}: ${r.ok ? r.detail : `${whyBlocked(run, opts.from, opts.to, port, r) ?? namedTables(r.detail)}`}\n`;
+        if (!r.ok) text += `  (${namedTables(r.detail)})\n`;
         if (r.acceptedBy) text += `accepted by ${r.acceptedBy.name}, which saw the source as ${r.seenSrc}:${r.seenSrcPort}\n`;
         ctx.stdout(text);
       }

@@ -21,7 +21,7 @@
 import { ChildProcess, spawn } from 'child_process';
 import type { ClusterState, TrafficDemand } from '../../topology/types';
 import { BandwidthLink, directedLinkId } from '../../topology';
-import { allocateWithMeters, buildPathGraph, PathCache, PodMeter, TopologyLink } from '../../sim';
+import { allocateWithMeters, buildPathGraph, PathCache, percentText, PodMeter, TopologyLink, vsBound } from '../../sim';
 import { meterBurstKbit } from '../../controller/meters';
 import type { ControlLoop } from '../../controller/loop';
 import type { PortCounters } from '../../controller/load';
@@ -95,7 +95,7 @@ export async function measureLimited(lab: Lab, state: ClusterState, spec: { pod:
       value: meterGbps,
       measured,
       detail:
-        `${spec.pod} metered at ${meterGbps} Gbit/s by meter ${meterId} on ${host.switch}${why ? `: ${why}` : ''}; ` +
+        `${spec.pod} metered at ${vsBound(meterGbps, round4(spec.gbps * (1 + tol)), true, meterOk)} Gbit/s (limit ${spec.gbps} plus ${percentText(tol)} tolerance) by meter ${meterId} on ${host.switch}${why ? `: ${why}` : ''}; ` +
         `measured ${measured} Gbit/s (${(bps / 1e6).toFixed(1)} Mbit/s with iperf3 against the meter scaled x${+scale.toPrecision(3)} to ${(scaledKbps / 1000).toFixed(1)} Mbit/s)`,
     };
   } finally {
@@ -438,7 +438,7 @@ export function undrivenHotspot(m: Pick<BandwidthMeasurement, 'modelUtilization'
   let seen = 0;
   for (let i = 0; i + 1 < r.hottest.length; i++) seen = Math.max(seen, Math.min(r.hottest[i].utilization, r.hottest[i + 1].utilization));
   if (seen >= threshold - 1e-9) return undefined;
-  return `the lab did not drive the traffic: ${worst.id} is at ${gbpsText(worst.utilization)} in the model on the paths the switches chose, but the counters never held more than ${gbpsText(seen)} of a link for two rounds in a row in ${r.hottest.length} rounds (a busy or slow machine), so the control loop had no lasting hotspot to react to`;
+  return `the lab did not drive the traffic (a busy or slow machine): ${worst.id} is at ${gbpsText(worst.utilization)} in the model on the paths the switches chose, but the counters never held more than ${gbpsText(seen)} of a link for two rounds in a row in ${r.hottest.length} rounds, so the control loop had no lasting hotspot to react to`;
 }
 
 /** "loop (4 rounds): pinned traffic-0 via spine1, traffic-1 via spine2; metered hog at 12 Gbit/s" */
@@ -846,12 +846,13 @@ export function judgeMaxLinkUtilization(m: BandwidthMeasurement, bound: number):
   const value = round4(hot.utilization);
   const link = m.links.find((l) => l.id === hot!.id);
   const measured = link ? round4(link.utilization) : undefined;
+  const ok = hot.utilization <= bound + 1e-9;
   const detail =
-    `${hot.id}: utilization ${value} (bound ${bound}) with the model's grants on the paths the switches chose; ` +
+    `peak ${vsBound(value, bound, true, ok, ` on ${hot.id}`)} (the model's grants on the paths the switches chose); ` +
     (link ? `measured ${measured} (${mbps(link.rateBps)} Mbit/s of ${mbps(link.capacityGbps * 1e9 * m.scale)}, capacity ${gbpsText(link.capacityGbps)} Gbit/s scaled x${+m.scale.toPrecision(3)}, over ${m.windowS.toFixed(1)} s); ` : '') +
     `iperf3 flows measured/granted Gbit/s: ${flowsText(m)}` +
     (m.rebalance ? `; ${rebalanceText(m.rebalance)}` : '');
-  return { ok: hot.utilization <= bound + 1e-9, value, ...(measured !== undefined ? { measured } : {}), detail };
+  return { ok, value, ...(measured !== undefined ? { measured } : {}), detail };
 }
 
 /**
@@ -875,7 +876,7 @@ export function judgeFairShare(m: BandwidthMeasurement, spec: { demand: number; 
   const measured = round4(d.measuredGbps ?? 0);
   const via = m.paths[i].length ? m.paths[i].join(',') : 'no fabric link';
   const detail =
-    `traffic[${d.index}] ${d.from} -> ${d.to}: granted ${gbpsText(grant)} of fair share ${gbpsText(share)} Gbit/s ` +
+    `traffic[${d.index}] ${d.from} -> ${d.to}: granted ${vsBound(value, round4(share * (1 - tol)), false, ok)} Gbit/s (fair share ${gbpsText(share)} less ${percentText(tol)} tolerance) ` +
     (d.error
       ? `(${d.error})`
       : through

@@ -121,12 +121,13 @@ export function compareWithSim(lab: LabReport, sim: SimLikeReport): Comparison {
 
 export function formatComparison(c: Comparison): string {
   const show = (v: boolean | string): string => (v === true ? 'ok' : v === false ? 'FAIL' : v);
-  const lines = c.rows.map((r) => `${r.agree ? '  ' : '!='} #${r.index} ${r.kind}: lab ${show(r.lab)}, sim ${show(r.sim)}${r.agree ? '' : `\n     lab: ${r.labDetail}\n     sim: ${r.simDetail}`}`);
+  const lines = c.rows.map((r) => `${r.agree ? '  ' : '!='} #${r.index + 1} ${r.kind}: lab ${show(r.lab)}, sim ${show(r.sim)}${r.agree ? '' : `\n     lab: ${r.labDetail}\n     sim: ${r.simDetail}`}`);
   for (const d of c.decisions ?? []) {
     lines.push(`   rebalance at ${d.at}s (${d.samePins && d.samePods ? 'same pins, same pods metered' : `${d.samePins ? 'same' : 'different'} pins, ${d.samePods ? 'same' : 'different'} pods metered`}):`);
     lines.push(`     lab: ${decisionsText(d.lab)}`);
     lines.push(`     sim: ${decisionsText(d.sim)}`);
   }
-  lines.push(`${c.scenario}: lab and sim ${c.agree ? 'agree on every measured expectation' : `disagree on ${c.disagreements} expectation(s)`}`);
+  const skipped = c.rows.filter((r) => r.lab === 'skipped').length;
+  lines.push(`${c.scenario}: lab and sim ${c.agree ? 'agree on every measured expectation' : `disagree on ${c.disagreements} expectation(s)`}${skipped ? `; ${skipped} not measured by the lab (skipped)` : ''}`);
   return lines.join('\n') + '\n';
 }

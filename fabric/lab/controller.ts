@@ -82,6 +82,8 @@ export function labControllerArgs(lab: Lab): string[] {
   for (const sw of Object.keys(lab.record.nodeOvs ?? {})) {
     args.push('--ovsdb', `${sw}=${lab.ovsFor(sw).dbUrl}`, '--listen', `${sw}=${lab.controllerTargetFor(sw)}`);
   }
+  // the API `fabric lab pod add` talks to (recorded before the controller starts)
+  if (lab.record.controllerApi) args.push('--api', lab.record.controllerApi);
   return args;
 }
 
@@ -90,9 +92,10 @@ export function labControllerArgs(lab: Lab): string[] {
  * in the lab as `fabric lab up --controller` records it (so `lab down` and stopLabController find it);
  * ready when its log shows a pass with every switch connected. Returns its pid.
  */
-export async function startMultiOvsLabController(lab: Lab, file: string, fabricBin: string, timeoutMs = 20_000): Promise<number> {
+export async function startMultiOvsLabController(lab: Lab, file: string, fabricBin: string, timeoutMs = 20_000, api = `unix:${path.join(lab.record.dir, 'api.sock')}`): Promise<number> {
   const log = path.join(lab.record.dir, 'controller.log');
   const fd = fs.openSync(log, 'a');
+  lab.record.controllerApi = api;
   try {
     const child = spawn(process.execPath, [fabricBin, 'controller', path.resolve(file), ...labControllerArgs(lab), '--summary', '30'], { detached: true, stdio: ['ignore', fd, fd] });
     child.unref();

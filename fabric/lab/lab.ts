@@ -101,6 +101,8 @@ export interface LabRecord {
   builder?: LabBuilder;
   /** Mininet builder only: its long-lived Python process (links, hosts and teardown go through it) */
   mininet?: MininetProcess;
+  /** `fabric lab up --controller`: the background controller's local API (POST /events, GET /state) */
+  controllerApi?: string;
   pids: { pid: number; comm: string; what: string }[];
 }
 
@@ -208,6 +210,17 @@ export async function teardownLab(id: string, baseDir = '/tmp'): Promise<{ names
   }
   fs.rmSync(dir, { recursive: true, force: true });
   return { namespaces: namespaces.length, processes };
+}
+
+/** ovs-vsctl `external_ids:` settings naming what a lab port carries (`ovs-vsctl list Interface` shows them). */
+export function portExternalIds(ids: { pod?: string; node?: string; external?: string; switch?: string; link?: string }): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(ids)) if (v !== undefined) out.push(`external_ids:fabric-${k}=${JSON.stringify(v)}`);
+  return out;
+}
+
+function hostExternalIds(h: LabHost): string[] {
+  return h.kind === 'pod' ? portExternalIds({ pod: h.name, node: h.switch }) : portExternalIds({ external: h.name, switch: h.switch });
 }
 
 function portIface(switchIndex: number, port: number): string {
@@ -456,14 +469,14 @@ export class Lab {
         tx.push('--', 'add-port', br, tun.name, '--', 'set', 'interface', tun.name, `type=${state.cluster.encap}`, 'options:remote_ip=flow', 'options:key=flow', `options:local_ip=${node.ip}`, `ofport_request=${tun.port}`);
       }
     }
-    const addPort = (sw: string, iface: string, port: number): void => {
-      txFor(sw).push('--', 'add-port', r.bridges[sw], iface, '--', 'set', 'interface', iface, `ofport_request=${port}`);
+    const addPort = (sw: string, iface: string, port: number, ids: string[]): void => {
+      txFor(sw).push('--', 'add-port', r.bridges[sw], iface, '--', 'set', 'interface', iface, `ofport_request=${port}`, ...ids);
     };
     for (const l of Object.values(r.links)) {
-      addPort(l.a.switch, l.a.iface, l.a.port);
-      addPort(l.b.switch, l.b.iface, l.b.port);
+      addPort(l.a.switch, l.a.iface, l.a.port, portExternalIds({ link: l.id }));
+      addPort(l.b.switch, l.b.iface, l.b.port, portExternalIds({ link: l.id }));
     }
-    for (const h of Object.values(r.hosts)) addPort(h.switch, h.ovsIface, h.port);
+    for (const h of Object.values(r.hosts)) addPort(h.switch, h.ovsIface, h.port, hostExternalIds(h));
     for (const [ns, tx] of txs) this.ovsOfNs(ns).vsctl(...tx);
 
     this.raiseLinkEnds();
@@ -612,12 +625,19 @@ export class Lab {
     this.offloadsOff(this.nsFor(h.switch), h.ovsIface);
   }
 
-  /** A pod that appeared (event pod add, or the new place of a moved pod): namespace, port, agent. */
-  async addPod(state: ClusterState, name: string): Promise<LabHost> {
+  /**
+   * A pod that appeared (event pod add, or the new place of a moved pod): namespace, port, agent.
+   * `port`: the OpenFlow port a running controller gave it (`fabric lab pod add`), instead of this state's.
+   */
+  async addPod(state: ClusterState, name: string, options: { port?: number } = {}): Promise<LabHost> {
     const h = this.podHost(state, name);
+    if (options.port !== undefined) {
+      h.port = options.port;
+      h.ovsIface = portIface(this.record.switchIndex[h.switch], options.port);
+    }
     if (this.record.mininet) return this.addMininetPod(state, h);
     this.createHost(h);
-    this.ovsFor(h.switch).vsctl('--', 'add-port', this.bridge(h.switch), h.ovsIface, '--', 'set', 'interface', h.ovsIface, `ofport_request=${h.port}`);
+    this.ovsFor(h.switch).vsctl('--', 'add-port', this.bridge(h.switch), h.ovsIface, '--', 'set', 'interface', h.ovsIface, `ofport_request=${h.port}`, ...hostExternalIds(h));
     this.raiseOvsEnd(h);
     this.checkPorts();
     this.configureHost(state, h, this.record.podAddressing);

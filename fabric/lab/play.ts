@@ -124,7 +124,7 @@ export function shortReason(detail: string): string {
   let s = detail.split('; ')[0]!;
   if (s.length > MAX) {
     const colon = s.lastIndexOf(': ', MAX);
-    if (colon > 0) s = s.slice(0, colon);
+    if (colon >= 40) s = s.slice(0, colon); // not when only the subject would be left ("traffic[0] a -> b")
   }
   if (s.length > MAX) s = s.slice(0, s.lastIndexOf(' ', MAX - 3) > 0 ? s.lastIndexOf(' ', MAX - 3) : MAX - 3) + ' ...';
   return s;

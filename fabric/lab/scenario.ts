@@ -128,6 +128,11 @@ export async function scenarioLabDown(file: string, options: { id?: string; base
   return { id, ...r };
 }
 
+/** Where `fabric lab up --controller` serves the controller's API unless `--api` says: `unix:<lab dir>/api.sock`. */
+export function defaultLabApi(lab: Lab): string {
+  return `unix:${path.join(lab.record.dir, 'api.sock')}`;
+}
+
 /** The lab's recorded controller process (`fabric lab up --controller`), if any. */
 const CONTROLLER_WHAT = 'fabric controller';
 
@@ -135,17 +140,18 @@ const CONTROLLER_WHAT = 'fabric controller';
  * Start `fabric controller` for the lab in the background (root namespace; it reaches the lab's OVSDB
  * and bridges through unix sockets), recorded in the lab so `down` stops it by pid. Returns its pid.
  */
-export async function startLabController(lab: Lab, file: string, fabricBin: string): Promise<number> {
+export async function startLabController(lab: Lab, file: string, fabricBin: string, api = defaultLabApi(lab)): Promise<number> {
   const log = path.join(lab.record.dir, 'controller.log');
   const fd = fs.openSync(log, 'a');
   try {
-    const child = spawn(process.execPath, [fabricBin, 'controller', path.resolve(file), '--ovsdb', lab.ovs.dbUrl, '--listen', lab.controllerTarget, '--summary', '30'], {
+    const child = spawn(process.execPath, [fabricBin, 'controller', path.resolve(file), '--ovsdb', lab.ovs.dbUrl, '--listen', lab.controllerTarget, '--api', api, '--summary', '30'], {
       detached: true,
       stdio: ['ignore', fd, fd],
     });
     child.unref();
     if (!child.pid) throw new LabError('Lab: could not start fabric controller', 1);
     lab.record.pids.push({ pid: child.pid, comm: path.basename(process.execPath), what: CONTROLLER_WHAT });
+    lab.record.controllerApi = api;
     lab.save();
     // ready when it logged its first convergence with every switch connected
     for (let waited = 0; waited < 20_000; waited += 100) {
@@ -166,6 +172,7 @@ export async function stopLabController(lab: Lab): Promise<boolean> {
   if (!entry) return false;
   await stopPid(entry.pid, entry.comm);
   lab.record.pids = lab.record.pids.filter((p) => p !== entry);
+  delete lab.record.controllerApi;
   lab.save();
   return true;
 }

@@ -52,11 +52,11 @@ function sample(): string {
 describe('renderReport', () => {
   const html = sample();
 
-  test('is one self-contained, well-formed page with two SVG figures', () => {
+  test('is one self-contained, well-formed page with three SVG figures', () => {
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(xmlProblems(html)).toEqual([]);
     const svgs = html.match(/<svg[\s\S]*?<\/svg>/g) ?? [];
-    expect(svgs).toHaveLength(2);
+    expect(svgs).toHaveLength(3); // topology, link utilization over time, granted rate per demand over time
     for (const svg of svgs) expect(xmlProblems(svg)).toEqual([]);
     expect(html).not.toMatch(/<script|https?:\/\/(?!www\.w3\.org)|NaN|undefined|Infinity/);
   });

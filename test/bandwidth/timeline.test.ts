@@ -25,11 +25,11 @@ describe('BandwidthTimeline', () => {
   test('utilization is piecewise constant between change points; checks read the epoch in force', () => {
     const tl = new BandwidthTimeline();
     run(tl);
-    expect(tl.checkMaxLinkUtilization(1, 0.8)).toEqual({ ok: true, value: 0.8, detail: 'node1->tor1' });
+    expect(tl.checkMaxLinkUtilization(1, 0.8)).toEqual({ ok: true, value: 0.8, detail: 'peak 0.80 on node1->tor1 <= bound 0.80' });
     // 2s..6s: 16G offered to tor1->spine1, carried 10: both at 5
-    expect(tl.checkMaxLinkUtilization(3, 0.8)).toEqual({ ok: false, value: 1, detail: 'tor1->spine1' });
+    expect(tl.checkMaxLinkUtilization(3, 0.8)).toEqual({ ok: false, value: 1, detail: 'peak 1.00 on tor1->spine1 > bound 0.80' });
     expect(tl.checkMaxLinkUtilization(6, 0.8).value).toBe(0.8);
-    expect(tl.checkFairShare(3, { demand: 1 })).toEqual({ ok: true, value: 5, detail: 'traffic[1] web-2 -> db-1: granted 5 of fair share 5 Gbit/s' });
+    expect(tl.checkFairShare(3, { demand: 1 })).toEqual({ ok: true, value: 5, detail: 'traffic[1] web-2 -> db-1: granted 5.00 >= bound 4.95 Gbit/s (fair share 5 less 1% tolerance)' });
     expect(tl.checkFairShare(7, { demand: 1 }).ok).toBe(false); // not active
   });
 
@@ -54,7 +54,7 @@ describe('BandwidthTimeline', () => {
   test('a per-pod limit (egressGbps) caps the pod; `limited` holds and the other demand takes the rest', () => {
     const tl = new BandwidthTimeline();
     run(tl, [{ pod: 'web-1', gbps: 3 }]);
-    expect(tl.checkLimited(3, { pod: 'web-1', gbps: 3 })).toEqual({ ok: true, value: 3, detail: 'web-1 sends 3 Gbit/s (metered at 3 Gbit/s)' });
+    expect(tl.checkLimited(3, { pod: 'web-1', gbps: 3 })).toEqual({ ok: true, value: 3, detail: 'web-1 sends 3.00 <= bound 3.15 Gbit/s (limit 3 plus 5% tolerance; metered at 3 Gbit/s)' });
     expect(tl.checkLimited(3, { pod: 'web-2', gbps: 3 }).ok).toBe(false);
     expect(tl.epochAt(3)!.demands.map((d) => d.grantedGbps)).toEqual([3, 7]);
     // the user's own limit is part of what web-1 asks: both still get their fair share
@@ -92,14 +92,14 @@ describe('BandwidthTimeline', () => {
     });
     const plain = new BandwidthTimeline();
     plain.step(0, { links: ls, demands: [mk(0, 'n1', 'n3'), mk(1, 'n2', 'n4')], nodes: ['n1', 'n2', 'n3', 'n4'] });
-    expect(plain.checkMaxLinkUtilization(0, 0.8)).toEqual({ ok: false, value: 1, detail: 'l1->s1' });
+    expect(plain.checkMaxLinkUtilization(0, 0.8)).toEqual({ ok: false, value: 1, detail: 'peak 1.00 on l1->s1 > bound 0.80' });
     // ECMP put both on s1 (offered 1.4); the optimum splits them (0.7)
     plain.attachOptimum(await loadLpSolver());
     expect(plain.summary(1).rebalance).toMatchObject({ peakOfferedMaxUtilization: 1.4, optimumMaxUtilization: 0.7 });
     const tl = new BandwidthTimeline();
     tl.step(0, { links: ls, demands: [mk(0, 'n1', 'n3', 's2', true), mk(1, 'n2', 'n4')], nodes: ['n1', 'n2', 'n3', 'n4'] });
     expect(tl.epochAt(0)!.demands.map((d) => d.pinned)).toEqual([true, false]);
-    expect(tl.checkMaxLinkUtilization(0, 0.8)).toEqual({ ok: true, value: 0.7, detail: 'n1->l1' });
+    expect(tl.checkMaxLinkUtilization(0, 0.8)).toEqual({ ok: true, value: 0.7, detail: 'peak 0.70 on n1->l1 <= bound 0.80' });
     tl.attachOptimum(await loadLpSolver());
     expect(tl.summary(1).rebalance).toMatchObject({ peakOfferedMaxUtilization: 0.7, optimumMaxUtilization: 0.7 });
   });

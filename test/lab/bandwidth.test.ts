@@ -27,7 +27,7 @@ test('limited: the meter read back from the switch meets the claim, and holds a 
   process.stdout.write(`limited: ${holds.detail}\n`);
   expect(holds).toMatchObject({ kind: 'limited', ok: true, value: 1 });
   expect(holds.skipped).toBeUndefined();
-  expect(holds.detail).toMatch(/^capped metered at 1 Gbit\/s by meter \d+ on node1; measured /);
+  expect(holds.detail).toMatch(/^capped metered at 1\.00 <= bound 1\.10 Gbit\/s \(limit 1 plus 10% tolerance\) by meter \d+ on node1; measured /);
   expect(holds.detail).toContain(`x${BANDWIDTH_SCALE}`);
   // measured, reported: a flow got through (how fast depends on the machine, and is not judged)
   expect(holds.measured).toBeGreaterThan(0);
@@ -117,7 +117,7 @@ describe('bandwidth verdicts (pure)', () => {
     expect(same.combinations).toBe(4);
     const fair = judgeFairShare(same, { demand: 0, tolerance: 0.01 });
     expect(fair).toMatchObject({ ok: true, value: 0.5, measured: 0.49 });
-    expect(fair.detail).toContain('granted 0.5 of fair share 0.5 Gbit/s');
+    expect(fair.detail).toContain('granted 0.500 >= bound 0.495 Gbit/s (fair share 0.5 less 1% tolerance)');
     expect(fair.detail).toContain('via leaf1->spine1,spine1->leaf2 (ECMP: inferred from link counters among 4 combinations)');
     // counters say: one per spine (then each may have 1 Gbit/s), told apart by their rates
     const split = measurement([0.3, 0.6], oneEach);
@@ -169,7 +169,7 @@ describe('bandwidth verdicts (pure)', () => {
     const full = measurement([0.49, 0.49], bothOnS1);
     const holds = judgeMaxLinkUtilization(full, 1);
     expect(holds).toMatchObject({ ok: true, value: 1, measured: 0.99 });
-    expect(holds.detail).toMatch(/^leaf1->spine1: utilization 1 \(bound 1\) with the model's grants on the paths the switches chose; measured 0\.99 \(49\.5 Mbit\/s of 50\.0, capacity 1 Gbit\/s scaled x0\.05/);
+    expect(holds.detail).toMatch(/^peak 1\.00 on leaf1->spine1 <= bound 1\.00 \(the model's grants on the paths the switches chose\); measured 0\.99 \(49\.5 Mbit\/s of 50\.0, capacity 1 Gbit\/s scaled x0\.05/);
     expect(judgeMaxLinkUtilization(full, 0.5)).toMatchObject({ ok: false, value: 1 });
     // one demand per spine: each link carries one 2 Gbit/s demand on 1 Gbit/s
     expect(judgeMaxLinkUtilization(measurement([0.3, 0.6], oneEach), 0.99)).toMatchObject({ ok: false, value: 1 });

@@ -34,5 +34,5 @@ test('rows agree where both say the same, skipped kinds never disagree, missing 
   ]);
   expect(c.agree).toBe(false);
   expect(c.disagreements).toBe(2);
-  expect(formatComparison(c)).toContain('!= #1 reach: lab FAIL, sim ok\n     lab: a -> c: icmp 0/3\n     sim: a -> c via x');
+  expect(formatComparison(c)).toContain('!= #2 reach: lab FAIL, sim ok\n     lab: a -> c: icmp 0/3\n     sim: a -> c via x');
 });

@@ -75,8 +75,8 @@ describe('blocked demands in fabric sim', () => {
     expect(d0.blocked).toEqual([{ at: 0, until: 1, reason: 'no allow rule admits web-1 -> db-1 (isolation)', where: 'node1 table policy priority 100' }]);
     // the admitted demand is delivered as before, with no `blocked` key at all
     expect(report.demands![1]).toEqual({ index: 1, from: 'api-1', to: 'db-1', askedGbps: 2, grantedGbps: 2, minGrantedGbps: 2 });
-    expect(human).toContain('blocked demands (carry nothing while blocked):\n  #0 web-1 -> db-1 blocked 0s-1s: no allow rule admits web-1 -> db-1 (isolation)\n');
-    expect(human).toMatch(/#0 {2}web-1 -> db-1 +8 +0 +0\n/);
+    expect(human).toContain('blocked demands (carry nothing while blocked):\n  #1 web-1 -> db-1 blocked 0s-1s: no allow rule admits web-1 -> db-1 (isolation)\n');
+    expect(human).toMatch(/#1 {2}web-1 -> db-1 +8 +0 +0\n/);
   });
 
   test('maxLinkUtilization is not fooled: the blocked demand carries 0 and the detail reports it', () => {
@@ -85,7 +85,7 @@ describe('blocked demands in fabric sim', () => {
     // only api-1's 2 Gbit/s over 10 Gbit/s links: web-1's 8 would have made node1->tor1 0.8
     expect(mlu.value).toBe(0.2);
     expect(mlu.ok).toBe(true);
-    expect(mlu.detail).toBe('tor2->node2; blocked, carrying nothing: traffic[0] web-1 -> db-1: no allow rule admits web-1 -> db-1 (isolation)');
+    expect(mlu.detail).toBe('peak 0.20 on tor2->node2 <= bound 0.50; blocked, carrying nothing: traffic[0] web-1 -> db-1: no allow rule admits web-1 -> db-1 (isolation)');
     expect(report.links.find((l) => l.between.join() === 'node1,tor1')!.maxUtilization).toBe(0);
     // fairShare of a blocked demand fails and says why
     const fair = report.expectations.find((e) => e.kind === 'fairShare')!;
@@ -101,7 +101,7 @@ describe('blocked demands in fabric sim', () => {
     const { report, human } = simulate(text({ traffic: '  - { from: api-1, to: empty, gbps: 1, until: 3s }\n  - { from: api-1, to: web, gbps: 1, until: 3s }' }));
     expect(report.demands![0]!.blocked).toEqual([{ at: 0, until: 3, reason: 'service empty has no ready backend', where: 'node3 table service_lb priority 100' }]);
     expect(report.demands![1]!.blocked).toBeUndefined();
-    expect(human).toContain('#0 api-1 -> empty blocked 0s-3s: service empty has no ready backend');
+    expect(human).toContain('#1 api-1 -> empty blocked 0s-3s: service empty has no ready backend');
   });
 
   test('a link goes down with no alternative path: delivered before, blocked after, delivered again once it is back', () => {
@@ -118,7 +118,7 @@ describe('blocked demands in fabric sim', () => {
     expect(d.grantedGbps).toBe(2.5);
     expect(d.minGrantedGbps).toBe(0);
     const [before, after] = report.expectations;
-    expect(before).toMatchObject({ ok: true, value: 0.4, detail: 'node1->tor1' });
+    expect(before).toMatchObject({ ok: true, value: 0.4, detail: 'peak 0.40 on node1->tor1 <= bound 0.50' });
     expect(after).toMatchObject({ ok: true, value: 0 });
     expect(after!.detail).toContain('blocked, carrying nothing: traffic[0] web-1 -> api-1');
     // the epochs say the same, step by step
@@ -127,7 +127,7 @@ describe('blocked demands in fabric sim', () => {
     expect(tl.epochAt(3)!.demands).toEqual([]);
     expect(tl.epochAt(3)!.blocked!.map((x) => x.index)).toEqual([0]);
     expect(tl.epochAt(6)!.blocked).toBeUndefined();
-    expect(human).toContain("#0 web-1 -> api-1 blocked 2s-5s: no route to 10.244.2.2 (api-1) at tor1: api-1's node node3 has no link up");
+    expect(human).toContain("#1 web-1 -> api-1 blocked 2s-5s: no route to 10.244.2.2 (api-1) at tor1: api-1's node node3 has no link up");
   });
 
   test('deterministic: the same scenario gives the same JSON twice', () => {

@@ -184,7 +184,11 @@ describe('the shipped scenarios', () => {
     expect(plan.services.web).toBe('10.96.0.2');
     const table = fabric(['ipam', 'scenarios/default.yaml'], root);
     expect(table.code).toBe(0);
-    expect(table.stdout).toMatch(/^node4\s+198\.51\.100\.14\s+10\.244\.4\.0\/24$/m);
+    // the table adds what the JSON leaves out: each node's gateway, each pod's node, the externals
+    expect(table.stdout).toMatch(/^node4\s+198\.51\.100\.14\s+10\.244\.4\.0\/24\s+10\.244\.4\.1$/m);
+    expect(table.stdout).toMatch(/^POD\s+IP\s+NODE$/m);
+    expect(table.stdout).toMatch(/^db-1\s+10\.244\.4\.7\s+node4$/m);
+    expect(table.stdout).toMatch(/^externals\nEXTERNAL\s+IP\s+ATTACHED TO\ninternet\s+203\.0\.113\.1\s+spine1$/m);
     const bad = fabric(['ipam', path.join('test', 'fixtures', 'bad', 'exhausted.yaml'), '--json'], root);
     expect(bad.code).toBe(2);
     expect(bad.stdout).toBe('');

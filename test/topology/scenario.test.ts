@@ -102,6 +102,17 @@ expect:
     ]);
   });
 
+  test("`backends` inside `reach` is refused with where it belongs", () => {
+    const text = minimal + `services:
+  - { name: web, selector: { app: web }, port: 80 }
+expect:
+  - { at: 1s, reach: { from: b, to: web, port: 80, backends: [a] } }
+`;
+    expect(parseScenarioText(text, 'b.yaml').diagnostics.map(formatDiagnostic)).toEqual([
+      "b.yaml:19:52: unknown key 'backends' in expectation #1 (reach): 'backends' sits beside 'reach', not inside it: { at: 1s, reach: { from, to, port }, backends: [...] }",
+    ]);
+  });
+
   test('all errors are reported, not the first', () => {
     const text = minimal.replace('gbps: 10 }\n    - { between: [node2', 'gbps: -1 }\n    - { between: [node9').replace('node: node2 }', 'node: node3 }');
     const lines = parseScenarioText(text, 'm.yaml').diagnostics.map(formatDiagnostic);
