@@ -36,7 +36,7 @@ export type { OptimumDemand, OptimumResult } from './bandwidth-optimum';
 // what-if failure analysis (docs/whatif.md)
 export { analyse, evaluateSurvives, listFailures, failureCopy, representativePairs, podGroup, probePair, measureBandwidth, survivesFailKind, WhatIfSession, WhatIfError, DEFAULT_THRESHOLD, DEFAULT_MAX_PAIRS } from './whatif';
 export { whatIf } from './runner';
-export type { WhatIfRun, WhatIfReport, WhatIfOptions, WhatIfTimings, FailureResult, Failure, FailKind, ProbePair, LostGroup, BandwidthFigure } from './whatif';
+export type { WhatIfRun, WhatIfReport, WhatIfOptions, WhatIfTimings, FailureResult, Failure, FailKind, FailCombinations, ProbePair, LostGroup, BandwidthFigure } from './whatif';
 // the reachability matrix, who-can-reach, and diffs of scenarios (docs/reach-and-diff.md)
 export { reachMatrix, reachMatrixOf, whoCanReach, whoCanReachOf, probePair as probeReachPair, probePort, runAt, formatMatrix, formatWhoCanReach, defaultPodGroups, resolveGroup } from './matrix';
 export type { ReachMatrix, MatrixCell, MatrixOptions, PairResult, ReachGroup, ReachStatus, CellReason, WhoCanReach } from './matrix';

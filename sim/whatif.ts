@@ -63,11 +63,18 @@ export interface WhatIfRun extends Omit<DemandWorld, 'loop' | 'driver'> {
 }
 
 export type FailKind = 'links' | 'nodes' | 'switches' | 'each';
+/**
+ * Named failures: each entry is one failure made of its elements failing together (a link `a|b`, a
+ * node, or a fabric switch: all its links): `[['tor1|spine1', 'tor2|spine1'], ['node3']]`.
+ */
+export interface FailCombinations {
+  combinations: string[][];
+}
 
 /** One failure: a link, a node, or a fabric switch (all its links down at once). */
 export interface Failure {
-  kind: 'link' | 'node' | 'switch';
-  /** a link's id `a|b`, a node's or a switch's name */
+  kind: 'link' | 'node' | 'switch' | 'combination';
+  /** a link's id `a|b`, a node's or a switch's name; a combination's elements joined by ' + ' */
   name: string;
   /** the scenario events that make it (a switch: one link down per link of it that is up) */
   events: ScenarioEvent[];
@@ -158,7 +165,7 @@ export interface WhatIfOptions {
   /** virtual time (s), default 0 */
   at?: number;
   /** which single failures (default 'each'), or named links */
-  fail?: FailKind | [string, string][];
+  fail?: FailKind | [string, string][] | FailCombinations;
   /** utilization above which a link direction is reported (default 0.9) */
   threshold?: number;
   /** the most representative pairs probed (default 2000): more are sampled down with the seed's PRNG */
@@ -199,9 +206,35 @@ export function podGroup(labels: Record<string, string>): string {
 }
 
 /** The single failures of a kind in the state at T: links and nodes that are up, fabric switches with a link up. */
-export function listFailures(state: ClusterState, fail: FailKind | [string, string][], at = 0): Failure[] {
+export function listFailures(state: ClusterState, fail: FailKind | [string, string][] | FailCombinations, at = 0): Failure[] {
   const out: Failure[] = [];
   const linkDown = (l: LinkState): ScenarioEvent => ({ at, kind: 'link', action: 'down', between: [l.a, l.b] });
+  if (!Array.isArray(fail) && typeof fail === 'object') {
+    for (const combo of fail.combinations) {
+      const events: ScenarioEvent[] = [];
+      const seen = new Set<string>();
+      const down = (l: LinkState) => {
+        if (l.up && !seen.has(l.id)) events.push(linkDown(l));
+        seen.add(l.id);
+      };
+      for (const element of combo) {
+        if (element.includes('|')) {
+          const [a, b] = element.split('|');
+          const l = state.links.get(`${a}|${b}`) ?? state.links.get(`${b}|${a}`);
+          if (!l) throw new WhatIfError(`whatif: there is no link between ${a} and ${b}`);
+          down(l);
+        } else if (state.nodes.has(element)) {
+          if (state.nodes.get(element)!.up) events.push({ at, kind: 'node', action: 'down', name: element });
+        } else if (state.switches.get(element)?.role === 'fabric') {
+          for (const l of state.links.values()) if (l.a === element || l.b === element) down(l);
+        } else {
+          throw new WhatIfError(`whatif: '${element}' is not a link (a|b), a node or a fabric switch`);
+        }
+      }
+      out.push({ kind: combo.length === 1 ? (combo[0].includes('|') ? 'link' : state.nodes.has(combo[0]) ? 'node' : 'switch') : 'combination', name: combo.join(' + '), events });
+    }
+    return out;
+  }
   if (Array.isArray(fail)) {
     for (const [a, b] of fail) {
       const l = state.links.get(`${a}|${b}`) ?? state.links.get(`${b}|${a}`);
@@ -1006,7 +1039,7 @@ export function analyse(run: WhatIfRun, at: number, options: WhatIfOptions = {})
     return {
       scenario: run.scenario.name,
       at,
-      fail: Array.isArray(fail) ? fail.map((l) => l.join('|')).join(',') : fail,
+      fail: Array.isArray(fail) ? fail.map((l) => l.join('|')).join(',') : typeof fail === 'object' ? fail.combinations.map((c) => c.join('+')).join(',') : fail,
       threshold: options.threshold ?? DEFAULT_THRESHOLD,
       sampling: {
         representatives: session.representatives,

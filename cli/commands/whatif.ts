@@ -11,7 +11,7 @@ import type { Command } from 'commander';
 import type { CommandContext } from '../main';
 import { formatDiagnostic, parseDuration, parseScenarioFile } from '../../topology';
 import { SimError, whatIf, DEFAULT_MAX_PAIRS, DEFAULT_THRESHOLD } from '../../sim';
-import type { FailKind, WhatIfReport, FailureResult } from '../../sim';
+import type { FailCombinations, FailKind, WhatIfReport, FailureResult } from '../../sim';
 import { startProgress } from '../progress';
 
 const pct = (x: number): string => `${(x * 100).toFixed(1)}%`;
@@ -30,7 +30,7 @@ export function formatWhatIf(r: WhatIfReport, top?: number): string {
   const kinds = new Map<string, number>([['link', 0], ['node', 0], ['switch', 0]]);
   for (const f of r.failures) kinds.set(f.failure.kind, (kinds.get(f.failure.kind) ?? 0) + 1);
   const byKind = [...kinds].filter(([, n]) => n > 0).map(([k, n]) => `${n} ${k}${n === 1 ? '' : k === 'switch' ? 'es' : 's'}`).join(', ');
-  lines.push(`whatif ${r.scenario} at ${r.at}s: ${r.evaluated} single failures (${byKind || 'none'})`);
+  lines.push(`whatif ${r.scenario} at ${r.at}s: ${r.evaluated} failures (${byKind || 'none'})`);
   const s = r.sampling;
   const kindsProbed = Object.entries(s.pairs).map(([k, n]) => `${n} ${k}`).join(', ');
   lines.push(`reachability: ${s.probed} pairs probed (${kindsProbed || 'none'}), ${s.reachable} reach with nothing failed`);
@@ -65,13 +65,15 @@ export function formatWhatIf(r: WhatIfReport, top?: number): string {
   return lines.join('\n') + '\n';
 }
 
-export function parseFail(text: string | undefined): FailKind | [string, string][] {
+export function parseFail(text: string | undefined): FailKind | [string, string][] | FailCombinations {
   if (text === undefined) return 'each';
   if (text === 'links' || text === 'nodes' || text === 'switches' || text === 'each') return text;
-  // named links: a|b,c|d
-  const links = text.split(',').map((x) => x.trim().split('|'));
-  if (links.every((l) => l.length === 2 && l[0] && l[1])) return links as [string, string][];
-  throw new SimError(`whatif: --fail must be links, nodes, switches, each or links as a|b,c|d; got ${JSON.stringify(text)}`);
+  // named failures: a|b,c|d (one link each), or combinations failing together: a|b+c|d,node3
+  const entries = text.split(',').map((x) => x.trim().split('+').map((e) => e.trim()));
+  const ok = entries.every((e) => e.length > 0 && e.every((el) => /^[^|\s]+(\|[^|\s]+)?$/.test(el)));
+  if (ok && entries.every((e) => e.length === 1 && e[0].includes('|'))) return entries.map((e) => e[0].split('|') as [string, string]);
+  if (ok) return { combinations: entries };
+  throw new SimError(`whatif: --fail must be links, nodes, switches, each, or named failures: a|b,c|d (links), a|b+c|d,node3 (those failing together); got ${JSON.stringify(text)}`);
 }
 
 export function register(program: Command, ctx: CommandContext): void {
@@ -80,7 +82,7 @@ export function register(program: Command, ctx: CommandContext): void {
     .description('every single link/node/switch failure at time T: reachability lost and link utilization, worst first')
     .argument('<file>', 'scenario YAML file')
     .option('--at <time>', 'virtual time (e.g. 2s, 250ms); default 0')
-    .option('--fail <kind>', 'links, nodes, switches, each (all three), or named links a|b,c|d', 'each')
+    .option('--fail <kind>', 'links, nodes, switches, each (all three), or named failures: a|b,c|d one link each; a|b+c|d,node3 failing together', 'each')
     .option('--threshold <x>', `utilization above which a link is reported (default ${DEFAULT_THRESHOLD})`)
     .option('--top <n>', 'show only the N worst failures')
     .option('--pairs <n>', `the most representative pairs probed (default ${DEFAULT_MAX_PAIRS})`)

@@ -92,6 +92,27 @@ describe('whatif: a small leaf/spine', () => {
     expect(f.blocked.map((b) => b.index)).toEqual([0]);
   });
 
+  test('a named combination fails together: both spine uplinks of leaf1 cut the rack off (each alone loses nothing)', () => {
+    const combo = whatIf(scenarioOf(EXAMPLE), { at: 0, fail: { combinations: [['leaf1|spine1', 'leaf1|spine2'], ['n21']] } });
+    expect(combo.failures.map((f) => `${f.failure.kind} ${f.failure.name}`).sort()).toEqual(['combination leaf1|spine1 + leaf1|spine2', 'node n21']);
+    const both = combo.failures.find((f) => f.failure.kind === 'combination')!;
+    expect(byName('link', 'leaf1|spine1').lostPairs).toBe(0);
+    expect(byName('link', 'leaf1|spine2').lostPairs).toBe(0);
+    expect(both.lostPairs).toBeGreaterThan(0);
+    expect(both.lost.some((g) => /p1\d-/.test(g.example.from + g.example.to))).toBe(true);
+    // the same as a full simulation with both events: a pod of rack 1 no longer reaches rack 2
+    const s = scenarioOf({ ...EXAMPLE, traffic: [] });
+    s.events = [
+      { at: 0, kind: 'link', action: 'down', between: ['leaf1', 'spine1'] },
+      { at: 0, kind: 'link', action: 'down', between: ['leaf1', 'spine2'] },
+    ];
+    const run = new SimRun(s);
+    run.advanceTo(0.5);
+    const r = run.connect('p11-1', 'p21-1');
+    expect(typeof r !== 'string' && r.ok).toBe(false);
+    expect(() => whatIf(scenarioOf(EXAMPLE), { at: 0, fail: { combinations: [['leaf1|nowhere']] } })).toThrow(/no link between leaf1 and nowhere/);
+  });
+
   test('ranked worst first: lost pairs, then utilization', () => {
     for (let i = 1; i < report.failures.length; i++) {
       const a = report.failures[i - 1]!;
@@ -262,7 +283,7 @@ describe('fabric whatif', () => {
     expect(r.code).toBe(0);
     expect(r.err).toBe(''); // no bar when stderr is not a terminal
     const lines = r.out.split('\n');
-    expect(lines[0]).toBe('whatif ls-2x2 at 0s: 16 single failures (8 links, 4 nodes, 4 switches)');
+    expect(lines[0]).toBe('whatif ls-2x2 at 0s: 16 failures (8 links, 4 nodes, 4 switches)');
     expect(r.out).toMatch(/one pod per \(node, label group\) stands for its group/);
     expect(r.out).toMatch(/max link utilization with nothing failed 60\.0% \(leaf1->spine[12]\); threshold 90\.0%/);
     expect(r.out).toMatch(/^rank +failure +lost pairs +max util +over threshold$/m);
@@ -293,5 +314,19 @@ describe('fabric whatif', () => {
     expect((await cli(['whatif', file, '--fail', 'everything'])).code).toBe(2);
     expect((await cli(['whatif', file, '--fail', 'leaf1|nowhere'])).code).toBe(2);
     expect((await cli(['whatif', file, '--top', '0'])).code).toBe(2);
+  });
+});
+
+describe('whatif --fail', () => {
+  // eslint-disable-next-line @typescript-eslint/no-var-requires
+  const { parseFail } = require('../../cli/commands/whatif') as typeof import('../../cli/commands/whatif');
+  test('kinds, named links, and combinations failing together', () => {
+    expect(parseFail('links')).toBe('links');
+    expect(parseFail('a|b,c|d')).toEqual([
+      ['a', 'b'],
+      ['c', 'd'],
+    ]);
+    expect(parseFail('a|b+c|d,node3')).toEqual({ combinations: [['a|b', 'c|d'], ['node3']] });
+    expect(() => parseFail('a||b')).toThrow(/--fail must be/);
   });
 });
