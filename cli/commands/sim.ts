@@ -111,9 +111,12 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--seed <n>', "override the scenario's seed")
     .option('--latency-us <n>', 'one-way control-channel latency in microseconds (default 1000)')
     .option('--report <file>', 'also write an HTML bandwidth report (link utilization over time, topology coloured by load)')
+    .option('--failures-only', 'human report: only the expectations that fail (and the blocked demands)')
+    .option('--top <n>', 'human report: only the N most loaded links and the N largest demands')
     .option('--optimum', 'also solve the LP optimum (minimal max link utilization) and report it under rebalance')
-    .action(async (file: string, opts: { json?: boolean; seed?: string; latencyUs?: string; report?: string; optimum?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean; seed?: string; latencyUs?: string; report?: string; optimum?: boolean; failuresOnly?: boolean; top?: string }) => {
       const seed = parseSeed(opts.seed);
+      const top = topOption(opts.top);
       const latency = opts.latencyUs === undefined ? undefined : Number(opts.latencyUs);
       if (latency !== undefined && !(Number.isFinite(latency) && latency >= 0)) throw new SimError(`sim: --latency-us must be a non-negative number`);
       const parsed = parseScenarioFile(file);
@@ -133,7 +136,7 @@ export function register(program: Command, ctx: CommandContext): void {
         throw new SimError(`sim: ${(err as Error).message}`);
       }
       if (opts.report !== undefined) writeHtmlReport(opts.report, report, run);
-      ctx.stdout(opts.json ? JSON.stringify(report) + '\n' : formatReport(report, run));
+      ctx.stdout(opts.json ? JSON.stringify(report) + '\n' : formatReport(report, run, { failuresOnly: opts.failuresOnly, top }));
       ctx.exitCode = report.ok ? 0 : 1;
     });
 }
@@ -143,8 +146,24 @@ export function durationText(us: number): string {
   return us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} us`;
 }
 
-export function formatReport(r: SimReport, run?: SimRun): string {
+/** `--top N`: a positive integer, or a SimError (exit 2). */
+function topOption(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 1) throw new SimError(`sim: --top must be a positive integer, got ${JSON.stringify(text)}`);
+  return n;
+}
+
+export interface ReportOptions {
+  /** only failing expectations (the JSON is never filtered) */
+  failuresOnly?: boolean;
+  /** only the N most loaded links and the N largest demands */
+  top?: number;
+}
+
+export function formatReport(r: SimReport, run?: SimRun, options: ReportOptions = {}): string {
   const lines: string[] = [];
+  const top = options.top;
   lines.push(`scenario ${r.scenario} (seed ${r.seed})`);
   if (run) {
     lines.push(`controller: ${run.driver.opsApplied} ops applied, control latency ${durationText(run.driver.controlLatencyUs)} one way${run.driver.errors.length ? `, ${run.driver.errors.length} switch errors (first: ${run.driver.errors[0]!.message})` : ''}`);
@@ -152,15 +171,17 @@ export function formatReport(r: SimReport, run?: SimRun): string {
   }
   // #N counts from 1, as `fabric validate` does; the JSON index counts from 0 (docs/contract.md).
   // The detail states the measured figure against its bound, so `value` is not repeated here.
-  for (const e of r.expectations) lines.push(`  ${e.ok ? 'ok  ' : 'FAIL'} #${e.index + 1} at ${e.at}s ${e.kind}: ${e.detail}`);
-  if (r.links.length > 0) {
-    lines.push('links (max utilization over the run):');
-    for (const l of r.links) lines.push(`  ${l.between[0]} - ${l.between[1]}  ${(l.maxUtilization * 100).toFixed(1)}%`);
+  for (const e of r.expectations) if (!options.failuresOnly || !e.ok) lines.push(`  ${e.ok ? 'ok  ' : 'FAIL'} #${e.index + 1} at ${e.at}s ${e.kind}: ${e.detail}`);
+  if (r.links.length > 0 && !options.failuresOnly) {
+    const links = top !== undefined ? [...r.links].sort((a, b) => b.maxUtilization - a.maxUtilization).slice(0, top) : r.links;
+    lines.push(top !== undefined && top < r.links.length ? `links (the ${top} most loaded of ${r.links.length}; max utilization over the run):` : 'links (max utilization over the run):');
+    for (const l of links) lines.push(`  ${l.between[0]} - ${l.between[1]}  ${(l.maxUtilization * 100).toFixed(1)}%`);
   }
   if (r.demands && r.demands.length > 0) {
-    lines.push('demands (Gbit/s; granted: time-weighted mean while active):');
-    const rows = r.demands.map((d) => [`#${d.index + 1}`, `${d.from} -> ${d.to}`, fmtGbps(d.askedGbps), fmtGbps(d.grantedGbps), fmtGbps(d.minGrantedGbps)]);
-    lines.push(...columns([['', 'demand', 'asked', 'granted', 'min'], ...rows]).map((l) => `  ${l}`));
+    const demands = top !== undefined ? [...r.demands].sort((a, b) => b.askedGbps - a.askedGbps || a.index - b.index).slice(0, top) : r.demands;
+    if (!options.failuresOnly) lines.push(top !== undefined && top < r.demands.length ? `demands (the ${top} largest of ${r.demands.length}; Gbit/s; granted: time-weighted mean while active):` : 'demands (Gbit/s; granted: time-weighted mean while active):');
+    const rows = demands.map((d) => [`#${d.index + 1}`, `${d.from} -> ${d.to}`, fmtGbps(d.askedGbps), fmtGbps(d.grantedGbps), fmtGbps(d.minGrantedGbps)]);
+    if (!options.failuresOnly) lines.push(...columns([['', 'demand', 'asked', 'granted', 'min'], ...rows]).map((l) => `  ${l}`));
     // a demand the switches do not deliver carries nothing while blocked; say when and why
     const blocked = r.demands.flatMap((d) => (d.blocked ?? []).map((b) => `  #${d.index + 1} ${d.from} -> ${d.to} blocked ${b.at === b.until ? `at ${b.at}s` : `${b.at}s-${b.until}s`}: ${b.reason}`));
     if (blocked.length > 0) lines.push('blocked demands (carry nothing while blocked):', ...blocked);

@@ -191,3 +191,25 @@ describe('fabric validate: demands never delivered', () => {
     expect(demandCheckDiagnostics(s, 'x.yaml')).toEqual([]);
   });
 });
+
+describe('human report filters (--failures-only, --top N)', () => {
+  test('failures only keeps failing expectations and blocked demands; top keeps the most loaded links and largest demands', () => {
+    const { report, run } = simulate(
+      text({
+        cluster: ', isolation: true',
+        traffic: '  - { from: web-1, to: db-1, gbps: 2 }\n  - { from: api-1, to: db-1, gbps: 5 }\n  - { from: db-1, to: api-1, gbps: 1 }',
+        expect: '  - { at: 1s, reach: { from: web-1, to: db-1 } }\n  - { at: 1s, noReach: { from: web-1, to: db-1 } }',
+      }),
+    );
+    const only = formatReport(report, run, { failuresOnly: true });
+    expect(only).toMatch(/FAIL #1 at 1s reach/);
+    expect(only).not.toMatch(/ok {3}#2/);
+    expect(only).not.toMatch(/^links \(/m);
+    expect(only).toMatch(/blocked demands/);
+    const top = formatReport(report, run, { top: 1 });
+    expect(top).toMatch(/demands \(the 1 largest of 3;/);
+    expect(top).toMatch(/#2 +api-1 -> db-1/);
+    expect(top).not.toMatch(/#1 +web-1 -> db-1 +2/);
+    expect(top.split('\n').filter((l) => /^ {2}\S+ - \S+ {2}\d/.test(l))).toHaveLength(1);
+  });
+});
