@@ -26,7 +26,7 @@
  * Deterministic: no clock, no randomness but the scenario seed's PRNG (`fork('whatif')`), which
  * samples representative pairs when there are more than the budget.
  */
-import type { ClusterChange, ClusterState, Endpoints, LinkState, NodeState, Scenario, ScenarioEvent, SurvivesSpec, SwitchState } from '../topology/types';
+import type { ClusterChange, ClusterState, Endpoints, LinkState, NodeState, ScenarioEvent, SurvivesSpec, SwitchState } from '../topology/types';
 import type { FabricPlan } from '../controller/compile';
 import { compileCluster, compileIncremental, partsOf } from '../controller/compile';
 import type { Part } from '../controller/flows';

@@ -215,7 +215,7 @@ describe('differential: SimSwitch vs ovs-appctl ofproto/trace', () => {
   test.each(cases)('%s/%s: random packets take the same ports with the same headers', (scenario, name) => {
     const run = runOf(scenario);
     const sw: SimSwitch = run.network.switch(name);
-    const { plan, br, ports, odpToOf } = loadBridge(run, sw, name, scenario === 'public-web' ? `pw${name}` : name);
+    const { br, ports, odpToOf } = loadBridge(run, sw, name, scenario === 'public-web' ? `pw${name}` : name);
 
     const st = run.physical;
     const ips = [
