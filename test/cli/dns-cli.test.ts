@@ -8,32 +8,16 @@ import { promises as dnsp } from 'dns';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Command } from 'commander';
 import { register as registerDns } from '../../cli/commands/dns';
 import { register as registerEnv } from '../../cli/commands/env';
-import type { CommandContext } from '../../cli/main';
 import { buildClusterState, parseScenarioFile } from '../../topology';
+import { runCli } from '../support/cli';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'fabric.js');
 const FIXTURE = path.join(ROOT, 'test', 'fabric', 'fixtures', 'dns-cluster.yaml');
 
-async function fabric(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CommandContext = { exitCode: 0, stdout: (t) => (out += t), stderr: (t) => (err += t), debug: false };
-  const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
-  registerDns(program, ctx);
-  registerEnv(program, ctx);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    // what cli/main.ts does with an error that escapes a command
-    if (!(e instanceof Error && e.name === 'CommanderError')) err += `fabric: ${(e as Error).message}\n`;
-    return { code: 2, out, err };
-  }
-  return { code: ctx.exitCode, out, err };
-}
+const fabric = (...args: string[]) => runCli([registerDns, registerEnv], args);
 
 const state = (() => {
   const r = parseScenarioFile(FIXTURE);

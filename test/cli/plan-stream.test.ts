@@ -4,10 +4,8 @@
  * per switch; --switch / --pod / --service keep what concerns them; the progress helper draws nothing
  * without a terminal.
  */
-import { Command, CommanderError } from 'commander';
 import { PassThrough } from 'stream';
 import { register } from '../../cli/commands/plan';
-import type { CommandContext } from '../../cli/main';
 import { progressEnabled, startProgress, withProgress } from '../../cli/progress';
 import { compileCluster, compileIncremental, serviceGroupId, tableName } from '../../controller';
 import type { Flow, SwitchPlan } from '../../fabric/openflow/flow';
@@ -19,23 +17,11 @@ import * as os from 'os';
 import * as path from 'path';
 import { scenarioYaml } from '../../bench/ipam';
 import { loadScenario, scenarioFiles } from '../controller/support';
+import { runCli } from '../support/cli';
 
 async function plan(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const ctx: CommandContext = { exitCode: 0, stdout: (t) => out.push(t), stderr: (t) => err.push(t), debug: false };
-  const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => out.push(t), writeErr: (t) => err.push(t) });
-  register(program, ctx);
-  let code: number;
-  try {
-    await program.parseAsync(['plan', ...args], { from: 'user' });
-    code = ctx.exitCode;
-  } catch (e) {
-    if (!(e instanceof CommanderError)) err.push(`fabric: ${(e as Error).message}\n`);
-    code = typeof (e as { exitCode?: number }).exitCode === 'number' ? (e as { exitCode: number }).exitCode : 2;
-    if (e instanceof CommanderError) code = 2;
-  }
-  return { code, stdout: out.join(''), stderr: err.join('') };
+  const r = await runCli(register, ['plan', ...args]);
+  return { code: r.code, stdout: r.out, stderr: r.err };
 }
 
 /** the writer `fabric plan --format json` had before streaming (kept here as the reference) */

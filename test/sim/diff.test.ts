@@ -13,27 +13,14 @@ import { register as registerDiff } from '../../cli/commands/diff';
 import { register as registerPlan } from '../../cli/commands/plan';
 import { clusterArb, eventsArb } from '../controller/gen';
 import { checkProperty } from '../topology/fc-seed';
-import { Command } from 'commander';
 import { applyEvent, buildClusterState } from '../../topology';
 import type { Scenario, ScenarioEvent } from '../../topology';
-import type { CommandContext } from '../../cli/main';
 import { SHOP, scenarioOfText } from './shop';
+import { runCli } from '../support/cli';
+import type { RegisterCommand } from '../../cli/main';
 
 /** a command run in process, as cli/main.ts runs it */
-async function cli(register: (program: Command, ctx: CommandContext) => void, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CommandContext = { exitCode: 0, stdout: (t) => (out += t), stderr: (t) => (err += t), debug: false };
-  const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
-  register(program, ctx);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    if (!(e instanceof Error && e.name === 'CommanderError')) err += `fabric: ${(e as Error).message}\n`;
-    return { code: 2, out, err };
-  }
-  return { code: ctx.exitCode, out, err };
-}
+const cli = (register: RegisterCommand, ...args: string[]) => runCli(register, args);
 
 const ALLOW_WEB_DB = SHOP.replace(
   '    - { from: { app: client }, to: { app: web }, port: 8080 }\n',

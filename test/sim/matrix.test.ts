@@ -8,15 +8,15 @@ import fc from 'fast-check';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { Command } from 'commander';
 import { SimRun } from '../../sim/runner';
 import { formatMatrix, formatWhoCanReach, reachMatrix, whoCanReach } from '../../sim/matrix';
 import type { ReachMatrix } from '../../sim/matrix';
 import { register as registerReach } from '../../cli/commands/reach';
-import type { CommandContext } from '../../cli/main';
 import { clusterArb } from '../controller/gen';
 import { checkProperty } from '../topology/fc-seed';
 import { SHOP, scenarioOfText } from './shop';
+import { runCli } from '../support/cli';
+import type { RegisterCommand } from '../../cli/main';
 
 function cell(m: ReachMatrix, from: string, to: string) {
   const c = m.cells.find((x) => x.from === from && x.to === to);
@@ -125,21 +125,8 @@ describe('reachability matrix', () => {
 
 // ---- the command line ----------------------------------------------------------------------------
 
-async function cli(register: (program: Command, ctx: CommandContext) => void, ...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const ctx: CommandContext = { exitCode: 0, stdout: (t) => (out += t), stderr: (t) => (err += t), debug: false };
-  const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => (out += t), writeErr: (t) => (err += t) });
-  register(program, ctx);
-  try {
-    await program.parseAsync(args, { from: 'user' });
-  } catch (e) {
-    // what cli/main.ts does with an error that escapes a command
-    if (!(e instanceof Error && e.name === 'CommanderError')) err += `fabric: ${(e as Error).message}\n`;
-    return { code: 2, out, err };
-  }
-  return { code: ctx.exitCode, out, err };
-}
+/** a command run in process, as cli/main.ts runs it */
+const cli = (register: RegisterCommand, ...args: string[]) => runCli(register, args);
 
 describe('fabric reach', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-reach-'));

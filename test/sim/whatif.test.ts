@@ -4,13 +4,12 @@
  * leaf/spine example; the `survives` gate; the command's output and JSON shape.
  */
 import fc from 'fast-check';
-import { Command } from 'commander';
 import { parseScenarioText } from '../../topology';
 import type { Scenario } from '../../topology/types';
 import { SimRun, runScenario, whatIf, WhatIfSession, listFailures, probePair, failureCopy } from '../../sim';
 import { register } from '../../cli/commands/whatif';
-import type { CommandContext } from '../../cli/main';
 import { checkProperty } from '../topology/fc-seed';
+import { runCli } from '../support/cli';
 
 interface Shape {
   leaves: number;
@@ -263,20 +262,7 @@ describe('fabric whatif', () => {
   const file = path.join(dir, 'ls.yaml');
   fs.writeFileSync(file, leafSpineYaml(EXAMPLE));
 
-  async function cli(args: string[]): Promise<{ code: number; out: string; err: string }> {
-    let out = '';
-    let err = '';
-    const ctx: CommandContext = { exitCode: 0, stdout: (t) => void (out += t), stderr: (t) => void (err += t), debug: false };
-    const program = new Command('fabric').exitOverride().configureOutput({ writeOut: (t) => void (out += t), writeErr: (t) => void (err += t) });
-    register(program, ctx);
-    try {
-      await program.parseAsync(args, { from: 'user' });
-    } catch (e) {
-      err += (e as Error).message;
-      return { code: (e as { exitCode?: number }).exitCode ?? 2, out, err };
-    }
-    return { code: ctx.exitCode, out, err };
-  }
+  const cli = (args: string[]) => runCli(register, args);
 
   test('human report: header, sampling note, ranked table, lost groups', async () => {
     const r = await cli(['whatif', file, '--fail', 'each', '--top', '3']);
