@@ -14,7 +14,7 @@
  */
 import { Etcd3 } from 'etcd3';
 import type { IntentBatch, IntentStore, StoredBatch } from './types';
-import { NotLeaderError } from './types';
+import { compactedRecord, NotLeaderError } from './types';
 
 export interface EtcdTarget {
   hosts: string[];
@@ -128,6 +128,86 @@ export class EtcdStore implements IntentStore {
     throw new Error('intent store: the head kept moving (50 attempts)');
   }
 
+  /**
+   * Replace batches 1..upTo by one compacted batch (revision upTo), in one transaction: `head` still
+   * holds what was read, batch upTo is still the one read (its mod revision), and the HA fence as for
+   * append; then delete the batch keys below upTo and put batch upTo. Then etcd's own key history is
+   * compacted at the etcd revision at which batch upTo had been written (see compactHistory).
+   */
+  compact(upTo: number, batch: IntentBatch): Promise<void> {
+    const run = this.appending.then(
+      () => this.compactNow(upTo, batch),
+      () => this.compactNow(upTo, batch),
+    );
+    this.appending = run.catch(() => undefined);
+    return run;
+  }
+
+  /** the last etcd history compaction this store asked for (revision, and the error if etcd refused it) */
+  lastHistoryCompaction?: { revision: string; error?: string };
+  /** false: leave etcd's key history alone (compact the batches only) */
+  compactEtcdHistory = true;
+
+  private async compactNow(upTo: number, batch: IntentBatch): Promise<void> {
+    for (let attempt = 0; attempt < 50; attempt++) {
+      if (attempt > 0) await new Promise((r) => setTimeout(r, Math.random() * Math.min(100, 5 * attempt)));
+      const fence = this.fence?.();
+      if (this.fence && !fence) throw new NotLeaderError('this controller is a standby: only the leader compacts', this.leaderHint?.());
+      const headValue = await this.client.get(this.head).string();
+      const last = headValue === null ? 0 : Number(headValue);
+      const firstKv = (await this.client.getAll().prefix(this.batchPrefix).sort('Key', 'Ascend').limit(1).exec()).kvs[0];
+      const first = firstKv ? decode(firstKv.key.toString(), firstKv.value.toString(), this.batchPrefix) : undefined;
+      const record = compactedRecord(upTo, batch, first, last);
+      const upToKv = (await this.client.get(this.batchPrefix + pad(upTo)).exec()).kvs[0];
+      if (!upToKv) throw new Error(`intent store: batch ${upTo} is not stored`);
+      let txn = this.client.if(this.head, 'Value', '==', headValue!).and(this.batchPrefix + pad(upTo), 'Mod', '==', String(upToKv.mod_revision));
+      if (fence) txn = txn.and(fence.key, 'Create', '==', fence.createRevision);
+      const res = await txn
+        .then(
+          this.client.delete().inRange({ start: this.batchPrefix, end: this.batchPrefix + pad(upTo) }),
+          this.client.put(this.batchPrefix + pad(upTo)).value(JSON.stringify(record)),
+        )
+        .commit();
+      if (res.succeeded) {
+        if (this.compactEtcdHistory) await this.compactHistory(String(upToKv.mod_revision));
+        return;
+      }
+      if (fence) {
+        const leaderKey = await this.client.get(fence.key).exec();
+        if (leaderKey.kvs.length === 0 || String(leaderKey.kvs[0].create_revision) !== fence.createRevision) {
+          throw new NotLeaderError('this controller lost the leadership (its leader key is gone): nothing compacted', this.leaderHint?.());
+        }
+      }
+      // an append (or another compaction) between our reads and the transaction: read again
+    }
+    throw new Error('intent store: the head kept moving (50 attempts to compact)');
+  }
+
+  /**
+   * Compact etcd's key history (the whole keyspace: etcd has one history) at `revision`: the etcd
+   * revision at which batch upTo had been written. A watcher that has applied batch upTo received it
+   * at that revision or read the store after it, so it resumes (etcd3 re-creates a watch from its
+   * last revision + 1) above the compaction point and never meets "required revision has been
+   * compacted". A watcher further behind would; it restarts with a range read (watch below). The
+   * margin is the daemon's: it compacts up to COMPACT_KEEP batches before the head (compact.ts), so
+   * the compaction point is that many appends old. A refusal by etcd (already compacted further) is
+   * recorded, not thrown: the batches are compacted already.
+   */
+  private async compactHistory(revision: string): Promise<void> {
+    try {
+      await this.client.kv.compact({ revision, physical: false });
+      this.lastHistoryCompaction = { revision };
+    } catch (err) {
+      this.lastHistoryCompaction = { revision, error: (err as Error).message };
+    }
+  }
+
+  /**
+   * Every batch after `fromRevision`, then each new one as it is stored. A batch at or below the last
+   * one delivered is ignored (so a compacted batch whose revision the watcher passed already). If etcd
+   * cancels the watch (its history was compacted past the point the watch resumes from, after a
+   * disconnection), the watch starts again: a range read, then a new etcd watch.
+   */
   watch(fromRevision: number, cb: (batch: StoredBatch) => void): () => void {
     let stopped = false;
     let last = fromRevision;
@@ -137,7 +217,18 @@ export class EtcdStore implements IntentStore {
       last = b.revision;
       cb(b);
     };
+    const restart = (): void => {
+      if (stopped) return;
+      const old = watcher;
+      if (old) {
+        this.watchers.delete(old);
+        watcher = undefined;
+        void old.cancel().catch(() => undefined);
+      }
+      setTimeout(() => void start().catch(restart), 100);
+    };
     const start = async (): Promise<void> => {
+      if (stopped) return;
       const { batches, etcdRevision } = await this.readAll();
       for (const b of batches) deliver(b);
       if (stopped) return;
@@ -147,6 +238,9 @@ export class EtcdStore implements IntentStore {
         .startRevision(String(BigInt(etcdRevision) + 1n))
         .create();
       w.on('put', (kv) => deliver(decode(kv.key.toString(), kv.value.toString(), this.batchPrefix)));
+      w.on('error', () => {
+        if (watcher === w) restart();
+      });
       watcher = w;
       this.watchers.add(w);
       if (stopped) void w.cancel();

@@ -11,6 +11,7 @@ import type { IntentStore } from './types';
 export * from './types';
 export { LogStore, parseLog, encodeRecord } from './log';
 export { EtcdStore, parseEtcdUrl, etcdClient } from './etcd';
+export { netEvents, replayBatches, stateSnapshot, shouldCompact, compactionPoint, needsRebuild, compactStore, COMPACT_EVERY, COMPACT_KEEP } from './compact';
 
 export interface StoreOptions {
   /** etcd://HOST:PORT[,...][/PREFIX] */

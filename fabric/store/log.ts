@@ -14,7 +14,7 @@
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
-import { StoreCorruptError } from './types';
+import { compactedRecord, StoreCorruptError } from './types';
 import type { IntentBatch, IntentStore, StoredBatch } from './types';
 
 export function batchChecksum(revision: number, batchJson: string): string {
@@ -33,41 +33,50 @@ export interface ParsedLog {
   goodBytes: number;
   /** a torn last line was found (and is not part of goodBytes) */
   torn: boolean;
+  /** the byte offset just after each good record (its newline included) */
+  ends: number[];
 }
 
 /** Parse a log's bytes: the good records, the torn tail dropped; corruption before the end throws. */
 export function parseLog(data: Buffer): ParsedLog {
   const batches: StoredBatch[] = [];
+  const ends: number[] = [];
   let offset = 0;
   while (offset < data.length) {
     const nl = data.indexOf(0x0a, offset);
     const end = nl < 0 ? data.length : nl;
     const line = data.subarray(offset, end).toString('utf8');
-    const record = nl < 0 ? undefined : readRecord(line, batches.length + 1);
+    // revisions are dense; only the first record may start above 1, and only a compacted one
+    const expected = batches.length === 0 ? undefined : batches[batches.length - 1].revision + 1;
+    const record = nl < 0 ? undefined : readRecord(line, expected);
     if (!record) {
       // the last line (nothing but the tail after it) is a torn write; anything else is corruption
       const rest = nl < 0 ? Buffer.alloc(0) : data.subarray(nl + 1);
-      if (rest.every((b) => b === 0 || b === 0x0a)) return { batches, goodBytes: offset, torn: true };
+      if (rest.every((b) => b === 0 || b === 0x0a)) return { batches, goodBytes: offset, torn: true, ends };
       throw new StoreCorruptError(`intent log: record ${batches.length + 1} at byte ${offset} is damaged and is not the last one (${JSON.stringify(line.slice(0, 80))})`);
     }
     batches.push(record);
     offset = end + 1;
+    ends.push(offset);
   }
-  return { batches, goodBytes: offset, torn: false };
+  return { batches, goodBytes: offset, torn: false, ends };
 }
 
-function readRecord(line: string, expected: number): StoredBatch | undefined {
+/** One record; `expected` undefined: the first one (revision 1, or any revision for a compacted record). */
+function readRecord(line: string, expected: number | undefined): StoredBatch | undefined {
   let rec: { rev?: unknown; sum?: unknown; batch?: unknown };
   try {
     rec = JSON.parse(line);
   } catch {
     return undefined;
   }
-  if (rec === null || typeof rec !== 'object' || rec.rev !== expected || typeof rec.sum !== 'string') return undefined;
+  if (rec === null || typeof rec !== 'object' || typeof rec.rev !== 'number' || typeof rec.sum !== 'string') return undefined;
   const batch = rec.batch as IntentBatch | undefined;
   if (!batch || typeof batch !== 'object' || !Array.isArray(batch.events)) return undefined;
-  if (batchChecksum(expected, JSON.stringify(batch)) !== rec.sum) return undefined;
-  return { ...batch, revision: expected };
+  const rev = rec.rev;
+  if (expected !== undefined ? rev !== expected : rev !== 1 && !(Number.isInteger(rev) && rev > 1 && batch.source === 'compacted' && batch.compacted?.to === rev)) return undefined;
+  if (batchChecksum(rev, JSON.stringify(batch)) !== rec.sum) return undefined;
+  return { ...batch, revision: rev };
 }
 
 export interface LogStoreOptions {
@@ -80,6 +89,8 @@ export interface LogStoreOptions {
 export class LogStore implements IntentStore {
   readonly describe: string;
   readonly file: string;
+  /** where compact() writes the new log before renaming it over `file` */
+  readonly compactFile: string;
   private readonly lockFile: string;
   private fd: number | undefined;
   private revision = 0;
@@ -93,6 +104,7 @@ export class LogStore implements IntentStore {
   ) {
     this.describe = `log:${dir}`;
     this.file = path.join(dir, 'intent.log');
+    this.compactFile = path.join(dir, 'intent.log.compact');
     this.lockFile = path.join(dir, 'lock');
   }
 
@@ -134,6 +146,11 @@ export class LogStore implements IntentStore {
   }
 
   private recover(): void {
+    // a compaction that crashed before its rename: the old log is intact, the new one is dropped
+    if (fs.existsSync(this.compactFile)) {
+      fs.rmSync(this.compactFile, { force: true });
+      fsyncDir(this.dir);
+    }
     const created = !fs.existsSync(this.file);
     this.fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_CREAT | fs.constants.O_APPEND, 0o600);
     if (created) fsyncDir(this.dir);
@@ -145,16 +162,29 @@ export class LogStore implements IntentStore {
       this.options.onTorn?.(data.length - parsed.goodBytes);
     }
     this.loaded = parsed.batches;
-    this.revision = parsed.batches.length;
+    this.revision = parsed.batches.length ? parsed.batches[parsed.batches.length - 1].revision : 0;
   }
 
   async load(): Promise<{ revision: number; batches: StoredBatch[] }> {
     const batches = this.loaded ?? parseLog(fs.readFileSync(this.file)).batches;
     this.loaded = undefined;
-    return { revision: batches.length, batches };
+    return { revision: batches.length ? batches[batches.length - 1].revision : 0, batches };
   }
 
-  async append(batch: IntentBatch): Promise<number> {
+  /** appends and compactions, one at a time (an append during a compaction waits for its rename) */
+  private queue: Promise<unknown> = Promise.resolve();
+
+  private serial<T>(fn: () => T | Promise<T>): Promise<T> {
+    const run = this.queue.then(fn, fn);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  append(batch: IntentBatch): Promise<number> {
+    return this.serial(() => this.appendNow(batch));
+  }
+
+  private appendNow(batch: IntentBatch): number {
     if (this.fd === undefined) throw new Error('intent log: closed');
     const revision = this.revision + 1;
     const line = Buffer.from(encodeRecord(revision, batch), 'utf8');
@@ -168,6 +198,45 @@ export class LogStore implements IntentStore {
     return revision;
   }
 
+  /**
+   * Replace records 1..upTo by one compacted record (revision upTo): write DIR/intent.log.compact
+   * (that record, then every record after upTo copied byte for byte), fsync it, rename it over
+   * intent.log, fsync the directory. A crash before the rename leaves the old log (the leftover
+   * .compact file is deleted at open); after it, the new log is complete (it was fsynced first).
+   */
+  compact(upTo: number, batch: IntentBatch): Promise<void> {
+    return this.serial(() => this.compactNow(upTo, batch));
+  }
+
+  /** test hook: called after the .compact file is fsynced, before the rename (a throw = a crash there) */
+  beforeRename?: () => void;
+
+  private async compactNow(upTo: number, batch: IntentBatch): Promise<void> {
+    if (this.fd === undefined) throw new Error('intent log: closed');
+    const data = await fs.promises.readFile(this.file);
+    const parsed = parseLog(data);
+    if (parsed.torn) throw new StoreCorruptError('intent log: a torn record in the middle of a running log; not compacting');
+    const record = compactedRecord(upTo, batch, parsed.batches[0], this.revision);
+    const at = parsed.batches.findIndex((b) => b.revision === upTo);
+    const head = Buffer.from(encodeRecord(upTo, record), 'utf8');
+    const tail = data.subarray(parsed.ends[at]);
+    const out = await fs.promises.open(this.compactFile, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_TRUNC, 0o600);
+    try {
+      await out.writeFile(Buffer.concat([head, tail]));
+      await out.sync();
+    } finally {
+      await out.close();
+    }
+    this.beforeRename?.(); // a throw here (tests) is a crash before the rename: the .compact file stays
+    await fs.promises.rename(this.compactFile, this.file);
+    fsyncDir(this.dir);
+    const fd = fs.openSync(this.file, fs.constants.O_RDWR | fs.constants.O_APPEND);
+    const old = this.fd;
+    this.fd = fd;
+    fs.closeSync(old);
+    if (this.loaded) this.loaded = [{ ...record, revision: upTo }, ...this.loaded.filter((b) => b.revision > upTo)];
+  }
+
   watch(fromRevision: number, cb: (batch: StoredBatch) => void): () => void {
     if (fromRevision < this.revision) for (const b of this.loaded ?? parseLog(fs.readFileSync(this.file)).batches) if (b.revision > fromRevision) cb(b);
     this.watchers.add(cb);
@@ -175,6 +244,7 @@ export class LogStore implements IntentStore {
   }
 
   async close(): Promise<void> {
+    await this.queue;
     this.watchers.clear();
     if (this.fd !== undefined) fs.closeSync(this.fd);
     this.fd = undefined;

@@ -15,6 +15,16 @@ export interface IntentBatch {
   events: ScenarioEvent[];
   /** ISO time it was accepted (informational) */
   at?: string;
+  /** source 'file': SHA-256 of the scenario file's bytes that gave this edit (HA: a standby with the same file follows it) */
+  fileSha256?: string;
+  /** an API batch sent with an Idempotency-Key: the key and the SHA-256 of the events as sent */
+  idempotency?: { key: string; digest: string };
+  /**
+   * Only on a compacted batch (`source: 'compacted'`, fabric/store/compact.ts): it replaces the
+   * batches from..to (its revision is `to`); its events take the scenario file's state to the state
+   * those batches gave.
+   */
+  compacted?: { from: number; to: number };
 }
 
 export interface StoredBatch extends IntentBatch {
@@ -34,7 +44,24 @@ export interface IntentStore {
    * this process or, for a shared store, by another one). Returns the function that stops watching.
    */
   watch(fromRevision: number, cb: (batch: StoredBatch) => void): () => void;
+  /**
+   * Replace batches 1..upTo by ONE batch with revision `upTo`, `source: 'compacted'` and
+   * `compacted: { from, to: upTo }` (set by the store). Later batches keep their revisions; the next
+   * append still gets the next dense revision; load() returns the compacted batch first. A watcher that
+   * already applied `upTo` ignores it (revision <= its last); one that applied some but not all of
+   * 1..upTo must rebuild (compact.ts needsRebuild).
+   */
+  compact?(upTo: number, batch: IntentBatch): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The batch a store writes for compact(upTo, batch); checks upTo against what it holds. */
+export function compactedRecord(upTo: number, batch: IntentBatch, first: StoredBatch | undefined, last: number): IntentBatch {
+  if (!Number.isInteger(upTo) || upTo < 1 || upTo > last) throw new Error(`intent store: cannot compact up to ${upTo}: the last revision is ${last}`);
+  if (first && upTo < first.revision) throw new Error(`intent store: cannot compact up to ${upTo}: batches up to ${first.revision} are already compacted`);
+  const from = first?.compacted?.from ?? first?.revision ?? 1;
+  const { revision: _r, ...plain } = batch as StoredBatch;
+  return { ...plain, source: 'compacted', compacted: { from, to: upTo } };
 }
 
 /** An append refused because this controller does not lead (a shared store): HTTP 503. */
@@ -86,6 +113,12 @@ export class MemoryStore implements IntentStore {
     for (const b of this.batches) if (b.revision > fromRevision) cb(b);
     this.watchers.add(cb);
     return () => this.watchers.delete(cb);
+  }
+
+  async compact(upTo: number, batch: IntentBatch): Promise<void> {
+    const record = compactedRecord(upTo, batch, this.batches[0], this.revision);
+    const keep = this.batches.filter((b) => b.revision > upTo);
+    if (this.options.retain ?? true) this.batches.splice(0, this.batches.length, { ...record, revision: upTo }, ...keep);
   }
 
   async close(): Promise<void> {
