@@ -10,7 +10,8 @@ export interface InstallOptions {
   node: string;
   binDir: string;
   confDir: string;
-  controller?: string;
+  /** one URL, or the controllers of an HA group (written as a list; each may also be `A,B`) */
+  controller?: string | string[];
   bridge?: string;
   ovsdb?: string;
   ovsNetns?: string;
@@ -48,6 +49,14 @@ function shellQuote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
+/** `controller`: one URL as a string (as before), several as a list; comma-separated values split. */
+function controllerKey(c: InstallOptions['controller']): { controller?: string | string[] } {
+  const urls = (typeof c === 'string' ? [c] : c ?? []).flatMap((v) => v.split(',')).map((v) => v.trim()).filter((v) => v !== '');
+  const unique = urls.filter((u, i) => urls.indexOf(u) === i);
+  if (unique.length === 0) return {};
+  return { controller: unique.length === 1 ? unique[0] : unique };
+}
+
 export function networkConfig(o: InstallOptions): Record<string, unknown> {
   const name = o.name ?? `fabric-${o.node}`;
   const plugin: Record<string, unknown> = {
@@ -56,7 +65,7 @@ export function networkConfig(o: InstallOptions): Record<string, unknown> {
     bridge: o.bridge ?? o.node,
     ovsdb: o.ovsdb ?? 'unix:/var/run/openvswitch/db.sock',
     ...(o.ovsNetns ? { ovsNetns: o.ovsNetns } : {}),
-    ...(o.controller ? { controller: o.controller } : {}),
+    ...controllerKey(o.controller),
     ...(o.subnet ? { subnet: o.subnet } : {}),
     ...(o.mode ? { mode: o.mode } : {}),
     ...(o.mtu ? { mtu: o.mtu } : {}),

@@ -19,11 +19,12 @@
  * removes every attachment of the network the runtime no longer lists; STATUS says whether the
  * controller and OVSDB answer.
  */
+import { randomUUID } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 import { OvsdbClient } from '../ovsdb';
 import { ensurePort, readOfports, removePort, waitOfport } from '../vswitch';
-import { ControllerState, getState, postEvents } from './controller-client';
+import { ControllerSet, ControllerState } from './controller-client';
 import { Allocation, NodeIpam } from './ipam';
 import { createVeth, deleteVeth, inspectContainer, netnsExists } from './links';
 import {
@@ -53,10 +54,14 @@ export interface CniOutcome {
 /** One plugin call: its own OVSDB session (opened when needed) and a log of what it did. */
 class Call {
   private client?: OvsdbClient;
+  /** the configured controllers (one call's: the URL that answered is tried first next time) */
+  readonly controllers?: ControllerSet;
   constructor(
     readonly env: CniEnv,
     readonly conf: FabricNetConf,
-  ) {}
+  ) {
+    if (conf.controllers) this.controllers = new ControllerSet(conf.controllers, { timeoutMs: conf.timeoutMs });
+  }
 
   log(event: string, fields: Record<string, unknown> = {}): void {
     try {
@@ -85,8 +90,8 @@ class Call {
 
   async subnet(known?: ControllerState): Promise<Subnet> {
     if (this.conf.subnet) return parseSubnet(this.conf.subnet);
-    if (!this.conf.controller) throw new CniError(CniCode.invalidConfig, "network config: give 'subnet' (the node's pod block) or 'controller' (to ask it)");
-    const state = known ?? (await getState(this.conf.controller, this.conf.timeoutMs));
+    if (!this.controllers) throw new CniError(CniCode.invalidConfig, "network config: give 'subnet' (the node's pod block) or 'controller' (to ask it)");
+    const state = known ?? (await this.controllers.getState()).state;
     const node = state.nodes.find((n) => n.name === this.conf.node);
     if (!node) throw new CniError(CniCode.invalidConfig, `the controller has no node ${this.conf.node}`, `nodes: ${state.nodes.map((n) => n.name).join(', ')}`);
     return parseSubnet(node.podCidr);
@@ -99,14 +104,16 @@ class Call {
   /** Undo an attachment: controller pod, OVS port, veth, then (only if all that worked) the address. */
   async teardown(ipam: NodeIpam | undefined, a: Allocation | undefined, hostIface: string): Promise<string[]> {
     const errors: string[] = [];
-    if (a && this.conf.controller) {
+    if (a && this.controllers) {
       try {
-        const state = await getState(this.conf.controller, this.conf.timeoutMs);
+        const { state } = await this.controllers.getState();
         // only our pod: the same name AND our address (the name may belong to someone else's pod)
         if (state.pods.some((p) => p.name === a.podName && p.ip === a.ip)) {
-          const r = await postEvents(this.conf.controller, [{ kind: 'pod', action: 'delete', name: a.podName }], this.conf.timeoutMs);
-          if (r.status !== 200 && !/no pod/.test(String(r.json?.error))) errors.push(`controller: pod delete ${a.podName}: ${r.status} ${r.json?.error ?? ''}`);
-          else this.log('pod-deleted', { pod: a.podName, ip: a.ip });
+          // "no pod": gone already (a retry after a leader that stored the delete died before answering)
+          const del = [{ kind: 'pod', action: 'delete', name: a.podName }];
+          const r = await this.controllers.postEvents(del, { idempotencyKey: idempotencyKey('del') });
+          if (r.status !== 200 && !/no pod/.test(String(r.json?.error))) errors.push(`controller ${r.url}: pod delete ${a.podName}: ${r.status} ${r.json?.error ?? ''}`);
+          else this.log('pod-deleted', { pod: a.podName, ip: a.ip, controller: r.url, ...(r.attempts > 1 ? { attempts: r.attempts } : {}) });
         }
       } catch (err) {
         errors.push((err as Error).message);
@@ -136,12 +143,28 @@ class Call {
     const ident = podIdentity(env, conf);
     if (!netnsExists(env.netns!)) throw new CniError(CniCode.unknownContainer, `network namespace ${env.netns} does not exist`);
     // the controller's view first: the node's block, and the addresses its own pods (the scenario's) hold
-    const before = conf.controller ? await getState(conf.controller, conf.timeoutMs) : undefined;
+    const before = this.controllers ? (await this.controllers.getState()).state : undefined;
     const subnet = await this.subnet(before);
     const gateway = this.gateway(subnet);
     const ipam = new NodeIpam(conf.dataDir, conf.node, subnet);
     const hostIface = hostIfaceName(env.containerId, env.ifname);
     const taken = new Set((before?.pods ?? []).filter((p) => p.name !== ident.name).map((p) => p.ip));
+    // the controller is the authority on addresses: a pod it placed meanwhile (an API add without an
+    // IP, another allocator) may hold the one chosen here; then the attachment is undone and made again
+    // with another address
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.attach(ident, subnet, gateway, ipam, hostIface, taken);
+      } catch (err) {
+        if (!(err instanceof AddressInUse) || attempt >= 5) throw err;
+        taken.add(err.ip);
+        this.log('address-in-use', { ip: err.ip, attempt, error: err.message });
+      }
+    }
+  }
+
+  private async attach(ident: ReturnType<typeof podIdentity>, subnet: ReturnType<typeof parseSubnet>, gateway: string, ipam: NodeIpam, hostIface: string, taken: ReadonlySet<string>): Promise<string> {
+    const { env, conf } = this;
     const a = ipam.allocate({ network: conf.name, containerId: env.containerId, ifname: env.ifname, podName: ident.name, hostIface, netns: env.netns }, taken);
     this.log('allocated', { ip: a.ip, pod: ident.name, iface: hostIface });
     const mac = macFromIp(a.ip);
@@ -151,18 +174,22 @@ class Call {
       const { hostMac } = createVeth({ netns: env.netns!, ifname: env.ifname, hostIface, ovsNetns: conf.ovsNetns, mac, mtu: conf.mtu, ip: a.ip, prefix: subnet.prefix, gateway, txOffload: conf.txOffload });
       this.log('veth', { iface: hostIface, mtu: conf.mtu });
       let port: number | undefined;
-      if (conf.controller) {
+      if (this.controllers) {
         const t0 = process.hrtime.bigint();
-        const r = await postEvents(conf.controller, [{ kind: 'pod', action: 'add', name: ident.name, node: conf.node, ip: a.ip, labels: ident.labels }], conf.timeoutMs);
-        const state = await getState(conf.controller, conf.timeoutMs);
+        const add = [{ kind: 'pod', action: 'add', name: ident.name, node: conf.node, ip: a.ip, labels: ident.labels }];
+        const r = await this.controllers.postEvents(add, { idempotencyKey: idempotencyKey('add') });
+        // the controller that took the POST (a standby's state may lag it). A retried POST may have been
+        // stored by a leader that died before answering: then "already used", and the state decides
+        const { state } = await this.controllers.getState({ only: r.url });
         const pod = state.pods.find((p) => p.name === ident.name);
         if (r.status !== 200 && !(pod && pod.ip === a.ip && pod.node === conf.node)) {
+          if (r.status === 400 && /\bip \S+ is in use by pod\b/.test(String(r.json?.error))) throw new AddressInUse(a.ip, `controller refused pod add ${ident.name}: ${r.json?.error}`);
           throw new CniError(CniCode.controllerFailure, `controller refused pod add ${ident.name}: ${r.json?.error ?? r.status}`);
         }
         if (!pod || pod.ip !== a.ip) throw new CniError(CniCode.controllerFailure, `controller: pod ${ident.name} is not in its state with ${a.ip} after the add`);
         if (pod.port === undefined) throw new CniError(CniCode.controllerFailure, `controller: pod ${ident.name} has no port in GET /state (a controller older than fabric cni?)`);
         port = pod.port;
-        this.log('announced', { pod: ident.name, port, reconciledMs: r.json?.reconciledMs, roundTripMs: Number((process.hrtime.bigint() - t0) / 1000n) / 1000 });
+        this.log('announced', { pod: ident.name, port, controller: r.url, ...(r.attempts > 1 ? { attempts: r.attempts } : {}), reconciledMs: r.json?.reconciledMs, roundTripMs: Number((process.hrtime.bigint() - t0) / 1000n) / 1000 });
       }
       const client = await this.ovsdb();
       await ensurePort(client, conf.bridge, {
@@ -229,8 +256,8 @@ class Call {
     const ofport = ofports.get(a.hostIface);
     if (ofport === undefined) problems.push(`no port ${a.hostIface} on bridge ${conf.bridge}`);
     else if (a.port !== undefined && ofport !== a.port) problems.push(`port ${a.hostIface} has ofport ${ofport}, expected ${a.port}`);
-    if (conf.controller) {
-      const state = await getState(conf.controller, conf.timeoutMs);
+    if (this.controllers) {
+      const { state } = await this.controllers.getState();
       const pod = state.pods.find((p) => p.name === a.podName);
       if (!pod || pod.ip !== a.ip) problems.push(`the controller has no pod ${a.podName} with ${a.ip}`);
       else if (pod.port !== undefined && pod.port !== ofport) problems.push(`the controller has ${a.podName} at port ${pod.port}, OVS at ${ofport}`);
@@ -256,7 +283,7 @@ class Call {
 
   async status(): Promise<void> {
     try {
-      if (this.conf.controller) await getState(this.conf.controller, Math.min(this.conf.timeoutMs, 5000));
+      if (this.controllers) await this.controllers.getState({ timeoutMs: Math.min(this.conf.timeoutMs, 5000) });
       await this.ovsdb();
     } catch (err) {
       throw new CniError(CniCode.notAvailable, `not ready: ${(err as Error).message}`);
@@ -319,3 +346,21 @@ export async function cniMain(): Promise<number> {
   return out.exitCode;
 }
 
+/** The controller refused the address chosen for a pod: another pod holds it there (ADD retries with another). */
+class AddressInUse extends CniError {
+  constructor(
+    readonly ip: string,
+    message: string,
+  ) {
+    super(CniCode.controllerFailure, message);
+  }
+}
+
+/**
+ * The Idempotency-Key of one POST /events of the plugin: the same on each retry of that call (on
+ * another controller after a leader died), new for every call. A runtime's later ADD or DEL of the
+ * same container (podman restart: DEL then ADD with the same id) is a new change, not a retry.
+ */
+function idempotencyKey(what: 'add' | 'del'): string {
+  return `fabric-cni-${what}-${randomUUID()}`;
+}

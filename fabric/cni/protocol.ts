@@ -119,8 +119,13 @@ export interface FabricNetConf {
   ovsdb: string;
   /** the network namespace ovs-vswitchd runs in (a name under /run/netns), when it is not the runtime's */
   ovsNetns?: string;
-  /** the controller's local API (`unix:PATH`, `tcp:PORT[:ADDR]` or `http://HOST:PORT`); absent: no controller (ports only, no flows) */
-  controller?: string;
+  /**
+   * the controllers' local APIs (`unix:PATH`, `tcp:PORT[:ADDR]` or `http://HOST:PORT`), from the
+   * config's `controller`: one URL, a list, or a comma-separated string. Several: the controllers of
+   * one HA group, the plugin follows the leader (controller-client.ts ControllerSet). Absent: no
+   * controller (ports only, no flows)
+   */
+  controllers?: string[];
   /** the node's pod block; absent: asked from the controller (GET /state) */
   subnet?: string;
   /** default: the first address of the block (.1) */
@@ -154,6 +159,39 @@ function str(o: Record<string, unknown>, key: string, def?: string): string {
   if (v === undefined && def !== undefined) return def;
   if (typeof v !== 'string' || v === '') throw new CniError(CniCode.invalidConfig, `network config: '${key}' must be a non-empty string, got ${JSON.stringify(v)}`);
   return v;
+}
+
+/** Where a controller URL points: `unix:PATH`, `tcp:PORT[:ADDR]` or `http://HOST:PORT` (anything else: code 7). */
+export function controllerTarget(url: string): { socketPath: string } | { host: string; port: number } {
+  const unix = /^unix:(.+)$/.exec(url);
+  if (unix) return { socketPath: unix[1] };
+  const tcp = /^tcp:(\d{1,5})(?::(.+))?$/.exec(url);
+  if (tcp) return { host: tcp[2] ?? '127.0.0.1', port: Number(tcp[1]) };
+  const h = /^http:\/\/([^/:]+):(\d{1,5})\/?$/.exec(url);
+  if (h) return { host: h[1], port: Number(h[2]) };
+  throw new CniError(CniCode.invalidConfig, `network config: controller ${JSON.stringify(url)} must be unix:PATH, tcp:PORT[:ADDR] or http://HOST:PORT`);
+}
+
+/**
+ * The config's `controller`: one URL, a JSON list of URLs, or a comma-separated string of them
+ * (surrounding spaces dropped; a duplicate counted once). An empty entry, a non-string or a URL of
+ * another shape: code 7.
+ */
+export function controllerList(v: unknown): string[] {
+  const bad = (why: string): CniError => new CniError(CniCode.invalidConfig, `network config: 'controller' ${why}`, "one URL, a list of URLs, or URLs separated by commas: unix:PATH, tcp:PORT[:ADDR] or http://HOST:PORT");
+  let entries: unknown[];
+  if (typeof v === 'string') entries = v.split(',');
+  else if (Array.isArray(v)) entries = v;
+  else throw bad(`must be a string or a list of strings, got ${JSON.stringify(v)}`);
+  const out: string[] = [];
+  for (const e of entries) {
+    if (typeof e !== 'string' || e.trim() === '') throw bad(`has an empty or non-string entry ${JSON.stringify(e)}`);
+    const url = e.trim();
+    controllerTarget(url);
+    if (!out.includes(url)) out.push(url);
+  }
+  if (out.length === 0) throw bad('names no URL');
+  return out;
 }
 
 /** Versions as numbers to compare: "1.0.0" -> [1,0,0]. */
@@ -201,7 +239,7 @@ export function parseNetConf(stdin: string, command: CniCommand): FabricNetConf 
     bridge: str(o, 'bridge', node),
     ovsdb: str(o, 'ovsdb', 'unix:/var/run/openvswitch/db.sock'),
     ...(o.ovsNetns !== undefined ? { ovsNetns: str(o, 'ovsNetns') } : {}),
-    ...(o.controller !== undefined ? { controller: str(o, 'controller') } : {}),
+    ...(o.controller !== undefined ? { controllers: controllerList(o.controller) } : {}),
     ...(subnet !== undefined ? { subnet } : {}),
     ...(gateway !== undefined ? { gateway } : {}),
     mode,

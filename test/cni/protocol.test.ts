@@ -106,6 +106,11 @@ describe('network config', () => {
       name: 'fabric-node2',
       plugins: [{ type: 'fabric', node: 'node2', bridge: 'node2', ovsdb: 'unix:/var/run/openvswitch/db.sock', controller: 'unix:/run/f.sock', capabilities: { aliases: true } }],
     });
+    // several controllers (an HA group): a list; `A,B` values split; one stays a string
+    const plugin = (controller: string | string[]) => (networkConfig({ node: 'node2', binDir: '/b', confDir: '/c', controller }).plugins as Record<string, unknown>[])[0].controller;
+    expect(plugin(['unix:/run/a.sock', 'unix:/run/b.sock,unix:/run/c.sock'])).toEqual(['unix:/run/a.sock', 'unix:/run/b.sock', 'unix:/run/c.sock']);
+    expect(plugin(['unix:/run/a.sock'])).toBe('unix:/run/a.sock');
+    expect(plugin([])).toBeUndefined();
   });
 });
 
@@ -126,6 +131,26 @@ test('the command line: fabric cni install --node ... writes the conflist and th
     const launcher = fs.readFileSync(path.join(dir, 'bin', 'fabric'), 'utf8');
     expect(launcher).toMatch(/^#!\/bin\/sh\n/);
     expect(launcher).toContain(`exec '${process.execPath}' '${path.join(__dirname, '..', '..', 'bin', 'fabric.js')}' 'cni' "$@"`);
+  } finally {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the command line: several --controller values become a list; a bad one is refused', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fcni-cli-'));
+  try {
+    const run = async (...extra: string[]): Promise<number> => {
+      const ctx = { exitCode: -1, stdout: () => undefined, stderr: () => undefined, debug: false };
+      const program = new Command('fabric').exitOverride();
+      register(program, ctx);
+      await program.parseAsync(['cni', 'install', '--node', 'node3', '--bin-dir', path.join(dir, 'bin'), '--conf-dir', path.join(dir, 'net.d'), ...extra], { from: 'user' });
+      return ctx.exitCode;
+    };
+    expect(await run('--controller', 'unix:/run/fabric-a.sock', '--controller', 'unix:/run/fabric-b.sock,tcp:7070')).toBe(0);
+    const conflist = JSON.parse(fs.readFileSync(path.join(dir, 'net.d', 'fabric-node3.conflist'), 'utf8'));
+    expect(conflist.plugins[0].controller).toEqual(['unix:/run/fabric-a.sock', 'unix:/run/fabric-b.sock', 'tcp:7070']);
+    expect(parseNetConf(JSON.stringify({ ...conflist.plugins[0], cniVersion: conflist.cniVersion, name: conflist.name }), 'ADD').controllers).toEqual(['unix:/run/fabric-a.sock', 'unix:/run/fabric-b.sock', 'tcp:7070']);
+    await expect(run('--controller', 'unix:/run/fabric-a.sock', '--controller', 'ftp://b')).rejects.toThrow(/^--controller: controller "ftp:\/\/b" must be unix:PATH, tcp:PORT\[:ADDR\] or http:\/\/HOST:PORT$/);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
