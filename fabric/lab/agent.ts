@@ -4,12 +4,19 @@
  * service check learns which backend answered and an egress check learns the source address the
  * external host saw), and a TCP client that makes N fresh connections and prints one line each.
  * Python's own http.server is avoided: it stalls on reverse DNS inside namespaces (docs/real-ovs.md pitfall 9).
+ * The server also answers the echo service on port 7 (TCP and UDP), and `probe` keeps one flow to an
+ * echo service with a message every few milliseconds and reports the longest silence (probe.ts).
  */
 import * as fs from 'fs';
 import * as path from 'path';
 
-export const AGENT_PY = `# fabric lab agent: server NAME PORTS | client IP PORT COUNT TIMEOUT_S [MAX_CONSECUTIVE_FAILS] | ping IP COUNT INTERVAL_S TIMEOUT_S
-import os, select, socket, struct, sys, time
+/** Every lab host serves the echo service (RFC 862) on this port, TCP and UDP: a probe's peer. */
+export const ECHO_PORT = 7;
+
+export const AGENT_PY = `# fabric lab agent: server NAME PORTS | client IP PORT COUNT TIMEOUT_S [MAX_CONSECUTIVE_FAILS] | ping IP COUNT INTERVAL_S TIMEOUT_S | probe tcp|udp IP PORT INTERVAL_MS
+import json, os, select, signal, socket, struct, sys, time
+
+ECHO_PORT = ${ECHO_PORT}
 
 def serve(name, ports):
     socks = []
@@ -19,10 +26,44 @@ def serve(name, ports):
         s.bind(("0.0.0.0", p))
         s.listen(256)
         socks.append(s)
+    # the echo service (RFC 862) on TCP and UDP: what a probe's long-lived connection talks to
+    echo_listen = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    echo_listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    echo_listen.bind(("0.0.0.0", ECHO_PORT))
+    echo_listen.listen(64)
+    echo_udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    echo_udp.bind(("0.0.0.0", ECHO_PORT))
+    echo_conns = []
     print("ready", flush=True)
     while True:
-        readable, _, _ = select.select(socks, [], [])
+        readable, _, _ = select.select(socks + [echo_listen, echo_udp] + echo_conns, [], [])
         for s in readable:
+            if s is echo_listen:
+                try:
+                    conn, _ = echo_listen.accept()
+                    conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                    echo_conns.append(conn)
+                except OSError:
+                    pass
+                continue
+            if s is echo_udp:
+                try:
+                    data, peer = echo_udp.recvfrom(65536)
+                    echo_udp.sendto(data, peer)
+                except OSError:
+                    pass
+                continue
+            if s in echo_conns:
+                try:
+                    data = s.recv(65536)
+                    if data:
+                        s.sendall(data)
+                        continue
+                except OSError:
+                    pass
+                echo_conns.remove(s)
+                s.close()
+                continue
             try:
                 conn, peer = s.accept()
             except OSError:
@@ -97,8 +138,107 @@ def ping(ip, count, interval, timeout):
         if seq < count:
             time.sleep(max(0.0, interval - (time.monotonic() - start)))
 
+def probe(proto, ip, port, interval_ms):
+    # one long-lived flow to an echo service: a message with a sequence number every interval until
+    # SIGTERM, then up to 1 s for the last echoes; prints one JSON line. A silence is the time between
+    # two echoes received (the tail counts when echoes are missing at the end).
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(1))
+    interval = interval_ms / 1000.0
+    result = {"proto": proto, "to": "%s:%d" % (ip, port), "intervalMs": interval_ms, "sent": 0, "received": 0,
+              "outOfOrder": 0, "longestSilenceMs": 0.0, "longestSilenceAtMs": 0.0, "silences": [], "error": None}
+    try:
+        if proto == "tcp":
+            s = socket.create_connection((ip, port), timeout=3)
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            s.connect((ip, port))
+    except OSError as e:
+        result["error"] = "connect: " + type(e).__name__
+        print(json.dumps(result), flush=True)
+        return
+    s.setblocking(False)
+    start = time.monotonic()
+    result["startedAt"] = time.time()
+    print("ready", flush=True)
+    last_rx = start
+    next_send = start
+    expect = 0
+    buf = b""
+    drain_until = None
+    silences = []
+    def note(gap, at):
+        silences.append((gap, at))
+        if gap > result["longestSilenceMs"]:
+            result["longestSilenceMs"] = round(gap, 3)
+            result["longestSilenceAtMs"] = round(at, 3)
+    while True:
+        now = time.monotonic()
+        if stopping and drain_until is None:
+            drain_until = now + 1.0
+        if drain_until is not None and (now >= drain_until or result["received"] >= result["sent"]):
+            break
+        if drain_until is None and now >= next_send:
+            try:
+                s.send(struct.pack("!Q", result["sent"]))
+                result["sent"] += 1
+            except BlockingIOError:
+                pass
+            except OSError as e:
+                result["error"] = "send: " + type(e).__name__
+                break
+            # keep the pace after a stall of this process instead of sending a burst
+            next_send = max(next_send + interval, now)
+        wake = drain_until if drain_until is not None else next_send
+        readable, _, _ = select.select([s], [], [], max(0.0, wake - time.monotonic()))
+        if not readable:
+            continue
+        try:
+            data = s.recv(65536)
+        except BlockingIOError:
+            continue
+        except OSError as e:
+            result["error"] = "recv: " + type(e).__name__
+            break
+        if proto == "tcp" and not data:
+            result["error"] = "closed by the peer"
+            break
+        now = time.monotonic()
+        if proto == "tcp":
+            buf += data
+            msgs = []
+            while len(buf) >= 8:
+                msgs.append(struct.unpack("!Q", buf[:8])[0])
+                buf = buf[8:]
+        else:
+            msgs = [struct.unpack("!Q", data[:8])[0]] if len(data) >= 8 else []
+        for seq in msgs:
+            if seq != expect:
+                result["outOfOrder"] += 1
+            expect = seq + 1
+            result["received"] += 1
+        if msgs:
+            note((now - last_rx) * 1000.0, (last_rx - start) * 1000.0)
+            last_rx = now
+    end = time.monotonic()
+    if result["received"] < result["sent"]:
+        note((end - last_rx) * 1000.0, (last_rx - start) * 1000.0)
+    result["durationMs"] = round((end - start) * 1000.0, 3)
+    # every silence of 10 ms or 5 intervals and more (at most 500), and the ten longest
+    silences.sort(reverse=True)
+    floor = max(10.0, 5 * interval_ms)
+    kept = [x for x in silences[:500] if x[0] >= floor]
+    if len(kept) < 10:
+        kept = silences[:10]
+    result["silences"] = [[round(at, 3), round(gap, 3)] for gap, at in kept]
+    s.close()
+    print(json.dumps(result), flush=True)
+
 if __name__ == "__main__":
-    if sys.argv[1] == "server":
+    if sys.argv[1] == "probe":
+        probe(sys.argv[2], sys.argv[3], int(sys.argv[4]), float(sys.argv[5]))
+    elif sys.argv[1] == "server":
         serve(sys.argv[2], [int(p) for p in sys.argv[3].split(",") if p])
     elif sys.argv[1] == "ping":
         ping(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]))

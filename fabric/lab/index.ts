@@ -9,6 +9,8 @@ export type { LabHost, LabLink, LabRecord, LabOptions, HostKind } from './lab';
 export { checkLabSafety, scenarioPrefixes, rootNamespaceEntries, FORBIDDEN_PREFIXES } from './safety';
 export { ping, tcpConnect } from './traffic';
 export type { PingResult, TcpReply } from './traffic';
+export { startProbe } from './probe';
+export type { ProbeResult, RunningProbe } from './probe';
 export { installPlanText, dumpFlows } from './install';
 export type { PlanText, InstallCount } from './install';
 export { planText, installPlans, ofctlProgrammer } from './program';

@@ -23,7 +23,7 @@ import * as path from 'path';
 import { macFromIp } from '../../topology/ip';
 import type { ClusterState, PortState, SwitchState } from '../../topology/types';
 import { coveringPrefix, prefixLength } from './addr';
-import { PYTHON, writeAgent } from './agent';
+import { ECHO_PORT, PYTHON, writeAgent } from './agent';
 import { LabError } from './errors';
 import { inNs, ip, mustRun, pidAlive, pidComm, runCmd, sleep, spawnInNs, stopPid } from './exec';
 import { LabOvs, readPidFile } from './ovs';
@@ -251,11 +251,14 @@ function checkMininetLab(state: ClusterState): void {
   }
 }
 
-/** The ports every agent listens on: services' targetPorts, the default egress port, extras. */
+/**
+ * The ports every agent listens on: services' targetPorts, the default egress port, extras. Not the
+ * echo port (7), which every agent serves anyway (a service with targetPort 7 reaches the echo).
+ */
 export function agentPortsFor(state: ClusterState, extra: number[] = []): number[] {
   const ports = new Set<number>([DEFAULT_TCP_PORT, ...extra]);
   for (const s of state.services.values()) if (s.protocol === 'tcp') ports.add(s.targetPort);
-  return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p < 65536).sort((a, b) => a - b);
+  return [...ports].filter((p) => Number.isInteger(p) && p > 0 && p < 65536 && p !== ECHO_PORT).sort((a, b) => a - b);
 }
 
 export class Lab {
