@@ -27,7 +27,7 @@ export interface ControllerSnapshot {
   linksDown: string[];
   /** links an operator set down (POST /events, a link removed from the file) */
   linksAdminDown: string[];
-  reloads: { applied: number; failed: number; refused: number };
+  reloads: { applied: number; failed: number; refused: number; deferred?: number };
   ovsdb: { disconnects: number; reconnects: number; bridgesRepaired: number };
   api: { requests: number; eventsApplied: number; batchesRejected: number };
   /** the intent store (fabric/store): which, and the last revision applied from it */
@@ -80,12 +80,14 @@ export interface ApplyResult {
   switchesTotal: number;
   /** the intent store revision the batch was stored at (durable before this answer) */
   revision?: number;
+  /** a retry with an Idempotency-Key already stored: answered from the store, nothing applied again */
+  replayed?: boolean;
 }
 
 export interface ControllerApiBackend {
   snapshot(): ControllerSnapshot;
   /** validate the whole batch (throw EventsRejectedError: nothing applied), apply, await the pass */
-  applyEvents(events: ScenarioEvent[], receivedAtNs: bigint): Promise<ApplyResult>;
+  applyEvents(events: ScenarioEvent[], receivedAtNs: bigint, idempotencyKey?: string): Promise<ApplyResult>;
 }
 
 /** A batch refused before anything was applied: the HTTP answer is 400 with this message. */
@@ -259,6 +261,7 @@ export function formatMetrics(s: ControllerSnapshot): string {
   family('fabric_scenario_reloads_total', 'counter', 'Edits of the scenario file applied.', one(s.reloads.applied));
   family('fabric_scenario_reload_failures_total', 'counter', 'Edits of the scenario file that did not parse or build.', one(s.reloads.failed));
   family('fabric_scenario_reload_refused_total', 'counter', 'Edits of the scenario file refused (cannot apply live; nothing applied).', one(s.reloads.refused));
+  family('fabric_scenario_reload_deferred_total', 'counter', 'Edits of the scenario file a standby left to the leader (HA).', one(s.reloads.deferred ?? 0));
   family('fabric_ovsdb_disconnects_total', 'counter', 'OVSDB sessions lost.', one(s.ovsdb.disconnects));
   family('fabric_ovsdb_reconnects_total', 'counter', 'OVSDB sessions re-established.', one(s.ovsdb.reconnects));
   family('fabric_ovsdb_bridges_repaired_total', 'counter', 'Bridges changed by the re-ensure after an OVSDB reconnect.', one(s.ovsdb.bridgesRepaired));
@@ -319,6 +322,27 @@ export function parseApiListen(url: string): { path: string } | { port: number; 
   throw new EventsRejectedError(`--api ${url}: use unix:PATH or tcp:PORT[:ADDR]`);
 }
 
+/**
+ * The `Idempotency-Key` header of POST /events (optional): 1-200 visible ASCII characters. A batch
+ * retried with the same key and the same events is answered from the store (`replayed: true`),
+ * applied once; the same key with other events is refused (422).
+ */
+export function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
+  if (header === undefined) return undefined;
+  const v = Array.isArray(header) ? header[0] : header;
+  if (!/^[\x21-\x7e]{1,200}$/.test(v)) throw new EventsRejectedError(`Idempotency-Key must be 1-200 visible ASCII characters, got ${JSON.stringify(v.slice(0, 40))}`);
+  return v;
+}
+
+/** The same Idempotency-Key with other events than the batch stored under it: 422, nothing applied. */
+export class IdempotencyKeyReusedError extends Error {
+  readonly httpStatus = 422;
+  constructor(message: string) {
+    super(message);
+    this.name = 'IdempotencyKeyReusedError';
+  }
+}
+
 function send(res: http.ServerResponse, status: number, body: unknown, contentType = 'application/json'): void {
   const text = typeof body === 'string' ? body : JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text) });
@@ -352,7 +376,9 @@ export async function startControllerApi(listen: string, backend: ControllerApiB
         return send(res, 413, { error: `the body is larger than ${MAX_BODY_BYTES} bytes` });
       }
       let events: ScenarioEvent[];
+      let key: string | undefined;
       try {
+        key = idempotencyKeyOf(req.headers['idempotency-key']);
         let body: unknown;
         try {
           body = JSON.parse(Buffer.concat(chunks).toString('utf8'));
@@ -365,7 +391,7 @@ export async function startControllerApi(listen: string, backend: ControllerApiB
         const e = err as EventsRejectedError;
         return send(res, 400, { error: e.message, ...(e.index !== undefined ? { index: e.index } : {}), applied: 0 });
       }
-      backend.applyEvents(events, receivedAtNs).then(
+      backend.applyEvents(events, receivedAtNs, key).then(
         (result) => {
           counters.eventsApplied += result.applied;
           send(res, 200, result);

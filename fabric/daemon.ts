@@ -29,6 +29,7 @@
  * the controller takes part in an election (fabric/ha): a standby follows the store by watch and never
  * writes; the leader holds the OpenFlow MASTER role with its generation id.
  */
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -39,9 +40,9 @@ import { applyEvent as applyTopologyEvent, cloneClusterState, formatDiagnostic, 
 import type { ScenarioEvent } from '../topology/types';
 import { loadScenario } from './lab/scenario';
 import { diffCounts, diffScenarioEdit } from './lab/scenario-diff';
-import { EventsRejectedError, parseApiListen, startControllerApi } from './controller-api';
+import { EventsRejectedError, IdempotencyKeyReusedError, parseApiListen, startControllerApi } from './controller-api';
 import type { ApplyResult, ControllerApi, ControllerSnapshot } from './controller-api';
-import { EtcdStore, openStore } from './store';
+import { COMPACT_EVERY, COMPACT_KEEP, compactStore, EtcdStore, needsRebuild, NotLeaderError, openStore, shouldCompact } from './store';
 import type { IntentStore, StoredBatch } from './store';
 import { HaCoordinator } from './ha';
 
@@ -114,6 +115,8 @@ export function resolveSwitchTargets(switchNames: readonly string[], ovsdb: stri
 }
 
 export interface RunningController {
+  /** resolves (with the reason) when the controller cannot go on and must be restarted (a store compacted under it) */
+  failed: Promise<string>;
   controller: LiveController;
   driver: OvsDriver;
   /** the OVSDB session of the first URL (the only one with a single --ovsdb) */
@@ -127,7 +130,8 @@ export interface RunningController {
   /** resolves when the bridge re-ensures started by the last OVSDB reconnects are done */
   ovsdbIdle(): Promise<void>;
   /** live edits of the scenario file: reloads applied, failed (parse or build errors) and refused (cannot apply live) */
-  reloadStats: { reloads: number; failures: number; refused: number };
+  /** `deferred`: edits a standby left to the leader (HA; compared again when this controller leads) */
+  reloadStats: { reloads: number; failures: number; refused: number; deferred: number };
   /** re-read the scenario file now (the watcher calls it after a change; tests may call it directly) */
   reload(): Promise<void>;
   /**
@@ -167,7 +171,12 @@ export interface ControllerOptions {
   store?: string;
   /** HA: lease TTL (s, default 3) and this controller's identity (default its --api URL, else host:pid) */
   ha?: { ttlS?: number; identity?: string };
-  /** more controller targets every bridge gets besides ours (HA: the other controllers' listen addresses) */
+  /** fold stored batches into one every `every` batches (0: never; default 1000), keeping the `keep` most recent (default 100) */
+  compact?: { every?: number; keep?: number };
+  /**
+   * more controller targets a bridge gets besides ours (HA: the other controllers' listen addresses):
+   * `URL` for every bridge, `SWITCH=URL` for one (one OVS per node, each with its own addresses)
+   */
   peerControllers?: readonly string[];
 }
 
@@ -184,6 +193,10 @@ export async function startController(file: string, options: ControllerOptions):
   const log = options.log ?? (() => undefined);
   const targets = resolveSwitchTargets([...state.switches.keys()], options.ovsdb, options.listen);
   if (options.api !== undefined) parseApiListen(options.api); // a bad --api fails before anything starts
+  for (const p of options.peerControllers ?? []) {
+    const eq = p.indexOf('=');
+    if (eq >= 0 && !state.switches.has(p.slice(0, eq))) throw new Error(`--peer-controller ${p}: no switch ${p.slice(0, eq)} in ${file}`);
+  }
   const driver = await OvsDriver.start(targets.listens);
   const controllerTargetOf = (sw: string): string => driver.targets[targets.listens.indexOf(targets.listenOf.get(sw)!)];
   const clients = new Map<string, OvsdbClient>();
@@ -202,15 +215,83 @@ export async function startController(file: string, options: ControllerOptions):
     // scenario file before any switch connects (a batch that no longer applies is skipped and logged)
     const intent = (store = openStore({ store: options.store, stateDir: options.stateDir, onTorn: (bytes) => log('store-torn-record-dropped', { bytes }) }));
     let storeRevision = 0;
+    let failedWith: (reason: string) => void = () => undefined;
+    const failed = new Promise<string>((resolve) => (failedWith = resolve));
+    // Idempotency-Key -> the batch stored under it (from this controller's appends and from the store)
+    const keys = new Map<string, { revision: number; digest: string }>();
+    const rememberKey = (key: string, v: { revision: number; digest: string }): void => {
+      keys.set(key, v);
+      if (keys.size > MAX_IDEMPOTENCY_KEYS) keys.delete(keys.keys().next().value as string);
+    };
+    // compaction (fabric/store/compact.ts): how many batches the store holds, and the last compacted revision
+    let batchesStored = 0;
+    let lastCompactedAt = 0;
+    let rebuildNeeded: string | undefined;
     const applyStored = (b: StoredBatch): void => {
-      if (b.revision <= storeRevision) return;
+      if (b.revision <= storeRevision || rebuildNeeded !== undefined) return;
+      if (needsRebuild(storeRevision, b)) {
+        // batches 1..N were folded into one while this controller had applied only some of them: its
+        // state cannot take the folded batch; it must start again from the file and the store
+        rebuildNeeded = `the store was compacted up to revision ${b.revision} while this controller had applied up to ${storeRevision}: restart it to rebuild its state`;
+        log('store-rebuild-needed', { revision: b.revision, applied: storeRevision });
+        failedWith(rebuildNeeded);
+        return;
+      }
+      if (b.idempotency) rememberKey(b.idempotency.key, { revision: b.revision, digest: b.idempotency.digest });
+      if (b.compacted) {
+        // the net effect of many batches: event by event, so that one event the file now contains
+        // (a later edit of the file) does not drop the others
+        for (const ev of b.events) {
+          const one = checkBatch(state, [ev]);
+          if (one.failed) log('store-event-skipped', { revision: b.revision, source: b.source, event: describeEvent(ev), error: one.failed.message });
+          else controller.applyEvents(one.events);
+        }
+        storeRevision = b.revision;
+        lastCompactedAt = b.revision;
+        batchesStored = 1;
+        return;
+      }
+      batchesStored++;
       const checked = checkBatch(state, b.events);
       if (checked.failed) log('store-batch-skipped', { revision: b.revision, source: b.source, index: checked.failed.index, error: checked.failed.message });
-      else controller.applyEvents(checked.events);
+      else {
+        controller.applyEvents(checked.events);
+        // another controller's edit of the same file (the same bytes here): this is now the file this
+        // state reflects, so a later edit is diffed from it (HA standbys; docs/ha.md "File edits")
+        if (b.source === 'file' && b.fileSha256 !== undefined && b.fileSha256 === fileSha256(file)) {
+          const parsed = parseScenarioFileQuiet(file);
+          if (parsed) {
+            current = parsed;
+            controller.loop.declareDemands(parsed.traffic);
+          }
+        }
+      }
       storeRevision = b.revision;
     };
     const stored = await intent.load();
     for (const b of stored.batches) applyStored(b);
+    const compactEvery = options.compact?.every ?? COMPACT_EVERY;
+    const compactKeep = options.compact?.keep ?? COMPACT_KEEP;
+    let compacting: Promise<void> | undefined;
+    /** After an acknowledged append: fold old batches into one when enough have accumulated (in the background). */
+    const maybeCompact = (): void => {
+      if (compacting || compactEvery <= 0 || !intent.compact || intent.describe === 'memory') return;
+      if (ha && !ha.isLeader) return;
+      if (!shouldCompact(storeRevision, batchesStored, lastCompactedAt, { every: compactEvery, keep: compactKeep })) return;
+      const t0 = process.hrtime.bigint();
+      compacting = (async () => {
+        // the base is the state the file gives now, before any stored batch: what a restart replays over
+        const r = await compactStore(intent, loadScenario(file).state, { keep: compactKeep });
+        if (!r) return;
+        lastCompactedAt = Math.max(lastCompactedAt, r.upTo);
+        batchesStored = Math.max(1, batchesStored - r.folded + 1);
+        log('store-compacted', { upTo: r.upTo, folded: r.folded, events: r.events, ms: elapsedMsSince(t0) });
+      })()
+        .catch((err: unknown) => log('store-compaction-failed', { error: err instanceof Error ? err.message : String(err) }))
+        .finally(() => {
+          compacting = undefined;
+        });
+    };
     log('store-replayed', { store: intent.describe, revision: stored.revision, batches: stored.batches.length });
     if (intent instanceof EtcdStore) {
       ha = new HaCoordinator({
@@ -223,12 +304,16 @@ export async function startController(file: string, options: ControllerOptions):
         catchUp: () =>
           serial(async () => {
             for (const b of (await intent.load()).batches) applyStored(b);
+            if (rebuildNeeded !== undefined) throw new Error(rebuildNeeded);
           }),
+        // an edit of the file this controller saw as a standby (or that the old leader never stored)
+        onLeading: () => (watching ? reload() : Promise.resolve()),
       });
     }
     log('listening', { target: driver.target, targets: driver.targets, ovsdb: targets.ovsdbs.length === 1 ? targets.ovsdbs[0] : targets.ovsdbs });
     const switchTargets: RunningController['switchTargets'] = {};
     for (const sw of state.switches.keys()) switchTargets[sw] = { ovsdb: targets.ovsdbOf.get(sw)!, controller: controllerTargetOf(sw) };
+    const peersOf = (sw: string): string[] => peerTargetsFor(options.peerControllers ?? [], sw);
     const ensureOn = async (url: string): Promise<number> => {
       const client = clients.get(url)!;
       let changed = 0;
@@ -238,7 +323,7 @@ export async function startController(file: string, options: ControllerOptions):
           name: sw.name,
           datapathType: options.datapathType ?? 'netdev',
           datapathId: sw.datapathId,
-          controller: options.peerControllers?.length ? [controllerTargetOf(sw.name), ...options.peerControllers] : controllerTargetOf(sw.name),
+          controller: peersOf(sw.name).length ? [controllerTargetOf(sw.name), ...peersOf(sw.name)] : controllerTargetOf(sw.name),
           protocols: ['OpenFlow13'],
           failMode: 'secure',
           externalIds: { 'fabric-switch': sw.name },
@@ -297,10 +382,12 @@ export async function startController(file: string, options: ControllerOptions):
     /** Apply a checked batch: link events as an operator's (ports can't undo them), the rest as is. */
     const applyChecked = (events: readonly ScenarioEvent[]): number => controller.applyEvents(events).length;
 
-    const reloadStats = { reloads: 0, failures: 0, refused: 0 };
+    const reloadStats = { reloads: 0, failures: 0, refused: 0, deferred: 0 };
     const reloadOnce = async (): Promise<void> => {
       let parsed;
+      let sha: string | undefined;
       try {
+        sha = fileSha256(file);
         parsed = parseScenarioFile(file);
       } catch (err) {
         reloadStats.failures++;
@@ -325,8 +412,17 @@ export async function startController(file: string, options: ControllerOptions):
       const pinned = checkBatch(state, edit.events).events;
       if (pinned.length > 0) {
         try {
-          storeRevision = await intent.append({ source: 'file', events: pinned, at: new Date().toISOString() });
+          storeRevision = await intent.append({ source: 'file', events: pinned, at: new Date().toISOString(), fileSha256: sha });
+          batchesStored++;
+          maybeCompact();
         } catch (err) {
+          if (err instanceof NotLeaderError) {
+            // HA: the leader stores file edits (it reads the same file); when this controller leads
+            // it compares the file with what it has again (onLeading below)
+            reloadStats.deferred++;
+            log('scenario-reload-deferred', { file, leader: err.leader, note: 'standby: the leader stores this edit; compared again if this controller becomes the leader' });
+            return;
+          }
           reloadStats.failures++;
           log('scenario-reload-failed', { file, errors: [`intent store: ${(err as Error).message}`] });
           return;
@@ -342,8 +438,21 @@ export async function startController(file: string, options: ControllerOptions):
     const reload = (): Promise<void> => serial(reloadOnce);
 
     const apiCounters = { requests: 0, eventsApplied: 0, batchesRejected: 0 };
-    const applyEvents = (events: ScenarioEvent[], receivedAtNs = process.hrtime.bigint()): Promise<ApplyResult> =>
+    const applyEvents = (events: ScenarioEvent[], receivedAtNs = process.hrtime.bigint(), idempotencyKey?: string): Promise<ApplyResult> =>
       serial(async () => {
+        // under HA the leader decides (a standby's state may lag it by a batch): 503 before any check
+        if (ha && !ha.isLeader) throw new NotLeaderError('this controller is a standby: changes go to the leader', ha.snapshot().leader);
+        const digest = idempotencyKey !== undefined ? createHash('sha256').update(JSON.stringify(events)).digest('hex') : undefined;
+        const seen = idempotencyKey !== undefined ? keys.get(idempotencyKey) : undefined;
+        if (seen) {
+          if (seen.digest !== digest) throw new IdempotencyKeyReusedError(`Idempotency-Key ${JSON.stringify(idempotencyKey)} was used for other events (revision ${seen.revision}); nothing applied`);
+          // a retry of a stored batch (its answer was lost, or its controller died before answering): applied once
+          await controller.schedule();
+          await controller.idle();
+          const s = controller.stats;
+          log('events-replayed', { key: idempotencyKey, revision: seen.revision, events: events.length });
+          return { applied: events.length, changes: 0, reconciledMs: elapsedMsSince(receivedAtNs), passes: 0, switchesConnected: s.switchesConnected, switchesTotal: s.switchesTotal, revision: seen.revision, replayed: true };
+        }
         const checked = checkBatch(state, events);
         const failed = checked.failed;
         if (failed) {
@@ -351,8 +460,11 @@ export async function startController(file: string, options: ControllerOptions):
           throw new EventsRejectedError(`event ${failed.index} (${describeEvent(events[failed.index])}): ${failed.message}; nothing applied`, failed.index);
         }
         // durable before it is applied and acknowledged (a NotLeaderError on an HA standby: 503)
-        const revision = await intent.append({ source: 'api', events: checked.events, at: new Date().toISOString() });
+        const revision = await intent.append({ source: 'api', events: checked.events, at: new Date().toISOString(), ...(idempotencyKey !== undefined ? { idempotency: { key: idempotencyKey, digest: digest! } } : {}) });
         storeRevision = revision;
+        batchesStored++;
+        maybeCompact();
+        if (idempotencyKey !== undefined) rememberKey(idempotencyKey, { revision, digest: digest! });
         const changes = applyChecked(checked.events);
         const passesBefore = controller.stats.passes;
         await controller.schedule();
@@ -392,7 +504,7 @@ export async function startController(file: string, options: ControllerOptions):
         opsSent: s.opsSent,
         linksDown: [...s.linksDown],
         linksAdminDown: controller.linksAdminDown,
-        reloads: { applied: reloadStats.reloads, failed: reloadStats.failures, refused: reloadStats.refused },
+        reloads: { applied: reloadStats.reloads, failed: reloadStats.failures, refused: reloadStats.refused, deferred: reloadStats.deferred },
         ovsdb: { ...ovsdbStats },
         api: { ...apiCounters },
         store: { describe: intent.describe, revision: storeRevision },
@@ -462,10 +574,12 @@ export async function startController(file: string, options: ControllerOptions):
         await api?.close();
         await ha?.stop();
         await queue;
+        await compacting;
         await driver.close();
         for (const c of clients.values()) await c.close();
         await intent.close();
       },
+      failed,
     };
     return running;
   } catch (err) {
@@ -496,6 +610,41 @@ export function checkBatch(state: Parameters<typeof cloneClusterState>[0], event
     pinned.push(ip !== undefined && ev.kind === 'pod' && ev.action === 'add' ? { ...ev, ip } : ev);
   }
   return { events: pinned };
+}
+
+/**
+ * The peer controller targets of one switch: every `URL`, and every `SWITCH=URL` naming it (an
+ * OpenFlow target has no '=': unix:PATH, tcp:HOST:PORT, ssl:HOST:PORT).
+ */
+export function peerTargetsFor(peers: readonly string[], switchName: string): string[] {
+  const out: string[] = [];
+  for (const p of peers) {
+    const eq = p.indexOf('=');
+    if (eq < 0) out.push(p);
+    else if (p.slice(0, eq) === switchName) out.push(p.slice(eq + 1));
+  }
+  return out;
+}
+
+/** Idempotency keys remembered (the oldest forgotten first): a retry comes within seconds, not after 100k batches. */
+const MAX_IDEMPOTENCY_KEYS = 100_000;
+
+/** SHA-256 of a file's bytes (hex), or undefined when it cannot be read. */
+function fileSha256(file: string): string | undefined {
+  try {
+    return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  } catch {
+    return undefined;
+  }
+}
+
+/** The scenario a file holds now, or undefined (unreadable, invalid). */
+function parseScenarioFileQuiet(file: string): ReturnType<typeof parseScenarioFile>['scenario'] | undefined {
+  try {
+    return parseScenarioFile(file).scenario ?? undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** One event in a log line or error message: "pod add web-3", "link down node2|tor1". */

@@ -21,6 +21,8 @@ interface ControllerFlags {
   peerController?: string[];
   leaseTtl?: string;
   haId?: string;
+  compactEvery?: string;
+  compactKeep?: string;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -40,8 +42,10 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--once', 'exit after every switch connected and the first convergence')
     .option('--state-dir <dir>', 'keep the intent (every accepted change) in DIR/intent.log, fsynced before each answer, replayed on start (default: in memory, lost on exit)')
     .option('--store <url>', 'the shared intent store etcd://HOST:PORT[,HOST:PORT...][/PREFIX]: several controllers, one elected leader (docs/ha.md)')
-    .option('--peer-controller <url>', "HA: another controller's OpenFlow address, added to every bridge's controllers; repeatable", collect)
+    .option('--peer-controller <url>', "HA: another controller's OpenFlow address, added to every bridge's controllers (SWITCH=URL: to that switch's only); repeatable", collect)
     .option('--lease-ttl <seconds>', 'HA: the leader lease TTL (takeover takes about this long)', '3')
+    .option('--compact-every <batches>', 'intent store: fold old batches into one every N batches (0: never)', '1000')
+    .option('--compact-keep <batches>', 'intent store: the most recent batches a compaction keeps as they are', '100')
     .option('--ha-id <name>', "HA: this controller's identity in the election (default its --api URL)")
     .description('run the controller against real Open vSwitch (runs until stopped)')
     .addHelpText(
@@ -72,6 +76,10 @@ See docs/controller.md.
         if (!(statsS >= 0)) throw Object.assign(new Error(`--stats-interval ${flags.statsInterval}: give seconds >= 0`), { exitCode: 2 });
         const ttlS = Number(flags.leaseTtl ?? '3');
         if (!(Number.isInteger(ttlS) && ttlS >= 1)) throw Object.assign(new Error(`--lease-ttl ${flags.leaseTtl}: give whole seconds >= 1`), { exitCode: 2 });
+        const every = Number(flags.compactEvery ?? '1000');
+        const keep = Number(flags.compactKeep ?? '100');
+        if (!(Number.isInteger(every) && every >= 0)) throw Object.assign(new Error(`--compact-every ${flags.compactEvery}: give a whole number of batches >= 0`), { exitCode: 2 });
+        if (!(Number.isInteger(keep) && keep >= 0)) throw Object.assign(new Error(`--compact-keep ${flags.compactKeep}: give a whole number of batches >= 0`), { exitCode: 2 });
         running = await startController(file, {
           ovsdb: flags.ovsdb,
           listen: flags.listen,
@@ -83,6 +91,7 @@ See docs/controller.md.
           store: flags.store,
           peerControllers: flags.peerController,
           ha: { ttlS, identity: flags.haId },
+          compact: { every, keep },
         });
       } catch (err) {
         ctx.stderr(`fabric controller: ${(err as Error).message}\n`);
@@ -97,6 +106,7 @@ See docs/controller.md.
             `file reloads ${running.reloadStats.reloads} (refused ${running.reloadStats.refused}, failed ${running.reloadStats.failures})\n`,
         );
       };
+      let failure: string | undefined;
       await new Promise<void>((resolve) => {
         const seconds = Number(flags.summary ?? '10');
         const timer = seconds > 0 ? setInterval(summarize, seconds * 1000) : undefined;
@@ -110,6 +120,12 @@ See docs/controller.md.
         };
         process.on('SIGINT', stop);
         process.on('SIGTERM', stop);
+        // a store compacted under a controller that had applied only part of it: exit 75 (restart me)
+        void running.failed.then((reason) => {
+          ctx.stderr(`fabric controller: ${reason}\n`);
+          failure = reason;
+          stop();
+        });
         if (flags.once) {
           check = setInterval(() => {
             const s = running.controller.stats;
@@ -122,6 +138,6 @@ See docs/controller.md.
       });
       summarize();
       await running.stop();
-      ctx.exitCode = 0;
+      ctx.exitCode = failure === undefined ? 0 : 75;
     });
 }

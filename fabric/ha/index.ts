@@ -43,6 +43,8 @@ export interface HaOptions extends ElectionOptions {
   identity: string;
   /** apply every stored batch not applied yet (runs in the controller's serial queue) */
   catchUp(): Promise<void>;
+  /** after the takeover pass (e.g. compare the scenario file with the state again) */
+  onLeading?(): Promise<void>;
   log: (event: string, fields: Record<string, unknown>) => void;
 }
 
@@ -148,6 +150,7 @@ export class HaCoordinator {
       const passMs = Date.now() - t0;
       this.status.lastTakeover = { caughtUpMs, rolesMs, passMs, opsSent: this.o.controller.stats.opsSent - opsBefore, switches: conns.length };
       this.o.log('ha-leader', { generationId: String(l.generationId), ...this.status.lastTakeover });
+      await this.o.onLeading?.();
     } catch (err) {
       this.o.log('ha-activate-failed', { error: (err as Error).message });
       this.standDown(`activation failed: ${(err as Error).message}`);

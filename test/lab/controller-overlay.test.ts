@@ -17,7 +17,7 @@ import { checkNetnsPermitted, Lab, loadScenario, ping, scenarioPorts, tcpConnect
 import { labControllerArgs } from '../../fabric/lab/controller';
 import { stopPid } from '../../fabric/lab/exec';
 import { readPidFile } from '../../fabric/lab/ovs';
-import { resolveSwitchTargets, startController, RunningController } from '../../fabric/daemon';
+import { peerTargetsFor, resolveSwitchTargets, startController, RunningController } from '../../fabric/daemon';
 import { until } from './until';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -47,6 +47,14 @@ describe('resolveSwitchTargets', () => {
     const t = resolveSwitchTargets(sws, ['tcp:127.0.0.1:6640', 'n1=unix:/r/ovs1/db.sock'], ['tcp:6653', 'n2=tcp:6654']);
     expect(Object.fromEntries(t.listenOf)).toEqual({ core: 'tcp:6653', 'tor-a': 'tcp:6653', n1: 'tcp:6653', n2: 'tcp:6654' });
     expect(t.listens).toEqual(['tcp:6653', 'tcp:6654']);
+  });
+
+  test('HA peers: a plain URL goes to every bridge, SWITCH=URL to that switch only', () => {
+    const peers = ['unix:/r/ovs/ctl-b.sock', 'n1=unix:/r/ovs1/ctl-b.sock', 'n2=tcp:127.0.0.1:6654'];
+    expect(peerTargetsFor(peers, 'core')).toEqual(['unix:/r/ovs/ctl-b.sock']);
+    expect(peerTargetsFor(peers, 'n1')).toEqual(['unix:/r/ovs/ctl-b.sock', 'unix:/r/ovs1/ctl-b.sock']);
+    expect(peerTargetsFor(peers, 'n2')).toEqual(['unix:/r/ovs/ctl-b.sock', 'tcp:127.0.0.1:6654']);
+    expect(peerTargetsFor([], 'n1')).toEqual([]);
   });
 
   test('bad combinations are usage errors (exit 2) naming what is wrong', () => {

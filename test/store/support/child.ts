@@ -71,10 +71,10 @@ export interface ApiAnswer {
 }
 
 /** One request to the controller's API at a unix socket path. */
-export function api(socket: string, method: string, urlPath: string, body?: unknown, timeoutMs = 15_000): Promise<ApiAnswer> {
+export function api(socket: string, method: string, urlPath: string, body?: unknown, timeoutMs = 15_000, headers: Record<string, string> = {}): Promise<ApiAnswer> {
   return new Promise((resolve, reject) => {
     const data = body === undefined ? undefined : JSON.stringify(body);
-    const req = http.request({ socketPath: socket, method, path: urlPath, headers: data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}, timeout: timeoutMs }, (res) => {
+    const req = http.request({ socketPath: socket, method, path: urlPath, headers: { ...(data ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(data) } : {}), ...headers }, timeout: timeoutMs }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
