@@ -37,7 +37,7 @@ import { OvsDriver, LiveController } from './ovsdriver';
 import { OvsdbClient } from './ovsdb';
 import { ensureBridge } from './vswitch';
 import { applyEvent as applyTopologyEvent, cloneClusterState, formatDiagnostic, parseScenarioFile } from '../topology';
-import type { ScenarioEvent } from '../topology/types';
+import type { ClusterState, ScenarioEvent } from '../topology/types';
 import { loadScenario } from './lab/scenario';
 import { diffCounts, diffScenarioEdit } from './lab/scenario-diff';
 import { EventsRejectedError, IdempotencyKeyReusedError, parseApiListen, startControllerApi } from './controller-api';
@@ -169,6 +169,8 @@ export interface ControllerOptions {
   stateDir?: string;
   /** `etcd://HOST:PORT[,...][/PREFIX]`: the shared intent store, and HA (election, OpenFlow roles) */
   store?: string;
+  /** `etcds://` store: the CA bundle, client certificate and key files (--etcd-ca, --etcd-cert, --etcd-key) */
+  etcdTls?: { ca?: string; cert?: string; key?: string };
   /** HA: lease TTL (s, default 3) and this controller's identity (default its --api URL, else host:pid) */
   ha?: { ttlS?: number; identity?: string };
   /** fold stored batches into one every `every` batches (0: never; default 1000), keeping the `keep` most recent (default 100) */
@@ -213,7 +215,7 @@ export async function startController(file: string, options: ControllerOptions):
     controller.pollEvery(options.statsIntervalMs ?? 1000);
     // the intent store: every accepted change is stored before it is applied; replayed here over the
     // scenario file before any switch connects (a batch that no longer applies is skipped and logged)
-    const intent = (store = openStore({ store: options.store, stateDir: options.stateDir, onTorn: (bytes) => log('store-torn-record-dropped', { bytes }) }));
+    const intent = (store = openStore({ store: options.store, etcdTls: options.etcdTls, stateDir: options.stateDir, onTorn: (bytes) => log('store-torn-record-dropped', { bytes }) }));
     let storeRevision = 0;
     let failedWith: (reason: string) => void = () => undefined;
     const failed = new Promise<string>((resolve) => (failedWith = resolve));
@@ -227,6 +229,14 @@ export async function startController(file: string, options: ControllerOptions):
     let batchesStored = 0;
     let lastCompactedAt = 0;
     let rebuildNeeded: string | undefined;
+    /** during the start's replay: a copy of the state as of storeRevision (a failed check spoils it: cloned again) */
+    let replayShadow: ClusterState | undefined;
+    const checkStored = (events: readonly ScenarioEvent[]): ReturnType<typeof checkBatch> => {
+      if (!replayShadow) return checkBatch(state, events);
+      const r = checkBatchOn(replayShadow, events);
+      if (r.failed) replayShadow = cloneClusterState(state);
+      return r;
+    };
     const applyStored = (b: StoredBatch): void => {
       if (b.revision <= storeRevision || rebuildNeeded !== undefined) return;
       if (needsRebuild(storeRevision, b)) {
@@ -242,7 +252,7 @@ export async function startController(file: string, options: ControllerOptions):
         // the net effect of many batches: event by event, so that one event the file now contains
         // (a later edit of the file) does not drop the others
         for (const ev of b.events) {
-          const one = checkBatch(state, [ev]);
+          const one = checkStored([ev]);
           if (one.failed) log('store-event-skipped', { revision: b.revision, source: b.source, event: describeEvent(ev), error: one.failed.message });
           else controller.applyEvents(one.events);
         }
@@ -252,7 +262,7 @@ export async function startController(file: string, options: ControllerOptions):
         return;
       }
       batchesStored++;
-      const checked = checkBatch(state, b.events);
+      const checked = checkStored(b.events);
       if (checked.failed) log('store-batch-skipped', { revision: b.revision, source: b.source, index: checked.failed.index, error: checked.failed.message });
       else {
         controller.applyEvents(checked.events);
@@ -269,7 +279,10 @@ export async function startController(file: string, options: ControllerOptions):
       storeRevision = b.revision;
     };
     const stored = await intent.load();
+    // the start's replay: nothing else changes the state meanwhile, so one copy checks every batch
+    replayShadow = cloneClusterState(state);
     for (const b of stored.batches) applyStored(b);
+    replayShadow = undefined;
     const compactEvery = options.compact?.every ?? COMPACT_EVERY;
     const compactKeep = options.compact?.keep ?? COMPACT_KEEP;
     let compacting: Promise<void> | undefined;
@@ -598,7 +611,15 @@ export async function startController(file: string, options: ControllerOptions):
  * gives the pod the same address.
  */
 export function checkBatch(state: Parameters<typeof cloneClusterState>[0], events: readonly ScenarioEvent[]): { failed?: { index: number; message: string }; events: ScenarioEvent[] } {
-  const copy = cloneClusterState(state);
+  return checkBatchOn(cloneClusterState(state), events);
+}
+
+/**
+ * checkBatch on a copy the caller owns: the events are applied to `copy` itself (left half-applied
+ * when one fails: throw the copy away then). Replaying a store keeps one copy for every batch
+ * instead of one per batch.
+ */
+export function checkBatchOn(copy: Parameters<typeof cloneClusterState>[0], events: readonly ScenarioEvent[]): { failed?: { index: number; message: string }; events: ScenarioEvent[] } {
   const pinned: ScenarioEvent[] = [];
   for (const [index, ev] of events.entries()) {
     try {
