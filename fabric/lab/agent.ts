@@ -222,8 +222,11 @@ def probe(proto, ip, port, interval_ms):
             note((now - last_rx) * 1000.0, (last_rx - start) * 1000.0)
             last_rx = now
     end = time.monotonic()
-    if result["received"] < result["sent"]:
-        note((end - last_rx) * 1000.0, (last_rx - start) * 1000.0)
+    # echoes missing at the end: the silence runs from the last echo to when sending stopped (the
+    # drain that follows is not part of it)
+    stopped = end if drain_until is None else drain_until - 1.0
+    if result["received"] < result["sent"] and stopped > last_rx:
+        note((stopped - last_rx) * 1000.0, (last_rx - start) * 1000.0)
     result["durationMs"] = round((end - start) * 1000.0, 3)
     # every silence of 10 ms or 5 intervals and more (at most 500), and the ten longest
     silences.sort(reverse=True)

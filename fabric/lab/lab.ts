@@ -103,6 +103,13 @@ export interface LabRecord {
   mininet?: MininetProcess;
   /** `fabric lab up --controller`: the background controller's local API (POST /events, GET /state) */
   controllerApi?: string;
+  /**
+   * `fabric lab up --controller --ha N`: every controller's API, in order (`controllerApi` is the
+   * first); `fabric lab pod add|delete` goes to whichever leads
+   */
+  controllerApis?: string[];
+  /** `--ha N`: the shared store and the controllers (their pids are also in `pids`) */
+  ha?: { store: string; leaseTtlS?: number; controllers: { pid: number; api: string; log: string }[] };
   pids: { pid: number; comm: string; what: string }[];
 }
 
@@ -829,7 +836,15 @@ export class Lab {
     const ovs = switchName ? this.ovsFor(switchName) : this.ovs;
     const what = node ? `ovs-vswitchd ${node.ns}` : 'ovs-vswitchd';
     const old = readPidFile(ovs.paths.vswitchdPidFile);
-    if (old) await stopPid(old, 'ovs-vswitchd', 0);
+    if (old) {
+      await stopPid(old, 'ovs-vswitchd', 0);
+      // SIGKILL is not death: until the old one is gone its pidfile lock makes the new one abort
+      // ("already running"), which a loaded machine showed
+      for (let waited = 0; pidAlive(old); waited += 10) {
+        if (waited > 10_000) throw new LabError(`Lab: ovs-vswitchd ${old} did not exit within 10 s of SIGKILL`, 1);
+        await sleep(10);
+      }
+    }
     this.record.pids = this.record.pids.filter((p) => p.pid !== old);
     const pid = ovs.startVswitchd();
     this.record.pids.push({ pid, comm: 'ovs-vswitchd', what });
