@@ -5,6 +5,7 @@
 import type { Command } from 'commander';
 import type { CommandContext } from '../main';
 import { startController } from '../../fabric/daemon';
+import { checkEtcdTlsFlags } from '../../fabric/store';
 import type { RunningController } from '../../fabric/daemon';
 
 interface ControllerFlags {
@@ -18,11 +19,22 @@ interface ControllerFlags {
   once?: boolean;
   stateDir?: string;
   store?: string;
+  etcdCa?: string;
+  etcdCert?: string;
+  etcdKey?: string;
   peerController?: string[];
   leaseTtl?: string;
   haId?: string;
   compactEvery?: string;
   compactKeep?: string;
+}
+
+/** --etcd-ca, --etcd-cert, --etcd-key, checked against --store (exit 2 before anything starts) */
+function etcdTls(flags: ControllerFlags): { ca?: string; cert?: string; key?: string } | undefined {
+  if (flags.etcdCa === undefined && flags.etcdCert === undefined && flags.etcdKey === undefined) return undefined;
+  const tls = { ca: flags.etcdCa, cert: flags.etcdCert, key: flags.etcdKey };
+  checkEtcdTlsFlags(flags.store, tls);
+  return tls;
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {
@@ -42,6 +54,9 @@ export function register(program: Command, ctx: CommandContext): void {
     .option('--once', 'exit after every switch connected and the first convergence')
     .option('--state-dir <dir>', 'keep the intent (every accepted change) in DIR/intent.log, fsynced before each answer, replayed on start (default: in memory, lost on exit)')
     .option('--store <url>', 'the shared intent store etcd://HOST:PORT[,HOST:PORT...][/PREFIX]: several controllers, one elected leader (docs/ha.md)')
+    .option('--etcd-ca <file>', "etcds:// store: the CA bundle that signed etcd's server certificates (default: the system roots)")
+    .option('--etcd-cert <file>', "etcds:// store: a client certificate for etcd's --client-cert-auth (with --etcd-key)")
+    .option('--etcd-key <file>', 'etcds:// store: the private key of --etcd-cert')
     .option('--peer-controller <url>', "HA: another controller's OpenFlow address, added to every bridge's controllers (SWITCH=URL: to that switch's only); repeatable", collect)
     .option('--lease-ttl <seconds>', 'HA: the leader lease TTL (takeover takes about this long)', '3')
     .option('--compact-every <batches>', 'intent store: fold old batches into one every N batches (0: never)', '1000')
@@ -89,6 +104,7 @@ See docs/controller.md.
           statsIntervalMs: statsS * 1000,
           stateDir: flags.stateDir,
           store: flags.store,
+          etcdTls: etcdTls(flags),
           peerControllers: flags.peerController,
           ha: { ttlS, identity: flags.haId },
           compact: { every, keep },

@@ -11,7 +11,13 @@
  * acknowledged batch survives the loss of a minority of members; a deposed leader's append fails
  * (NotLeaderError) instead of writing. `watch` keeps every other controller current: a range read,
  * then an etcd watch from the read's revision + 1.
+ *
+ * TLS (`--store etcds://...`): https to every member, with `--etcd-ca FILE` (the CA that signed etcd's
+ * server certificates; default the system roots) and `--etcd-cert FILE --etcd-key FILE` (a client
+ * certificate for etcd's `--client-cert-auth`). The files are read once, when the store is opened.
  */
+import * as crypto from 'crypto';
+import * as fs from 'fs';
 import { Etcd3 } from 'etcd3';
 import type { IntentBatch, IntentStore, StoredBatch } from './types';
 import { compactedRecord, NotLeaderError } from './types';
@@ -19,24 +25,141 @@ import { compactedRecord, NotLeaderError } from './types';
 export interface EtcdTarget {
   hosts: string[];
   prefix: string;
+  /** etcds://: the PEM contents read from the --etcd-* files (absent: plain http) */
+  tls?: EtcdTlsMaterial;
 }
 
-/** `etcd://127.0.0.1:2379,127.0.0.1:22379/fabric` -> hosts and prefix (no trailing slash). */
-export function parseEtcdUrl(url: string): EtcdTarget {
-  const m = /^etcd:\/\/([^/]+)(\/.*)?$/.exec(url);
-  if (!m) throw new Error(`--store ${url}: give etcd://HOST:PORT[,HOST:PORT...][/PREFIX]`);
-  const hosts = m[1].split(',').map((h) => {
-    if (!/^[A-Za-z0-9.[\]:-]+:\d+$/.test(h)) throw new Error(`--store ${url}: ${h} is not HOST:PORT`);
-    return `http://${h}`;
+/** `--etcd-ca FILE --etcd-cert FILE --etcd-key FILE`: paths, read when the store is opened */
+export interface EtcdTlsFiles {
+  ca?: string;
+  cert?: string;
+  key?: string;
+}
+
+export interface EtcdTlsMaterial {
+  ca?: Buffer;
+  cert?: Buffer;
+  key?: Buffer;
+}
+
+/**
+ * A TLS failure between the store and etcd, explained: etcd refused our client certificate (or got
+ * none), or etcd's server certificate is not signed by --etcd-ca or does not name the host. `cause`
+ * is etcd3's error.
+ */
+export class EtcdTlsError extends Error {
+  constructor(message: string, override readonly cause: Error) {
+    super(message);
+  }
+}
+
+/** etcd3's error for a TLS failure -> EtcdTlsError with the likely reason; any other error as it is. */
+export function explainTlsError(err: unknown, describe: string): unknown {
+  if (!(err instanceof Error) || err instanceof EtcdTlsError) return err;
+  const m = err.message;
+  let why: string | undefined;
+  if (/alert (bad certificate|certificate required|unknown ca|certificate unknown)|certificate_required|peer did not return a certificate/i.test(m)) {
+    why = 'etcd refused the client certificate (give --etcd-cert and --etcd-key, signed by a CA in etcd\'s --trusted-ca-file)';
+  } else if (/unable to verify|self[- ]signed certificate|unable to get (local )?issuer|certificate (has )?expired|certificate is not yet valid/i.test(m)) {
+    why = "etcd's server certificate is not trusted (is it signed by the CA in --etcd-ca?)";
+  } else if (/Hostname\/IP does not match|does not match certificate's altnames|ERR_TLS_CERT_ALTNAME/i.test(m)) {
+    why = "etcd's server certificate does not name the host in --store";
+  } else if (/wrong version number|packet length too long|http\/1\.x/i.test(m)) {
+    why = 'etcd does not speak TLS there (use etcd:// for http)';
+  }
+  const detail = m.split('\n')[0].replace(/\s*Resolution note:.*$/, '');
+  return why ? new EtcdTlsError(`${describe}: TLS to etcd failed: ${why}: ${detail}`, err) : err;
+}
+
+/** A bad --store URL or --etcd-* flag (the CLI exits 2). */
+export class EtcdConfigError extends Error {
+  readonly exitCode = 2;
+}
+
+const hasTlsFlags = (tls?: EtcdTlsFiles): boolean => tls !== undefined && (tls.ca !== undefined || tls.cert !== undefined || tls.key !== undefined);
+
+/**
+ * Check the --etcd-* flags against the --store URL without reading anything: TLS flags need an
+ * etcds:// store, and a client certificate needs its key (and the key its certificate).
+ */
+export function checkEtcdTlsFlags(store: string | undefined, tls?: EtcdTlsFiles): void {
+  if (!hasTlsFlags(tls)) return;
+  const flags = (['ca', 'cert', 'key'] as const).filter((k) => tls![k] !== undefined).map((k) => `--etcd-${k}`).join(' ');
+  if (store === undefined || !store.startsWith('etcds://')) {
+    const what = store === undefined ? 'no --store' : store.startsWith('etcd://') ? `--store ${store} is plain etcd:// (http)` : `--store ${store} is not etcd`;
+    throw new EtcdConfigError(`${flags}: TLS to etcd needs --store etcds://HOST:PORT[,...][/PREFIX] (${what})`);
+  }
+  if (tls!.cert !== undefined && tls!.key === undefined) throw new EtcdConfigError(`--etcd-cert ${tls!.cert}: give its private key with --etcd-key FILE`);
+  if (tls!.key !== undefined && tls!.cert === undefined) throw new EtcdConfigError(`--etcd-key ${tls!.key}: give its certificate with --etcd-cert FILE`);
+}
+
+function readPem(flag: string, file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (err) {
+    throw new EtcdConfigError(`${flag} ${file}: cannot read it (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
+  }
+}
+
+/** Read and check the --etcd-* files: PEM certificates, a private key that matches the certificate. */
+export function readEtcdTls(tls: EtcdTlsFiles = {}): EtcdTlsMaterial {
+  const out: EtcdTlsMaterial = {};
+  const certs = (flag: string, file: string, pem: Buffer): crypto.X509Certificate[] => {
+    const blocks = pem.toString().match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+    if (blocks.length === 0) throw new EtcdConfigError(`${flag} ${file}: no PEM certificate in it`);
+    return blocks.map((b) => {
+      try {
+        return new crypto.X509Certificate(b);
+      } catch (err) {
+        throw new EtcdConfigError(`${flag} ${file}: not a valid certificate (${(err as Error).message})`);
+      }
+    });
+  };
+  if (tls.ca !== undefined) {
+    out.ca = readPem('--etcd-ca', tls.ca);
+    certs('--etcd-ca', tls.ca, out.ca);
+  }
+  if (tls.cert !== undefined && tls.key !== undefined) {
+    out.cert = readPem('--etcd-cert', tls.cert);
+    out.key = readPem('--etcd-key', tls.key);
+    const [leaf] = certs('--etcd-cert', tls.cert, out.cert);
+    let key: crypto.KeyObject;
+    try {
+      key = crypto.createPrivateKey(out.key);
+    } catch (err) {
+      throw new EtcdConfigError(`--etcd-key ${tls.key}: not a PEM private key (${(err as Error).message})`);
+    }
+    if (!leaf.checkPrivateKey(key)) throw new EtcdConfigError(`--etcd-key ${tls.key}: does not match the certificate in --etcd-cert ${tls.cert}`);
+  }
+  return out;
+}
+
+/**
+ * `etcd://127.0.0.1:2379,127.0.0.1:22379/fabric` -> hosts and prefix (no trailing slash);
+ * `etcds://...` -> https hosts and the TLS files read (`tls`: --etcd-ca, --etcd-cert, --etcd-key).
+ */
+export function parseEtcdUrl(url: string, tls?: EtcdTlsFiles): EtcdTarget {
+  const m = /^(etcds?):\/\/([^/]+)(\/.*)?$/.exec(url);
+  if (!m) throw new EtcdConfigError(`--store ${url}: give etcd://HOST:PORT[,HOST:PORT...][/PREFIX] (etcds:// for TLS)`);
+  const secure = m[1] === 'etcds';
+  const hosts = m[2].split(',').map((h) => {
+    if (!/^[A-Za-z0-9.[\]:-]+:\d+$/.test(h)) throw new EtcdConfigError(`--store ${url}: ${h} is not HOST:PORT`);
+    return `${secure ? 'https' : 'http'}://${h}`;
   });
-  const prefix = (m[2] ?? '/fabric').replace(/\/+$/, '') || '/fabric';
-  return { hosts, prefix };
+  const prefix = (m[3] ?? '/fabric').replace(/\/+$/, '') || '/fabric';
+  checkEtcdTlsFlags(url, tls);
+  return secure ? { hosts, prefix, tls: readEtcdTls(tls) } : { hosts, prefix };
 }
 
 export function etcdClient(target: EtcdTarget, callTimeoutMs = 3000): Etcd3 {
+  const tls = target.tls;
   return new Etcd3({
     hosts: target.hosts,
     dialTimeout: callTimeoutMs,
+    // https hosts without a CA or client certificate: etcd3 uses the system roots by itself;
+    // grpc takes a null root certificate as "the system roots" too
+    credentials:
+      tls && (tls.ca || tls.cert) ? { rootCertificate: (tls.ca ?? null) as Buffer, privateKey: tls.key, certChain: tls.cert } : undefined,
     // a unary call that etcd does not answer in time fails (a partitioned leader learns it quickly)
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + callTimeoutMs }),
   });
@@ -69,15 +192,16 @@ export class EtcdStore implements IntentStore {
     readonly target: EtcdTarget,
     client?: Etcd3,
   ) {
-    this.describe = `etcd://${target.hosts.map((h) => h.replace(/^http:\/\//, '')).join(',')}${target.prefix}`;
+    this.describe = `${target.hosts.some((h) => h.startsWith('https://')) ? 'etcds' : 'etcd'}://${target.hosts.map((h) => h.replace(/^https?:\/\//, '')).join(',')}${target.prefix}`;
     this.client = client ?? etcdClient(target);
     this.owned = client === undefined;
     this.head = `${target.prefix}/intent/head`;
     this.batchPrefix = `${target.prefix}/intent/b/`;
   }
 
-  static open(url: string): EtcdStore {
-    return new EtcdStore(parseEtcdUrl(url));
+  /** `etcd://...` or `etcds://...` (with `tls`: the --etcd-ca, --etcd-cert, --etcd-key files) */
+  static open(url: string, tls?: EtcdTlsFiles): EtcdStore {
+    return new EtcdStore(parseEtcdUrl(url, tls));
   }
 
   private async readAll(): Promise<{ revision: number; batches: StoredBatch[]; etcdRevision: string }> {
@@ -87,18 +211,26 @@ export class EtcdStore implements IntentStore {
   }
 
   async load(): Promise<{ revision: number; batches: StoredBatch[] }> {
-    const { revision, batches } = await this.readAll();
-    return { revision, batches };
+    try {
+      const { revision, batches } = await this.readAll();
+      return { revision, batches };
+    } catch (err) {
+      throw explainTlsError(err, this.describe);
+    }
   }
 
   private appending: Promise<unknown> = Promise.resolve();
 
   /** One append at a time per store (a leader's batches are serial anyway); optimistic across stores. */
   append(batch: IntentBatch): Promise<number> {
-    const run = this.appending.then(
-      () => this.appendNow(batch),
-      () => this.appendNow(batch),
-    );
+    const run = this.appending
+      .then(
+        () => this.appendNow(batch),
+        () => this.appendNow(batch),
+      )
+      .catch((err: unknown) => {
+        throw explainTlsError(err, this.describe);
+      });
     this.appending = run.catch(() => undefined);
     return run;
   }
@@ -135,10 +267,14 @@ export class EtcdStore implements IntentStore {
    * compacted at the etcd revision at which batch upTo had been written (see compactHistory).
    */
   compact(upTo: number, batch: IntentBatch): Promise<void> {
-    const run = this.appending.then(
-      () => this.compactNow(upTo, batch),
-      () => this.compactNow(upTo, batch),
-    );
+    const run = this.appending
+      .then(
+        () => this.compactNow(upTo, batch),
+        () => this.compactNow(upTo, batch),
+      )
+      .catch((err: unknown) => {
+        throw explainTlsError(err, this.describe);
+      });
     this.appending = run.catch(() => undefined);
     return run;
   }

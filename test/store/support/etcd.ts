@@ -2,13 +2,17 @@
  * Test support: a private etcd cluster (Debian etcd-server 3.4) of N members on 127.0.0.1 high ports,
  * in a temporary directory, started and stopped by pid (never by name). Fast elections (50 ms heartbeat,
  * 500 ms election timeout) so tests do not wait on etcd itself.
+ *
+ * `startEtcdCluster(n, { tls: true })`: a throwaway CA, a server certificate for 127.0.0.1/localhost
+ * (client and peer URLs, https) and a client certificate, made with openssl in the cluster's directory;
+ * etcd requires the client certificate (`--client-cert-auth`) and `url()` gives etcds://.
  */
 import { spawn, spawnSync, ChildProcess } from 'child_process';
 import * as fs from 'fs';
 import * as net from 'net';
 import * as os from 'os';
 import * as path from 'path';
-import { etcdClient } from '../../../fabric/store';
+import { etcdClient, readEtcdTls } from '../../../fabric/store';
 
 export interface EtcdMember {
   name: string;
@@ -22,7 +26,9 @@ export interface EtcdMember {
 export interface EtcdCluster {
   dir: string;
   members: EtcdMember[];
-  /** etcd://HOST:PORT,... of every member (PREFIX appended when given) */
+  /** with { tls: true }: the PEM files (in dir) */
+  tls?: EtcdTestTls;
+  /** etcd://HOST:PORT,... (etcds:// with TLS) of every member (PREFIX appended when given) */
   url(prefix?: string, members?: number[]): string;
   kill(member: number): Promise<void>;
   /** SIGSTOP / SIGCONT one member (a member that stops answering: a partition seen from its clients) */
@@ -42,6 +48,56 @@ export function ensureEtcdInstalled(): void {
   throw new Error('etcd is not installed: run `sudo apt-get install -y etcd-server`');
 }
 
+export interface EtcdTestTls {
+  /** the CA that signed the server and client certificates */
+  ca: string;
+  caKey: string;
+  /** the members' certificate (127.0.0.1, localhost; server and client use: also the peer certificate) */
+  serverCert: string;
+  serverKey: string;
+  /** the controller's client certificate */
+  cert: string;
+  key: string;
+}
+
+function openssl(dir: string, args: string[]): void {
+  const r = spawnSync('openssl', args, { cwd: dir, encoding: 'utf8' });
+  if (r.error) throw new Error(`openssl: ${r.error.message} (is openssl installed? apt-get install -y openssl)`);
+  if (r.status !== 0) throw new Error(`openssl ${args.join(' ')}: exit ${r.status}: ${r.stderr}`);
+}
+
+/** A self-signed CA (EC P-256, 1 day) in dir: NAME.crt, NAME.key; returns the paths. */
+export function makeTestCa(dir: string, name = 'ca'): { cert: string; key: string } {
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  openssl(dir, ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', `/CN=fabric test ${name}`, '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign']);
+  return { cert, key };
+}
+
+/** A certificate NAME.crt/NAME.key in dir signed by ca, with these extensions (openssl x509 -extfile lines). */
+export function makeTestCert(dir: string, ca: { cert: string; key: string }, name: string, cn: string, ext: string[]): { cert: string; key: string } {
+  const cert = path.join(dir, `${name}.crt`);
+  const key = path.join(dir, `${name}.key`);
+  const csr = path.join(dir, `${name}.csr`);
+  const extFile = path.join(dir, `${name}.ext`);
+  fs.writeFileSync(extFile, ext.join('\n') + '\n');
+  openssl(dir, ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', csr, '-subj', `/CN=${cn}`]);
+  openssl(dir, ['x509', '-req', '-in', csr, '-CA', ca.cert, '-CAkey', ca.key, '-CAcreateserial', '-out', cert, '-days', '1', '-extfile', extFile]);
+  return { cert, key };
+}
+
+function makeClusterTls(dir: string): EtcdTestTls {
+  const ca = makeTestCa(dir, 'ca');
+  const server = makeTestCert(dir, ca, 'server', 'etcd', [
+    'basicConstraints=CA:FALSE',
+    'keyUsage=critical,digitalSignature,keyEncipherment',
+    'extendedKeyUsage=serverAuth,clientAuth',
+    'subjectAltName=IP:127.0.0.1,DNS:localhost',
+  ]);
+  const client = makeTestCert(dir, ca, 'client', 'fabric-controller', ['basicConstraints=CA:FALSE', 'keyUsage=critical,digitalSignature,keyEncipherment', 'extendedKeyUsage=clientAuth']);
+  return { ca: ca.cert, caKey: ca.key, serverCert: server.cert, serverKey: server.key, cert: client.cert, key: client.key };
+}
+
 async function portFree(port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = net.createServer();
@@ -59,16 +115,36 @@ async function freePorts(n: number): Promise<number[]> {
   return out;
 }
 
-export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
+export async function startEtcdCluster(n = 3, opts: { tls?: boolean } = {}): Promise<EtcdCluster> {
   ensureEtcdInstalled();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-etcd-'));
+  let tls: EtcdTestTls | undefined;
+  try {
+    if (opts.tls) tls = makeClusterTls(dir);
+  } catch (err) {
+    fs.rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const scheme = tls ? 'https' : 'http';
+  const tlsArgs = tls
+    ? [
+        '--cert-file', tls.serverCert,
+        '--key-file', tls.serverKey,
+        '--trusted-ca-file', tls.ca,
+        '--client-cert-auth',
+        '--peer-cert-file', tls.serverCert,
+        '--peer-key-file', tls.serverKey,
+        '--peer-trusted-ca-file', tls.ca,
+        '--peer-client-cert-auth',
+      ]
+    : [];
   const ports = await freePorts(2 * n);
   const token = `fabric-test-${process.pid}-${Date.now()}`;
   const members: EtcdMember[] = [];
   const peers: string[] = [];
   for (let i = 0; i < n; i++) {
-    members.push({ name: `m${i}`, client: `127.0.0.1:${ports[2 * i]}`, clientUrl: `http://127.0.0.1:${ports[2 * i]}` });
-    peers.push(`m${i}=http://127.0.0.1:${ports[2 * i + 1]}`);
+    members.push({ name: `m${i}`, client: `127.0.0.1:${ports[2 * i]}`, clientUrl: `${scheme}://127.0.0.1:${ports[2 * i]}` });
+    peers.push(`m${i}=${scheme}://127.0.0.1:${ports[2 * i + 1]}`);
   }
   for (let i = 0; i < n; i++) {
     const m = members[i];
@@ -80,8 +156,8 @@ export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
         '--data-dir', path.join(dir, m.name),
         '--listen-client-urls', m.clientUrl,
         '--advertise-client-urls', m.clientUrl,
-        '--listen-peer-urls', `http://127.0.0.1:${ports[2 * i + 1]}`,
-        '--initial-advertise-peer-urls', `http://127.0.0.1:${ports[2 * i + 1]}`,
+        '--listen-peer-urls', `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
+        '--initial-advertise-peer-urls', `${scheme}://127.0.0.1:${ports[2 * i + 1]}`,
         '--initial-cluster', peers.join(','),
         '--initial-cluster-state', 'new',
         '--initial-cluster-token', token,
@@ -89,6 +165,7 @@ export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
         '--election-timeout', '500',
         '--logger', 'zap',
         '--log-outputs', 'stderr',
+        ...tlsArgs,
       ],
       { stdio: ['ignore', log, log] },
     );
@@ -105,7 +182,8 @@ export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
   const cluster: EtcdCluster = {
     dir,
     members,
-    url: (prefix = '', which) => `etcd://${(which ?? members.map((_, i) => i)).map((i) => members[i].client).join(',')}${prefix}`,
+    tls,
+    url: (prefix = '', which) => `${tls ? 'etcds' : 'etcd'}://${(which ?? members.map((_, i) => i)).map((i) => members[i].client).join(',')}${prefix}`,
     kill,
     pause: (i) => process.kill(members[i].pid!, 'SIGSTOP'),
     resume: (i) => process.kill(members[i].pid!, 'SIGCONT'),
@@ -129,7 +207,7 @@ export async function startEtcdCluster(n = 3): Promise<EtcdCluster> {
   const started = Date.now();
   for (const m of members) {
     for (;;) {
-      const c = etcdClient({ hosts: [m.clientUrl], prefix: '' }, 1000);
+      const c = etcdClient({ hosts: [m.clientUrl], prefix: '', tls: tls && readEtcdTls({ ca: tls.ca, cert: tls.cert, key: tls.key }) }, 1000);
       try {
         await c.put('/fabric-test/health').value(m.name);
         c.close();
