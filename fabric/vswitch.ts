@@ -188,8 +188,27 @@ async function commit(client: OvsdbClient, ops: Operation[], what: string): Prom
   }
 }
 
-/** Make bridge `spec.name` exist with the given settings (one select, then at most one write). */
-export async function ensureBridge(client: OvsdbClient, spec: BridgeSpec, options: VswitchOptions = {}): Promise<ChangeResult> {
+/**
+ * Run a read-then-write again when the write found the rows changed since the read (another client,
+ * e.g. HA controllers ensuring the same bridge at once): up to 6 tries, 10-160 ms apart.
+ */
+async function retryConcurrent<T>(fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof OvsdbTransactionError && err.error === 'concurrent change') || attempt >= 6) throw err;
+      await new Promise((r) => setTimeout(r, 10 * 2 ** (attempt - 1)));
+    }
+  }
+}
+
+/** Make bridge `spec.name` exist with the given settings (one select, then at most one write; again if the rows changed meanwhile). */
+export function ensureBridge(client: OvsdbClient, spec: BridgeSpec, options: VswitchOptions = {}): Promise<ChangeResult> {
+  return retryConcurrent(() => ensureBridgeOnce(client, spec, options));
+}
+
+async function ensureBridgeOnce(client: OvsdbClient, spec: BridgeSpec, options: VswitchOptions = {}): Promise<ChangeResult> {
   const [bridges, controllers, roots] = await readRows(
     client,
     options,
@@ -266,7 +285,11 @@ export async function removeBridge(client: OvsdbClient, name: string, options: V
 }
 
 /** Make port `spec.name` (one interface of the same name) exist on `bridge` as specified. */
-export async function ensurePort(client: OvsdbClient, bridge: string, spec: PortSpec, options: VswitchOptions = {}): Promise<ChangeResult> {
+export function ensurePort(client: OvsdbClient, bridge: string, spec: PortSpec, options: VswitchOptions = {}): Promise<ChangeResult> {
+  return retryConcurrent(() => ensurePortOnce(client, bridge, spec, options));
+}
+
+async function ensurePortOnce(client: OvsdbClient, bridge: string, spec: PortSpec, options: VswitchOptions = {}): Promise<ChangeResult> {
   const [bridges, ports, ifaces] = await readRows(
     client,
     options,

@@ -15,6 +15,7 @@ import {
   PortSpec,
   openVswitchReplica,
   VSWITCH_REPLICA_TABLES,
+  type BridgeSpec,
 } from '../../fabric/vswitch';
 import { Operation, OvsdbClient, Row, Value, isMutatingOperation, uuidOf, valuesEqual } from '../../fabric/ovsdb';
 import { PrivateOvs, mgmt, startPrivateOvs } from '../support/ovs';
@@ -301,6 +302,19 @@ describe('optimistic concurrency: a write based on stale reads fails as "concurr
     // with fresh reads the same calls succeed
     expect((await ensurePort(client, 'br-s', { name: 's1', type: 'internal', ofportRequest: 5 })).changed).toBe(true);
     expect(vsctl('get', 'Interface', 's1', 'ofport_request')).toBe('5');
+  });
+
+  test('clients ensuring the same bridge at once (HA controllers starting together) all succeed: a concurrent change is read again and retried', async () => {
+    const clients = await Promise.all(Array.from({ length: 6 }, () => OvsdbClient.connect(ovs.dbUrl)));
+    try {
+      const spec: BridgeSpec = { name: 'br-race', controller: ['unix:/tmp/x-a.sock', 'unix:/tmp/x-b.sock', 'unix:/tmp/x-c.sock'], protocols: ['OpenFlow13'], failMode: 'secure', externalIds: { 'fabric-switch': 'race' } };
+      const results = await Promise.allSettled(clients.map((c) => ensureBridge(c, spec)));
+      expect(results.map((r) => r.status)).toEqual(Array(6).fill('fulfilled'));
+      expect(ovs.vsctl('--no-wait', 'get-controller', 'br-race').trim().split('\n').sort()).toEqual(spec.controller);
+      expect(ovs.vsctl('--no-wait', 'list-br').split('\n').filter((b) => b === 'br-race')).toHaveLength(1);
+    } finally {
+      for (const c of clients) await c.close();
+    }
   });
 });
 
