@@ -8,7 +8,7 @@ import type { Command } from 'commander';
 import * as readline from 'readline';
 import type { CommandContext } from '../main';
 import { LabError } from '../../fabric/lab';
-import { formatInspection, inspectLab, LabConsole, labPodAdd, labPodDelete, listLabs, openLab } from '../../fabric/lab/console';
+import { formatInspection, inspectLab, LabConsole, labPodAdd, labPodDelete, listLabs, openLab, withControllerRoles } from '../../fabric/lab/console';
 
 function fail(ctx: CommandContext, err: unknown): void {
   const e = err as Error & { exitCode?: number };
@@ -33,12 +33,20 @@ export function registerLabConsole(lab: Command, ctx: CommandContext): void {
     .command('list')
     .option('--json', 'JSON')
     .description('the labs that are up: id, scenario, hosts, bridges, controller')
-    .action((flags: { json?: boolean }) => {
-      const labs = listLabs();
+    .action(async (flags: { json?: boolean }) => {
+      // HA controllers (lab up --ha N): each one's role, asked of its API
+      const labs = await Promise.all(listLabs().map((l) => withControllerRoles(l)));
       if (flags.json) ctx.stdout(JSON.stringify(labs, null, 2) + '\n');
       else if (labs.length === 0) ctx.stdout('no lab is up\n');
       else {
-        for (const l of labs) ctx.stdout(`${l.id}  ${l.scenario}  ${l.hosts} hosts, ${l.bridges} bridges, ${l.links} links${l.controller ? `, controller pid ${l.controller.pid}${l.controller.api ? ` (API ${l.controller.api})` : ''}` : ''}  ${l.dir}\n`);
+        for (const l of labs) {
+          const ctl = l.controllers
+            ? `, ${l.controllers.length} controllers (HA): ${l.controllers.map((c) => `pid ${c.pid} ${c.role} (API ${c.api})`).join(', ')}`
+            : l.controller
+              ? `, controller pid ${l.controller.pid}${l.controller.api ? ` (API ${l.controller.api})` : ''}`
+              : '';
+          ctx.stdout(`${l.id}  ${l.scenario}  ${l.hosts} hosts, ${l.bridges} bridges, ${l.links} links${ctl}  ${l.dir}\n`);
+        }
       }
       ctx.exitCode = 0;
     });
@@ -48,9 +56,9 @@ export function registerLabConsole(lab: Command, ctx: CommandContext): void {
     .option('--id <id>', 'lab id (default: the only lab that is up)')
     .option('--json', 'JSON')
     .description('what a lab holds: hosts (namespace, IP, MAC, switch, OVS bridge and port), bridges, links, controller')
-    .action((flags: { id?: string; json?: boolean }) => {
+    .action(async (flags: { id?: string; json?: boolean }) => {
       try {
-        const x = inspectLab(openLab(flags.id));
+        const x = await withControllerRoles(inspectLab(openLab(flags.id)));
         ctx.stdout(flags.json ? JSON.stringify(x, null, 2) + '\n' : formatInspection(x));
         ctx.exitCode = 0;
       } catch (err) {
@@ -122,13 +130,13 @@ export function registerLabConsole(lab: Command, ctx: CommandContext): void {
     .option('--labels <list>', 'labels: app=web,tier=front')
     .option('--ip <ip>', "a fixed address in the node's block (default: the controller allocates)")
     .option('--id <id>', 'lab id (default: the only lab that is up)')
-    .option('--api <url>', "the controller's API (default: the one `lab up --controller` recorded)")
+    .option('--api <url>', "the controller's API (default: the ones `lab up --controller` recorded; with --ha, whichever leads)")
     .description('tell the controller (POST /events {pod: add, ...}), then build the pod at the port it gave')
     .action(async (name: string, flags: { node: string; labels?: string; ip?: string; id?: string; api?: string }) => {
       try {
         const l = openLab(flags.id);
         const r = await labPodAdd(l, { name, node: flags.node, labels: parseLabels(flags.labels), ip: flags.ip, api: flags.api });
-        ctx.stdout(`pod ${name} added to lab ${l.id}: ${r.host.ip} on ${r.host.switch} port ${r.host.port} (${r.host.ovsIface}), namespace ${r.host.ns}; controller reconciled in ${r.reconciledMs ?? '?'} ms, ${r.totalMs} ms in all\n`);
+        ctx.stdout(`pod ${name} added to lab ${l.id}: ${r.host.ip} on ${r.host.switch} port ${r.host.port} (${r.host.ovsIface}), namespace ${r.host.ns}; controller ${r.controller} reconciled in ${r.reconciledMs ?? '?'} ms, ${r.totalMs} ms in all\n`);
         ctx.exitCode = 0;
       } catch (err) {
         fail(ctx, err);

@@ -14,10 +14,12 @@ import { PIPELINE } from '../../controller/pipeline';
 import { applyEvent } from '../../topology';
 import { macFromIp } from '../../topology/ip';
 import type { ClusterState } from '../../topology/types';
-import { getState, postEvents } from '../cni/controller-client';
+import { ControllerSet } from '../cni/controller-client';
+import { controllerRole, labControllerApis } from './ha';
 import { LabError } from './errors';
 import { inNsAsync, runCmd, sleep } from './exec';
 import { Lab, LAB_DIR_PREFIX, LabHost, readLabRecord } from './lab';
+import type { LabRecord } from './lab';
 import { loadScenario } from './scenario';
 import { ping, tcpConnect } from './traffic';
 
@@ -41,6 +43,28 @@ export interface LabSummary {
   bridges: number;
   links: number;
   controller?: { pid: number; api?: string };
+  /** `lab up --controller --ha N`: every controller, with its role (GET /state) once withControllerRoles asked */
+  controllers?: LabControllerInfo[];
+}
+
+export interface LabControllerInfo {
+  pid: number;
+  api: string;
+  log: string;
+  /** as GET /state reports it (`withControllerRoles`): leader, standby, or unreachable */
+  role?: 'leader' | 'standby' | 'unreachable';
+}
+
+/** The HA controllers a lab records (none: it runs one controller or none). */
+function haControllers(r: LabRecord): LabControllerInfo[] | undefined {
+  return r.ha ? r.ha.controllers.map((c) => ({ pid: c.pid, api: c.api, log: c.log })) : undefined;
+}
+
+/** Ask every recorded HA controller for its role (GET /state; 1 s each, all at once). */
+export async function withControllerRoles<T extends { controllers?: LabControllerInfo[] }>(x: T): Promise<T> {
+  if (!x.controllers) return x;
+  const roles = await Promise.all(x.controllers.map((c) => controllerRole(c.api, 1000)));
+  return { ...x, controllers: x.controllers.map((c, i) => ({ ...c, role: roles[i]?.role ?? 'unreachable' })) };
 }
 
 /** Every lab with a record under `baseDir` (default /tmp). */
@@ -56,6 +80,7 @@ export function listLabs(baseDir = '/tmp'): LabSummary[] {
     const r = readLabRecord(n.slice(LAB_DIR_PREFIX.length), baseDir);
     if (!r) continue;
     const c = r.pids.find((p) => p.what === 'fabric controller');
+    const ha = haControllers(r);
     out.push({
       id: r.id,
       scenario: r.scenario,
@@ -65,6 +90,7 @@ export function listLabs(baseDir = '/tmp'): LabSummary[] {
       bridges: Object.keys(r.bridges).length,
       links: Object.keys(r.links).length,
       ...(c ? { controller: { pid: c.pid, ...(r.controllerApi ? { api: r.controllerApi } : {}) } } : {}),
+      ...(ha ? { controllers: ha } : {}),
     });
   }
   return out;
@@ -106,11 +132,16 @@ export interface LabInspection {
   hosts: InspectHost[];
   links: { id: string; a: string; b: string }[];
   controller?: { pid: number; api?: string; log: string };
+  /** `lab up --controller --ha N`: every controller (roles filled by withControllerRoles) */
+  controllers?: LabControllerInfo[];
+  /** `--ha N`: the shared intent store */
+  store?: string;
 }
 
 export function inspectLab(lab: Lab): LabInspection {
   const r = lab.record;
   const c = r.pids.find((p) => p.what === 'fabric controller');
+  const ha = haControllers(r);
   return {
     id: r.id,
     scenario: r.scenario,
@@ -121,7 +152,8 @@ export function inspectLab(lab: Lab): LabInspection {
       .sort((a, b) => (a.kind === b.kind ? a.name.localeCompare(b.name) : a.kind === 'pod' ? -1 : 1))
       .map((h) => ({ name: h.name, kind: h.kind, namespace: h.ns, ip: h.ip, mac: h.mac, switch: h.switch, bridge: r.bridges[h.switch], ofport: h.port, interface: h.ovsIface, ...(h.agentPid ? { agentPid: h.agentPid } : {}) })),
     links: Object.values(r.links).map((l) => ({ id: l.id, a: `${l.a.switch}:${l.a.port} (${l.a.iface})`, b: `${l.b.switch}:${l.b.port} (${l.b.iface})` })),
-    ...(c ? { controller: { pid: c.pid, ...(r.controllerApi ? { api: r.controllerApi } : {}), log: path.join(r.dir, 'controller.log') } } : {}),
+    ...(c && !ha ? { controller: { pid: c.pid, ...(r.controllerApi ? { api: r.controllerApi } : {}), log: path.join(r.dir, 'controller.log') } } : {}),
+    ...(ha ? { controllers: ha, store: r.ha!.store } : {}),
   };
 }
 
@@ -133,6 +165,10 @@ function table(rows: string[][]): string {
 export function formatInspection(x: LabInspection): string {
   let out = `lab ${x.id}: scenario ${x.scenario}${x.scenarioFile ? ` (${x.scenarioFile})` : ''}, directory ${x.dir}\n`;
   if (x.controller) out += `controller: pid ${x.controller.pid}${x.controller.api ? `, API ${x.controller.api}` : ''}, log ${x.controller.log}\n`;
+  if (x.controllers) {
+    out += `controllers (HA, store ${x.store ?? '?'}):\n`;
+    for (const c of x.controllers) out += `  pid ${c.pid}  ${c.role ?? '?'}  API ${c.api}  log ${c.log}\n`;
+  }
   out += '\n' + table([['HOST', 'KIND', 'IP', 'MAC', 'SWITCH', 'BRIDGE', 'OFPORT', 'OVS IFACE', 'NAMESPACE'], ...x.hosts.map((h) => [h.name, h.kind, h.ip, h.mac, h.switch, h.bridge, String(h.ofport), h.interface, h.namespace])]);
   out += '\n' + table([['SWITCH', 'BRIDGE', 'NAMESPACE', 'OVSDB'], ...x.bridges.map((b) => [b.switch, b.bridge, b.namespace, b.db])]);
   if (x.links.length > 0) out += '\n' + table([['LINK', 'END A', 'END B'], ...x.links.map((l) => [l.id, l.a, l.b])]);
@@ -154,10 +190,19 @@ export interface PodAddOptions {
   api?: string;
 }
 
-function controllerApiOf(lab: Lab, api?: string): string {
-  const url = api ?? lab.record.controllerApi;
-  if (!url) throw new LabError(`lab: lab ${lab.id} has no controller with an API: start it with \`fabric lab up FILE --controller\` (or give --api URL)`);
-  return url;
+/**
+ * The controllers a pod add or delete goes to: `--api URL`, else every API the lab recorded (one, or
+ * each HA controller's). With several, ControllerSet tries them in turn until one that is not a standby
+ * takes the POST (a standby's 503 names the leader: that one next). One URL: one attempt, as before.
+ */
+function controllerSetOf(lab: Lab, api?: string): ControllerSet | undefined {
+  const urls = api ? [api] : labControllerApis(lab.record);
+  return urls.length > 0 ? new ControllerSet(urls, { timeoutMs: API_TIMEOUT_MS }) : undefined;
+}
+
+/** one key per pod add or delete, the same on every retry (a dying leader may have stored the batch) */
+function idempotencyKey(what: string, name: string): string {
+  return `fabric-lab-${what}-${name}-${process.pid}-${Date.now()}`;
 }
 
 /**
@@ -179,23 +224,25 @@ function stateWithPod(lab: Lab, pod: { name: string; node: string; ip: string; l
  * veth and OVS port at that port, and its agent. If the host cannot be built, the controller is told to
  * delete the pod again.
  */
-export async function labPodAdd(lab: Lab, o: PodAddOptions): Promise<{ host: LabHost; reconciledMs?: number; totalMs: number }> {
+export async function labPodAdd(lab: Lab, o: PodAddOptions): Promise<{ host: LabHost; reconciledMs?: number; totalMs: number; controller: string }> {
   const started = Date.now();
-  const url = controllerApiOf(lab, o.api);
+  const set = controllerSetOf(lab, o.api);
+  if (!set) throw new LabError(`lab: lab ${lab.id} has no controller with an API: start it with \`fabric lab up FILE --controller\` (or give --api URL)`);
   if (lab.record.hosts[o.name]) throw new LabError(`lab pod add: lab ${lab.id} already has a host ${o.name}`);
   const event: Record<string, unknown> = { pod: 'add', name: o.name, node: o.node, labels: o.labels ?? {} };
   if (o.ip) event.ip = o.ip;
-  const r = await postEvents(url, [event], API_TIMEOUT_MS);
+  const r = await set.postEvents([event], { idempotencyKey: idempotencyKey('add', o.name) });
   if (r.status !== 200) throw new LabError(`lab pod add: the controller refused it: ${r.json?.error ?? r.status}`);
   try {
-    const st = await getState(url, API_TIMEOUT_MS);
+    // the controller that took the POST (a standby's state may lag)
+    const { state: st } = await set.getState({ only: r.url });
     const pod = st.pods.find((p) => p.name === o.name);
     if (!pod || pod.port === undefined) throw new LabError(`lab pod add: the controller's state has no port for ${o.name}`, 1);
     const state = stateWithPod(lab, { name: pod.name, node: pod.node, ip: pod.ip, labels: pod.labels });
     const host = await lab.addPod(state, o.name, { port: pod.port });
-    return { host, reconciledMs: r.json?.reconciledMs, totalMs: Date.now() - started };
+    return { host, reconciledMs: r.json?.reconciledMs, totalMs: Date.now() - started, controller: r.url };
   } catch (err) {
-    await postEvents(url, [{ pod: 'delete', name: o.name }], API_TIMEOUT_MS).catch(() => undefined);
+    await set.postEvents([{ pod: 'delete', name: o.name }], { idempotencyKey: idempotencyKey('undo', o.name) }).catch(() => undefined);
     await lab.removePod(o.name).catch(() => undefined);
     throw err;
   }
@@ -203,10 +250,10 @@ export async function labPodAdd(lab: Lab, o: PodAddOptions): Promise<{ host: Lab
 
 /** `fabric lab pod delete`: the controller forgets the pod (no longer a backend), then its host goes. */
 export async function labPodDelete(lab: Lab, name: string, api?: string): Promise<{ controller: boolean; host: boolean }> {
-  const url = api ?? lab.record.controllerApi;
+  const set = controllerSetOf(lab, api);
   let controller = false;
-  if (url) {
-    const r = await postEvents(url, [{ pod: 'delete', name }], API_TIMEOUT_MS);
+  if (set) {
+    const r = await set.postEvents([{ pod: 'delete', name }], { idempotencyKey: idempotencyKey('delete', name) });
     if (r.status === 200) controller = true;
     else if (!/no pod/.test(String(r.json?.error))) throw new LabError(`lab pod delete: the controller refused it: ${r.json?.error ?? r.status}`);
   }

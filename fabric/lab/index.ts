@@ -19,6 +19,8 @@ export { playScenario, checkExpectation, applyLabEvent, shortReason } from './pl
 export type { LabReport, LabExpectationResult, LabEventResult, Programmer, EventHooks, PlayOptions } from './play';
 export { loadScenario, labIdFor, scenarioPorts, scenarioLabUp, scenarioLabTest, scenarioLabDown, startLabController, stopLabController, defaultLabApi } from './scenario';
 export type { LoadedScenario, ScenarioLabOptions } from './scenario';
+export { startHaLabControllers, labControllerApis, controllerRole, haControllerArgs, LAB_CONTROLLER_WHAT } from './ha';
+export type { HaLabOptions, HaLabController, ControllerRole } from './ha';
 export { LabOvs } from './ovs';
 export { compareWithSim, formatComparison, simDecisionsAt } from './compare';
 export type { Comparison, ComparisonRow, SimLikeReport, Decisions, DecisionRow } from './compare';

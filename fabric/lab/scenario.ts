@@ -168,11 +168,14 @@ export async function startLabController(lab: Lab, file: string, fabricBin: stri
 
 /** Stop the lab's background controller (before another programmer takes the controller socket). */
 export async function stopLabController(lab: Lab): Promise<boolean> {
-  const entry = lab.record.pids.find((p) => p.what === CONTROLLER_WHAT);
-  if (!entry) return false;
-  await stopPid(entry.pid, entry.comm);
-  lab.record.pids = lab.record.pids.filter((p) => p !== entry);
+  // every one of them: `--ha N` records N
+  const entries = lab.record.pids.filter((p) => p.what === CONTROLLER_WHAT);
+  if (entries.length === 0) return false;
+  for (const entry of entries) await stopPid(entry.pid, entry.comm);
+  lab.record.pids = lab.record.pids.filter((p) => !entries.includes(p));
   delete lab.record.controllerApi;
+  delete lab.record.controllerApis;
+  delete lab.record.ha;
   lab.save();
   return true;
 }
