@@ -26,6 +26,7 @@ import { isSlaveRefusal, requestRole, StaleGenerationError } from '../../fabric/
 import { mgmt, PrivateOvs, startPrivateOvs } from '../support/ovs';
 import { api, ApiAnswer, ControllerChild, startControllerChild, waitFor } from '../store/support/child';
 import { EtcdCluster, startEtcdCluster } from '../store/support/etcd';
+import { alive, Ctl, leaderOf, startCtl, stateOf } from './support';
 
 const FIXTURE = path.join(__dirname, '..', 'lab', 'fixtures', 'two-nodes.yaml');
 const BRIDGES = ['node1', 'node2', 'tor1'];
@@ -79,11 +80,6 @@ function ovsRoles(): Record<string, string> {
   return out;
 }
 
-interface Ctl {
-  id: string;
-  sock: string;
-  child: ControllerChild;
-}
 
 test('three controllers on etcd: election, roles, kill -9 takeover without a wipe, no acknowledged change lost, a frozen leader stands down', async () => {
   const file = path.join(tmp, 'two-nodes.yaml');
@@ -97,28 +93,9 @@ test('three controllers on etcd: election, roles, kill -9 takeover without a wip
     const sock = path.join(tmp, `api-${id}.sock`);
     const args = [file, '--ovsdb', ovs.dbUrl, '--listen', target(id), '--api', `unix:${sock}`, '--store', storeUrl, '--ha-id', id, '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
     for (const other of ids) if (other !== id) args.push('--peer-controller', target(other));
-    const child = startControllerChild(args);
-    children.push(child);
-    await waitFor(`controller ${id} up`, async () => {
-      if (child.proc.exitCode !== null) throw new Error(`controller ${id} exited: ${child.stderr.join('\n')}`);
-      return (await api(sock, 'GET', '/state')).status === 200 ? true : undefined;
-    }, 60_000);
-    ctls.push({ id, sock, child });
+    ctls.push(await startCtl(id, sock, args, children));
   }
-  const state = async (c: Ctl): Promise<any> => (await api(c.sock, 'GET', '/state', undefined, 3000)).body; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const alive = (c: Ctl): boolean => c.child.proc.exitCode === null && c.child.proc.signalCode === null;
-  const leaderOf = async (among: Ctl[]): Promise<Ctl | undefined> => {
-    for (const c of among) {
-      if (!alive(c)) continue;
-      try {
-        const s = await state(c);
-        if (s.ha?.role === 'leader' && s.ha.lastTakeover && s.switchesConnected === 3) return c;
-      } catch {
-        /* down */
-      }
-    }
-    return undefined;
-  };
+  const state = stateOf;
   // everyone connected to every switch; one leader
   await waitFor('all three connected to all switches', async () => ((await Promise.all(ctls.map(state))).every((s) => s.switchesConnected === 3) ? true : undefined), 30_000);
   const first = (await waitFor('a leader', () => leaderOf(ctls), 30_000)).value;

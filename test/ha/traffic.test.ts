@@ -26,9 +26,10 @@ import * as os from 'os';
 import * as path from 'path';
 import { checkNetnsPermitted, Lab, loadScenario, scenarioPorts, startProbe, teardownLab } from '../../fabric/lab';
 import type { ProbeResult, RunningProbe } from '../../fabric/lab';
-import { api, ApiAnswer, ControllerChild, startControllerChild, waitFor } from '../store/support/child';
+import { api, ApiAnswer, ControllerChild, waitFor } from '../store/support/child';
 import { buildPlugin, callPlugin, exec, installForTest } from '../cni/support';
 import { EtcdCluster, startEtcdCluster } from '../store/support/etcd';
+import { alive, Ctl, leaderOf, startCtl, stateOf } from './support';
 
 const FIXTURE = path.join(__dirname, 'fixtures', 'ha-lab.yaml');
 const ID = 'thatraf';
@@ -58,11 +59,6 @@ afterAll(async () => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-interface Ctl {
-  name: string;
-  sock: string;
-  child: ControllerChild;
-}
 
 /** the longest silence of a probe overlapping [fromMs, toMs] (epoch ms), in words */
 function longestBetween(r: ProbeResult, fromMs: number, toMs: number): string {
@@ -89,28 +85,9 @@ test('established TCP and UDP flows (pod to pod, through service VIPs) across tw
     // no --ha-id: the identity is the API URL, so a standby's 503 names where the leader answers
     const args = [file, '--ovsdb', l.ovs.dbUrl, '--listen', target(n), '--api', `unix:${sock}`, '--store', etcd!.url('/thatraf'), '--lease-ttl', String(TTL_S), '--stats-interval', '0', '--summary', '0'];
     for (const other of names) if (other !== n) args.push('--peer-controller', target(other));
-    const child = startControllerChild(args);
-    children.push(child);
-    await waitFor(`controller ${n} up`, async () => {
-      if (child.proc.exitCode !== null) throw new Error(`controller ${n} exited: ${child.stderr.join('\n')}`);
-      return (await api(sock, 'GET', '/state')).status === 200 ? true : undefined;
-    }, 60_000);
-    ctls.push({ name: n, sock, child });
+    ctls.push(await startCtl(n, sock, args, children));
   }
-  const state = async (c: Ctl): Promise<any> => (await api(c.sock, 'GET', '/state', undefined, 3000)).body; // eslint-disable-line @typescript-eslint/no-explicit-any
-  const alive = (c: Ctl): boolean => c.child.proc.exitCode === null && c.child.proc.signalCode === null;
-  const leaderOf = async (among: Ctl[]): Promise<Ctl | undefined> => {
-    for (const c of among) {
-      if (!alive(c)) continue;
-      try {
-        const s = await state(c);
-        if (s.ha?.role === 'leader' && s.ha.lastTakeover && s.switchesConnected === 3) return c;
-      } catch {
-        /* down or busy */
-      }
-    }
-    return undefined;
-  };
+  const state = stateOf;
   const flows = (): Record<string, string[]> =>
     Object.fromEntries(
       BRIDGES.map((br) => [
@@ -178,7 +155,7 @@ test('established TCP and UDP flows (pod to pod, through service VIPs) across tw
           acked.push({ name, node });
           return;
         }
-        if (r.status !== 503) throw new Error(`POST ${name} to ${c.name}: ${r.status} ${JSON.stringify(r.body)}`);
+        if (r.status !== 503) throw new Error(`POST ${name} to ${c.id}: ${r.status} ${JSON.stringify(r.body)}`);
       }
       await new Promise((r) => setTimeout(r, 20));
     }
@@ -260,8 +237,8 @@ test('established TCP and UDP flows (pod to pod, through service VIPs) across tw
     );
   };
   process.stdout.write(
-    `ha traffic: probes every 2 ms from client; kill 2 at ${((kill2At - kill1At) / 1000).toFixed(2)} s after kill 1; kill -9 leader ${first.name} -> ${second.name} leading in ${lead2At - kill1At} ms (takeover ${JSON.stringify(s2.ha.lastTakeover)}), flows unchanged; ` +
-      `kill -9 ${second.name} with pod adds every 100 ms and CNI ADDs every 300 ms -> ${third.name} leading in ${lead3At - kill2At} ms (takeover ${JSON.stringify(s3.ha.lastTakeover)}), ${acked.length} API pods acknowledged (${replayed} of them on a retry answered from the store), each programmed once; ${attached.length} containers attached by the plugin, each answering\n` +
+    `ha traffic: probes every 2 ms from client; kill 2 at ${((kill2At - kill1At) / 1000).toFixed(2)} s after kill 1; kill -9 leader ${first.id} -> ${second.id} leading in ${lead2At - kill1At} ms (takeover ${JSON.stringify(s2.ha.lastTakeover)}), flows unchanged; ` +
+      `kill -9 ${second.id} with pod adds every 100 ms and CNI ADDs every 300 ms -> ${third.id} leading in ${lead3At - kill2At} ms (takeover ${JSON.stringify(s3.ha.lastTakeover)}), ${acked.length} API pods acknowledged (${replayed} of them on a retry answered from the store), each programmed once; ${attached.length} containers attached by the plugin, each answering\n` +
       results.map((_, i) => `  ${line(i)}\n`).join(''),
   );
 
