@@ -1,5 +1,7 @@
 import fc from 'fast-check';
+import * as fs from 'fs';
 import * as path from 'path';
+import { isDeepStrictEqual } from 'util';
 import {
   applyEvent,
   buildClusterState,
@@ -172,6 +174,15 @@ describe('applyEvent', () => {
     expect(state.services.get('web')!.endpoints).toEqual(['web-1', 'web-2', 'web-3']);
   });
 
+  test('no state holds an object twice (cloneClusterState copies without keeping shared references), and a clone is deeply equal to its original', () => {
+    const dir = path.join(__dirname, '..', '..', 'scenarios');
+    for (const f of fs.readdirSync(dir).filter((x) => x.endsWith('.yaml'))) {
+      const state = buildClusterState(load(f.replace(/\.yaml$/, '')));
+      expect({ scenario: f, shared: sharedReferences(state) }).toEqual({ scenario: f, shared: [] });
+      expect({ scenario: f, equal: isDeepStrictEqual(cloneClusterState(state), state) }).toEqual({ scenario: f, equal: true });
+    }
+  });
+
   test('event sequences keep the invariants: unique IPs and MACs, unique ports, endpoints = selector', () => {
     type Op = { op: number; a: number; b: number };
     const ops = fc.array(fc.record({ op: fc.integer({ min: 0, max: 7 }), a: fc.nat(), b: fc.nat() }), { maxLength: 60 });
@@ -229,7 +240,28 @@ function lowestFreeByScan(state: ClusterState, nodeName: string): string | null 
   return null;
 }
 
+/** Paths at which an object of the state is reached a second time (none: a plain tree). */
+function sharedReferences(state: ClusterState): string[] {
+  const seen = new Map<object, string>();
+  const out: string[] = [];
+  const walk = (v: unknown, at: string): void => {
+    if (v === null || typeof v !== 'object') return;
+    const first = seen.get(v);
+    if (first !== undefined) {
+      out.push(`${at} is ${first}`);
+      return;
+    }
+    seen.set(v, at);
+    if (v instanceof Map) for (const [k, x] of v) walk(x, `${at}[${String(k)}]`);
+    else if (v instanceof Set) [...v].forEach((x, i) => walk(x, `${at}{${i}}`));
+    else for (const [k, x] of Object.entries(v)) walk(x, `${at}.${k}`);
+  };
+  walk(state, 'state');
+  return out;
+}
+
 function checkInvariants(state: ClusterState): void {
+  expect(sharedReferences(state)).toEqual([]);
   const ips = new Set<string>();
   for (const pod of state.pods.values()) {
     expect(ips.has(pod.ip)).toBe(false);
