@@ -18,47 +18,25 @@
  * role request with a lower generation id is refused (OFPRRFC_STALE), a new master demotes the old one.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
 import { OvsDriver } from '../../fabric/ovsdriver';
 import type { SwitchOp } from '../../fabric/openflow/flow';
 import { isSlaveRefusal, requestRole, StaleGenerationError } from '../../fabric/ha';
-import { mgmt, PrivateOvs, startPrivateOvs } from '../support/ovs';
-import { api, ApiAnswer, ControllerChild, startControllerChild, waitFor } from '../store/support/child';
-import { EtcdCluster, startEtcdCluster } from '../store/support/etcd';
-import { alive, Ctl, leaderOf, startCtl, stateOf } from './support';
+import { mgmt } from '../support/ovs';
+import { api, ApiAnswer, startControllerChild, waitFor } from '../store/support/child';
+import { alive, Ctl, haRig, leaderOf, startCtl, stateOf } from './support';
 
 const FIXTURE = path.join(__dirname, '..', 'lab', 'fixtures', 'two-nodes.yaml');
 const BRIDGES = ['node1', 'node2', 'tor1'];
 const TTL_S = 2;
 
-let etcd: EtcdCluster;
-let ovs: PrivateOvs;
-let tmp: string;
-const children: ControllerChild[] = [];
-beforeAll(async () => {
-  [etcd, ovs] = await Promise.all([startEtcdCluster(3), startPrivateOvs({ vswitchd: 'dummy' })]);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-tha-'));
-}, 90_000);
-afterAll(async () => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGCONT');
-    } catch {
-      /* gone */
-    }
-    await c.kill9();
-  }
-  await ovs?.stop();
-  await etcd?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+const rig = haRig('fabric-tha-');
 
 function flows(): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (const br of BRIDGES) {
-    out[br] = ovs
-      .ofctl('-O', 'OpenFlow13', '--no-stats', 'dump-flows', mgmt(ovs, br))
+    out[br] = rig.ovs
+      .ofctl('-O', 'OpenFlow13', '--no-stats', 'dump-flows', mgmt(rig.ovs, br))
       .split('\n')
       .filter((l) => l.includes('cookie='))
       .map((l) => l.trim())
@@ -72,8 +50,8 @@ const counts = (f: Record<string, string[]>): Record<string, number> => Object.f
 function ovsRoles(): Record<string, string> {
   const out: Record<string, string> = {};
   for (const br of BRIDGES) {
-    for (const target of ovs.vsctl('get-controller', br).trim().split('\n')) {
-      const row = ovs.vsctl('--columns=role', '--format=csv', '--no-headings', 'find', 'controller', `target="${target}"`).trim().split('\n')[0];
+    for (const target of rig.ovs.vsctl('get-controller', br).trim().split('\n')) {
+      const row = rig.ovs.vsctl('--columns=role', '--format=csv', '--no-headings', 'find', 'controller', `target="${target}"`).trim().split('\n')[0];
       out[`${br}@${path.basename(target).replace(/^tha-ctl-|\.sock$/g, '')}`] = row.replace(/"/g, '');
     }
   }
@@ -82,18 +60,18 @@ function ovsRoles(): Record<string, string> {
 
 
 test('three controllers on etcd: election, roles, kill -9 takeover without a wipe, no acknowledged change lost, a frozen leader stands down', async () => {
-  const file = path.join(tmp, 'two-nodes.yaml');
+  const file = path.join(rig.tmp, 'two-nodes.yaml');
   fs.copyFileSync(FIXTURE, file);
   const ids = ['a', 'b', 'c'];
-  const target = (id: string): string => `unix:${path.join(ovs.dir, `tha-ctl-${id}.sock`)}`;
-  const storeUrl = etcd.url('/tha');
+  const target = (id: string): string => `unix:${path.join(rig.ovs.dir, `tha-ctl-${id}.sock`)}`;
+  const storeUrl = rig.etcd.url('/tha');
   const ctls: Ctl[] = [];
   // one after another: each ensures the same bridges (the same set of three controller targets)
   for (const id of ids) {
-    const sock = path.join(tmp, `api-${id}.sock`);
-    const args = [file, '--ovsdb', ovs.dbUrl, '--listen', target(id), '--api', `unix:${sock}`, '--store', storeUrl, '--ha-id', id, '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
+    const sock = path.join(rig.tmp, `api-${id}.sock`);
+    const args = [file, '--ovsdb', rig.ovs.dbUrl, '--listen', target(id), '--api', `unix:${sock}`, '--store', storeUrl, '--ha-id', id, '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
     for (const other of ids) if (other !== id) args.push('--peer-controller', target(other));
-    ctls.push(await startCtl(id, sock, args, children));
+    ctls.push(await startCtl(id, sock, args, rig.children));
   }
   const state = stateOf;
   // everyone connected to every switch; one leader
@@ -198,11 +176,11 @@ test('three controllers on etcd: election, roles, kill -9 takeover without a wip
 
   // 3. the last standby: freeze the leader (SIGSTOP) past its lease; the standby (the first one, long
   // dead, is gone; restart it as the standby) takes over; the thawed leader must not write
-  const sockA = path.join(tmp, 'api-a.sock');
-  const argsA = [file, '--ovsdb', ovs.dbUrl, '--listen', target('a'), '--api', `unix:${sockA}`, '--store', storeUrl, '--ha-id', 'a', '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
+  const sockA = path.join(rig.tmp, 'api-a.sock');
+  const argsA = [file, '--ovsdb', rig.ovs.dbUrl, '--listen', target('a'), '--api', `unix:${sockA}`, '--store', storeUrl, '--ha-id', 'a', '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
   for (const other of ['b', 'c']) argsA.push('--peer-controller', target(other));
   const again: Ctl = { id: 'a', sock: sockA, child: startControllerChild(argsA) };
-  children.push(again.child);
+  rig.children.push(again.child);
   await waitFor('the restarted controller a as a standby, current', async () => {
     const s = await state(again);
     return s.ha?.role === 'standby' && s.switchesConnected === 3 && s.store.revision === s3.store.revision + 1 ? true : undefined;
@@ -234,12 +212,12 @@ test('three controllers on etcd: election, roles, kill -9 takeover without a wip
 }, 240_000);
 
 test("OVS's role rules through our channel: IS_SLAVE, STALE, a new master demotes the old one", async () => {
-  const a = await OvsDriver.start(`unix:${path.join(ovs.dir, 'tha-role-a.sock')}`);
-  const b = await OvsDriver.start(`unix:${path.join(ovs.dir, 'tha-role-b.sock')}`);
+  const a = await OvsDriver.start(`unix:${path.join(rig.ovs.dir, 'tha-role-a.sock')}`);
+  const b = await OvsDriver.start(`unix:${path.join(rig.ovs.dir, 'tha-role-b.sock')}`);
   try {
     const dpid = '00000000000000a1';
-    ovs.vsctl('add-br', 'tharole', '--', 'set', 'bridge', 'tharole', 'datapath_type=dummy', 'protocols=OpenFlow13', 'fail_mode=secure', `other_config:datapath-id=${dpid}`);
-    ovs.vsctl('set-controller', 'tharole', a.target, b.target);
+    rig.ovs.vsctl('add-br', 'tharole', '--', 'set', 'bridge', 'tharole', 'datapath_type=dummy', 'protocols=OpenFlow13', 'fail_mode=secure', `other_config:datapath-id=${dpid}`);
+    rig.ovs.vsctl('set-controller', 'tharole', a.target, b.target);
     const [ca, cb] = await Promise.all([a.waitForSwitch(dpid), b.waitForSwitch(dpid)]);
     const flow = (n: number): SwitchOp[] => [{ op: 'add-flow', flow: { table: 0, priority: 100 + n, cookie: 0x1n, match: { in_port: { value: BigInt(n) } }, instructions: {} } }];
     expect((await requestRole(ca, 'master', 10n)).role).toBe('master');
@@ -254,27 +232,27 @@ test("OVS's role rules through our channel: IS_SLAVE, STALE, a new master demote
     await a.apply(ca, flow(3)).catch((e) => (err = e));
     expect(isSlaveRefusal(err)).toBe(true);
     await b.apply(cb, flow(4));
-    const dumped = ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', mgmt(ovs, 'tharole'));
+    const dumped = rig.ovs.ofctl('-O', 'OpenFlow13', 'dump-flows', mgmt(rig.ovs, 'tharole'));
     expect(dumped).toMatch(/priority=101/);
     expect(dumped).not.toMatch(/priority=102/);
     expect(dumped).not.toMatch(/priority=103/);
     expect(dumped).toMatch(/priority=104/);
   } finally {
-    ovs.vsctl('--if-exists', 'del-br', 'tharole');
+    rig.ovs.vsctl('--if-exists', 'del-br', 'tharole');
     await a.close();
     await b.close();
   }
 });
 
 test('partition: the leader loses etcd but keeps its switches: it stands down before the new leader is elected', async () => {
-  const file = path.join(tmp, 'two-nodes-p.yaml');
+  const file = path.join(rig.tmp, 'two-nodes-p.yaml');
   fs.copyFileSync(FIXTURE, file);
-  const target = (id: string): string => `unix:${path.join(ovs.dir, `tha-ctl-${id}.sock`)}`;
+  const target = (id: string): string => `unix:${path.join(rig.ovs.dir, `tha-ctl-${id}.sock`)}`;
   const start = async (id: string, peer: string, members: number[]): Promise<Ctl> => {
-    const sock = path.join(tmp, `api-${id}.sock`);
-    const args = [file, '--ovsdb', ovs.dbUrl, '--listen', target(id), '--peer-controller', target(peer), '--api', `unix:${sock}`, '--store', etcd.url('/tha2', members), '--ha-id', id, '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
+    const sock = path.join(rig.tmp, `api-${id}.sock`);
+    const args = [file, '--ovsdb', rig.ovs.dbUrl, '--listen', target(id), '--peer-controller', target(peer), '--api', `unix:${sock}`, '--store', rig.etcd.url('/tha2', members), '--ha-id', id, '--lease-ttl', String(TTL_S), '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
     const child = startControllerChild(args);
-    children.push(child);
+    rig.children.push(child);
     await waitFor(`controller ${id} up`, async () => {
       if (child.proc.exitCode !== null) throw new Error(`controller ${id} exited: ${child.stderr.join('\n')}`);
       const s = (await api(sock, 'GET', '/state')).body;
@@ -293,7 +271,7 @@ test('partition: the leader loses etcd but keeps its switches: it stands down be
   const before = flows();
   const xOps = (await state(x)).opsSent as number;
   const cutAt = Date.now();
-  etcd.pause(0);
+  rig.etcd.pause(0);
   try {
     const { ms: yLeadsMs } = await waitFor('y to lead', async () => ((await state(y)).ha?.lastTakeover ? true : undefined), 30_000, 10);
     const sx = await state(x);
@@ -312,7 +290,7 @@ test('partition: the leader loses etcd but keeps its switches: it stands down be
       `ha partition: leader x cut from etcd (its only member SIGSTOPped), stood down ${xDown - cutAt} ms after the cut with its switches still connected; y elected ${yWon - cutAt} ms after the cut (${yWon - xDown} ms after x stood down), leading ${yLeadsMs} ms; x wrote nothing after the cut, its POST answered ${refused.status}\n`,
     );
   } finally {
-    etcd.resume(0);
+    rig.etcd.resume(0);
     await x.child.kill9();
     await y.child.kill9();
   }

@@ -6,35 +6,13 @@
  * leader never stored (it was frozen) is deferred by the standby and applied when that standby leads.
  */
 import * as fs from 'fs';
-import * as os from 'os';
 import * as path from 'path';
-import { PrivateOvs, startPrivateOvs } from '../support/ovs';
 import { api, ControllerChild, startControllerChild, waitFor } from '../store/support/child';
-import { EtcdCluster, startEtcdCluster } from '../store/support/etcd';
+import { haRig } from './support';
 
 const FIXTURE = path.join(__dirname, '..', 'lab', 'fixtures', 'two-nodes.yaml');
 
-let etcd: EtcdCluster;
-let ovs: PrivateOvs;
-let tmp: string;
-const children: ControllerChild[] = [];
-beforeAll(async () => {
-  [etcd, ovs] = await Promise.all([startEtcdCluster(3), startPrivateOvs({ vswitchd: 'dummy' })]);
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'fabric-thfile-'));
-}, 90_000);
-afterAll(async () => {
-  for (const c of children) {
-    try {
-      process.kill(c.pid, 'SIGCONT');
-    } catch {
-      /* gone */
-    }
-    await c.kill9();
-  }
-  await ovs?.stop();
-  await etcd?.stop();
-  if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
-});
+const rig = haRig('fabric-thfile-');
 
 /** the fixture with extra pods appended to its pods list */
 function withPods(names: string[]): string {
@@ -44,15 +22,15 @@ function withPods(names: string[]): string {
 }
 
 test('file edits under HA: the standby follows the leader\'s stored edit; an edit the leader never stored is applied when the standby leads', async () => {
-  const files = { x: path.join(tmp, 'x.yaml'), y: path.join(tmp, 'y.yaml') };
+  const files = { x: path.join(rig.tmp, 'x.yaml'), y: path.join(rig.tmp, 'y.yaml') };
   fs.writeFileSync(files.x, withPods([]));
   fs.writeFileSync(files.y, withPods([]));
-  const target = (id: string): string => `unix:${path.join(ovs.dir, `thfile-ctl-${id}.sock`)}`;
-  const sock = (id: 'x' | 'y'): string => path.join(tmp, `api-${id}.sock`);
+  const target = (id: string): string => `unix:${path.join(rig.ovs.dir, `thfile-ctl-${id}.sock`)}`;
+  const sock = (id: 'x' | 'y'): string => path.join(rig.tmp, `api-${id}.sock`);
   const start = async (id: 'x' | 'y', peer: string): Promise<ControllerChild> => {
-    const args = [files[id], '--ovsdb', ovs.dbUrl, '--listen', target(id), '--peer-controller', target(peer), '--api', `unix:${sock(id)}`, '--store', etcd.url('/thfile'), '--ha-id', id, '--lease-ttl', '2', '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
+    const args = [files[id], '--ovsdb', rig.ovs.dbUrl, '--listen', target(id), '--peer-controller', target(peer), '--api', `unix:${sock(id)}`, '--store', rig.etcd.url('/thfile'), '--ha-id', id, '--lease-ttl', '2', '--datapath-type', 'dummy', '--stats-interval', '0', '--summary', '0'];
     const child = startControllerChild(args);
-    children.push(child);
+    rig.children.push(child);
     await waitFor(`controller ${id} up`, async () => {
       if (child.proc.exitCode !== null) throw new Error(`controller ${id} exited: ${child.stderr.join('\n')}`);
       return (await api(sock(id), 'GET', '/state')).body.switchesConnected === 3 ? true : undefined;

@@ -1,8 +1,14 @@
 /**
- * Helpers of the HA tests: a `fabric controller` child with its API socket, started and waited for;
- * its GET /state; which of a group leads (elected, takeover pass done, every switch connected).
+ * Helpers of the HA tests: their parts (private OVS, etcd cluster, temporary directory), a `fabric
+ * controller` child with its API socket, started and waited for; its GET /state; which of a group
+ * leads (elected, takeover pass done, every switch connected).
  */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { PrivateOvs, startPrivateOvs } from '../support/ovs';
 import { api, ControllerChild, startControllerChild, waitFor } from '../store/support/child';
+import { EtcdCluster, startEtcdCluster } from '../store/support/etcd';
 
 export interface Ctl {
   id: string;
@@ -38,4 +44,38 @@ export async function leaderOf(among: Ctl[], switches = 3): Promise<Ctl | undefi
     }
   }
   return undefined;
+}
+
+export interface HaRig {
+  etcd: EtcdCluster;
+  ovs: PrivateOvs;
+  tmp: string;
+  /** controllers started by the test: killed (after SIGCONT, in case one was frozen) in afterAll */
+  children: ControllerChild[];
+}
+
+/**
+ * An HA test's parts, set up in beforeAll and torn down in afterAll: a private Open vSwitch (dummy
+ * datapath), a 3-member etcd cluster on loopback ports and a temporary directory.
+ */
+export function haRig(tmpPrefix: string): HaRig {
+  const rig = { children: [] as ControllerChild[] } as HaRig;
+  beforeAll(async () => {
+    [rig.etcd, rig.ovs] = await Promise.all([startEtcdCluster(3), startPrivateOvs({ vswitchd: 'dummy' })]);
+    rig.tmp = fs.mkdtempSync(path.join(os.tmpdir(), tmpPrefix));
+  }, 90_000);
+  afterAll(async () => {
+    for (const c of rig.children) {
+      try {
+        process.kill(c.pid, 'SIGCONT');
+      } catch {
+        /* gone */
+      }
+      await c.kill9();
+    }
+    await rig.ovs?.stop();
+    await rig.etcd?.stop();
+    if (rig.tmp) fs.rmSync(rig.tmp, { recursive: true, force: true });
+  });
+  return rig;
 }
