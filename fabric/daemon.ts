@@ -196,8 +196,8 @@ export async function startController(file: string, options: ControllerOptions):
   const targets = resolveSwitchTargets([...state.switches.keys()], options.ovsdb, options.listen);
   if (options.api !== undefined) parseApiListen(options.api); // a bad --api fails before anything starts
   for (const p of options.peerControllers ?? []) {
-    const eq = p.indexOf('=');
-    if (eq >= 0 && !state.switches.has(p.slice(0, eq))) throw new Error(`--peer-controller ${p}: no switch ${p.slice(0, eq)} in ${file}`);
+    const sw = peerSwitch(p);
+    if (sw !== undefined && !state.switches.has(sw)) throw new Error(`--peer-controller ${p}: no switch ${sw} in ${file}`);
   }
   const driver = await OvsDriver.start(targets.listens);
   const controllerTargetOf = (sw: string): string => driver.targets[targets.listens.indexOf(targets.listenOf.get(sw)!)];
@@ -326,17 +326,17 @@ export async function startController(file: string, options: ControllerOptions):
     log('listening', { target: driver.target, targets: driver.targets, ovsdb: targets.ovsdbs.length === 1 ? targets.ovsdbs[0] : targets.ovsdbs });
     const switchTargets: RunningController['switchTargets'] = {};
     for (const sw of state.switches.keys()) switchTargets[sw] = { ovsdb: targets.ovsdbOf.get(sw)!, controller: controllerTargetOf(sw) };
-    const peersOf = (sw: string): string[] => peerTargetsFor(options.peerControllers ?? [], sw);
     const ensureOn = async (url: string): Promise<number> => {
       const client = clients.get(url)!;
       let changed = 0;
       for (const sw of state.switches.values()) {
         if (targets.ovsdbOf.get(sw.name) !== url) continue;
+        const peers = peerTargetsFor(options.peerControllers ?? [], sw.name);
         const r = await ensureBridge(client, {
           name: sw.name,
           datapathType: options.datapathType ?? 'netdev',
           datapathId: sw.datapathId,
-          controller: peersOf(sw.name).length ? [controllerTargetOf(sw.name), ...peersOf(sw.name)] : controllerTargetOf(sw.name),
+          controller: peers.length ? [controllerTargetOf(sw.name), ...peers] : controllerTargetOf(sw.name),
           protocols: ['OpenFlow13'],
           failMode: 'secure',
           externalIds: { 'fabric-switch': sw.name },
@@ -380,18 +380,6 @@ export async function startController(file: string, options: ControllerOptions):
       queue = run.catch(() => undefined);
       return run;
     };
-    /** Check the whole batch against a copy of the state: the first failing event's message, or undefined. */
-    const dryRun = (events: readonly ScenarioEvent[]): { index: number; message: string } | undefined => {
-      const copy = cloneClusterState(state);
-      for (const [index, ev] of events.entries()) {
-        try {
-          applyTopologyEvent(copy, ev);
-        } catch (err) {
-          return { index, message: (err as Error).message };
-        }
-      }
-      return undefined;
-    };
     /** Apply a checked batch: link events as an operator's (ports can't undo them), the rest as is. */
     const applyChecked = (events: readonly ScenarioEvent[]): number => controller.applyEvents(events).length;
 
@@ -415,14 +403,16 @@ export async function startController(file: string, options: ControllerOptions):
       }
       const next = parsed.scenario;
       const edit = diffScenarioEdit(built, current, next);
-      const failed = dryRun(edit.events);
+      // one check on a copy of the state: the first failing event, or the events with pod IPs pinned
+      const checked = checkBatch(state, edit.events);
+      const failed = checked.failed;
       if (edit.refused.length > 0 || failed) {
         reloadStats.refused++;
         const reasons = edit.refused.length > 0 ? edit.refused : [`${describeEvent(edit.events[failed!.index])}: ${failed!.message}`];
         log('scenario-reload-refused', { file, reasons, note: 'nothing applied; the running state is kept (restart the controller for these changes)' });
         return;
       }
-      const pinned = checkBatch(state, edit.events).events;
+      const pinned = checked.events;
       if (pinned.length > 0) {
         try {
           storeRevision = await intent.append({ source: 'file', events: pinned, at: new Date().toISOString(), fileSha256: sha });
@@ -640,11 +630,17 @@ export function checkBatchOn(copy: Parameters<typeof cloneClusterState>[0], even
 export function peerTargetsFor(peers: readonly string[], switchName: string): string[] {
   const out: string[] = [];
   for (const p of peers) {
-    const eq = p.indexOf('=');
-    if (eq < 0) out.push(p);
-    else if (p.slice(0, eq) === switchName) out.push(p.slice(eq + 1));
+    const sw = peerSwitch(p);
+    if (sw === undefined) out.push(p);
+    else if (sw === switchName) out.push(p.slice(sw.length + 1));
   }
   return out;
+}
+
+/** The switch a `SWITCH=URL` peer names; undefined for a plain URL (for every bridge). */
+function peerSwitch(peer: string): string | undefined {
+  const eq = peer.indexOf('=');
+  return eq < 0 ? undefined : peer.slice(0, eq);
 }
 
 /** Idempotency keys remembered (the oldest forgotten first): a retry comes within seconds, not after 100k batches. */
