@@ -149,8 +149,8 @@ export async function startHaLabControllers(lab: Lab, file: string, fabricBin: s
       fs.closeSync(fd);
     }
     // one at a time: a controller ensures every bridge (controller set, protocols) before it serves its
-    // API, and two doing it at once can collide in OVSDB ("concurrent change"), which ends the start of
-    // one of them; so the next starts once this one answers GET /state
+    // API; two doing it at once collide in OVSDB ("concurrent change"), which ensureBridge now retries,
+    // but one at a time keeps each start's log readable; the next starts once this one answers GET /state
     const c = controllers[controllers.length - 1];
     for (;;) {
       if (!pidAlive(c.pid)) throw new LabError(`Lab: fabric controller ${c.index} (pid ${c.pid}) exited: ${tail(c.log)}`, 1);
